@@ -1,0 +1,77 @@
+"""The `sim` command: run a scenario and write its tables.
+
+    sim run [SCENARIO] [--out DIR] [--seed N] [--set path.to.key=value ...]
+
+A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
+and exit status 2; nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.engine import run
+from sim.results import Result, yearly
+from sim.scenario import ScenarioError, load_scenario
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sim", description="Simulate AI training-cluster buildout.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="run a scenario and write runs.csv, timeseries.csv, frontier.csv, summary.json")
+    run_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    run_p.add_argument("--out", default=None, help="output folder (default: results/SCENARIO_NAME)")
+    run_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a scenario key, e.g. --set frontier.duration_days=120 (repeatable)")
+    return parser
+
+
+def format_summary(result: Result) -> str:
+    """A short per-year table for the terminal."""
+    table = yearly(result.timeseries, result.runs, result.frontier)
+    lines = [
+        f"scenario {result.scenario_name}  seed {result.seed}",
+        f"{'year':>4}  {'delivered H100e':>15}  {'power online GW':>15}  {'installed GPUs':>14}  {'largest run FLOP':>16}",
+    ]
+    for row in table.itertuples():
+        largest = f"{row.largest_run_flop:.2e}" if row.largest_run_flop > 0 else "-"
+        lines.append(
+            f"{row.year:>4}  {row.gpus_delivered_h100e:>15,.0f}  {row.power_online_gw:>15.2f}  "
+            f"{row.installed_gpus:>14,}  {largest:>16}"
+        )
+    best = result.summary.get("largest_run_completed")
+    if best:
+        lines.append(f"largest completed run: {best['run']} ({best['lab']}), {best['flop']:.2e} FLOP, "
+                     f"{best['gpus']:,} x {best['gpu_type']}, ends {best['end']}, bound by {best['binding_constraint']}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    result = run(scenario, seed=args.seed)
+    out = Path(args.out) if args.out else Path("results") / scenario.name
+    try:
+        paths = result.write(out)
+    except OSError as exc:
+        print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(format_summary(result))
+    print(f"wrote {', '.join(p.name for p in paths)} to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Assembles a scenario into SimPy processes, runs it and returns the Result.
+
+Component tree, built once from the scenario (desmod style): supply (fabs, packaging lines,
+HBM suppliers, assembly) -> allocator -> labs (inventory, installers) -> sites (construction,
+power plants) -> training runs; a monthly probe records the state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import simpy
+
+from sim.hardware import h100e_per_gpu
+from sim.labs import Allocator, LabState, Refresh, installer_process
+from sim.power import plant_firm_mw, plant_online_day, plant_process
+from sim.probes import Probe, probe_process
+from sim.results import Result, build_result
+from sim.schedule import month_starts, to_day
+from sim.schema import Scenario
+from sim.sites import Cohort, SiteState, construction_process
+from sim.supply import Stocks, SupplyPlan, SupplyState, assembly_process, input_process, plan_supply
+from sim.training import RunContext, run_process
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for benchmarks and summaries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_processed = 0
+
+    def step(self) -> None:
+        self.events_processed += 1
+        super().step()
+
+
+@dataclass
+class World:
+    """Everything a running simulation holds, by component."""
+
+    scenario: Scenario
+    seed: int
+    env: CountingEnvironment
+    horizon_day: float
+    supply: SupplyState
+    allocator: Allocator
+    labs: dict[str, LabState]
+    sites: dict[str, SiteState]
+    runs: RunContext
+    plan: SupplyPlan
+    probe: Probe
+
+
+def build_world(s: Scenario, seed: int = 0) -> World:
+    """Create the state and register every process; nothing has run yet."""
+    env = CountingEnvironment()
+    names = list(s.gpu_types)
+    gpus = [s.gpu_types[n] for n in names]
+    index = {n: i for i, n in enumerate(names)}
+    reference = s.gpu_types[s.h100e_reference]
+    horizon_day = to_day(s.end_date, s.start_date) + 1.0  # through the end of the last day
+    newest_first = sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True)
+    life_days = s.gpu_service_life_days
+
+    # sites built and plants online by the start date are set directly; the rest are processes
+    sites: dict[str, SiteState] = {}
+    for name, spec in s.sites.items():
+        site = SiteState(name=name, lab=spec.lab, facility_mw=spec.facility_mw, pue=spec.pue,
+                         it_w_per_gpu=[g.all_in_it_w for g in gpus])
+        sites[name] = site
+        built_day = to_day(spec.construction_start, s.start_date) + spec.construction_days
+        if built_day <= 0:
+            site.mark_built()
+        else:
+            env.process(construction_process(env, site, built_day))
+    for plant in s.power_plants:
+        site, online_day, firm_mw = sites[plant.site], plant_online_day(s, plant), plant_firm_mw(s, plant)
+        if online_day <= 0:
+            site.add_power(firm_mw)
+        else:
+            env.process(plant_process(env, online_day, firm_mw, site.add_power))
+
+    labs = {
+        name: LabState(name=name, sites=[st for st in sites.values() if st.lab == name], inventory=[0] * len(names))
+        for name in s.labs
+    }
+
+    def retire_later(site: SiteState, product: int, cohort: Cohort) -> None:
+        lab = labs[site.lab]
+
+        def retire(_event) -> None:
+            lab.retired_total[product] += site.retire(product, cohort)
+
+        env.timeout(life_days).callbacks.append(retire)
+
+    # the fleet installed on the start date (validated to fit the power online then)
+    for name, spec in s.sites.items():
+        for gpu_name, count in spec.initial_gpus.items():
+            cohort = sites[name].install(index[gpu_name], count)
+            labs[spec.lab].initial_total[index[gpu_name]] += count
+            retire_later(sites[name], index[gpu_name], cohort)
+
+    plan = plan_supply(s)
+    supply = SupplyState(stocks=Stocks(dies=[0.0] * len(names)), produced_total=[0] * len(names))
+    lab_list = list(labs.values())
+    allocator = Allocator(env, lab_list, [s.labs[n].share_of_output for n in labs],
+                          [s.labs[n].delivery_lead_time_days for n in labs], len(names))
+
+    stocks = supply.stocks
+    for arrivals in plan.die_arrivals.values():
+        env.process(input_process(env, plan, arrivals, _deposit_dies(stocks)))
+    for arrivals in plan.cowos_arrivals.values():
+        env.process(input_process(env, plan, arrivals, _deposit_attr(stocks, "cowos_wafers")))
+    for arrivals in plan.hbm_arrivals.values():
+        env.process(input_process(env, plan, arrivals, _deposit_attr(stocks, "hbm_stacks")))
+    env.process(assembly_process(env, plan, supply, allocator.ship))
+    refresh = None
+    if s.gpu_refresh_min_flop_per_w_gain is not None:
+        refresh = Refresh([g.bf16_dense_flop_s / g.all_in_it_w for g in gpus], s.gpu_refresh_min_flop_per_w_gain)
+    for lab in lab_list:
+        env.process(installer_process(env, lab, plan.tick_starts.tolist(), newest_first, refresh, retire_later))
+
+    runs = RunContext(
+        start_date=s.start_date, horizon_day=horizon_day, tick_days=s.tick_days, names=names,
+        h100e=[h100e_per_gpu(g, reference) for g in gpus],
+        peak_bf16=[g.bf16_dense_flop_s for g in gpus],
+        peak_fp8=[g.fp8_dense_flop_s or g.bf16_dense_flop_s for g in gpus],
+        sites=sites, labs=labs,
+    )
+    for spec in s.runs:
+        env.process(run_process(env, spec, runs))
+
+    probe = Probe(supply=supply, allocator=allocator, labs=labs, sites=sites)
+    sample_days = [to_day(d, s.start_date) for d in month_starts(s.start_date, s.end_date)]
+    env.process(probe_process(env, probe, sample_days, horizon_day))
+    return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, supply=supply, allocator=allocator,
+                 labs=labs, sites=sites, runs=runs, plan=plan, probe=probe)
+
+
+def _deposit_dies(stocks: Stocks):
+    def deposit(dies: list[float]) -> None:
+        held = stocks.dies
+        for i, x in enumerate(dies):
+            held[i] += x
+    return deposit
+
+
+def _deposit_attr(stocks: Stocks, attr: str):
+    def deposit(amount: float) -> None:
+        setattr(stocks, attr, getattr(stocks, attr) + amount)
+    return deposit
+
+
+def run(scenario: Scenario, seed: int = 0) -> Result:
+    """Simulate a scenario from its start date through its end date."""
+    world = build_world(scenario, seed)
+    world.env.run(until=world.horizon_day)
+    return build_result(world)

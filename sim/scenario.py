@@ -1,0 +1,351 @@
+"""Loading a scenario: YAML files, `extends:` chains, `--set` overrides, validation.
+
+Every problem is raised as one `ScenarioError` naming the file the offending key came from,
+the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
+"""
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import pydantic
+import yaml
+
+from sim.schema import Scenario
+from sim.schedule import to_day
+
+SET_SOURCE = "--set"
+
+
+class ScenarioError(ValueError):
+    """A scenario or its overrides are wrong: `file: key.path: problem`, on one line."""
+
+    def __init__(self, file: str, key_path: str, problem: str):
+        self.file, self.key_path, self.problem = str(file), key_path, " ".join(str(problem).split())
+        super().__init__(f"{self.file}: {self.key_path}: {self.problem}")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads `2e15` as a number (YAML 1.1 wants `2.0e15`) and refuses duplicate keys."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value, read as YAML (numbers, dates, lists, mappings)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def packaged_scenario(name: str = "baseline") -> Path:
+    """Path of a scenario shipped inside the package (scenarios/NAME.yaml)."""
+    return Path(str(resources.files("sim.scenarios") / f"{name}.yaml"))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(path, "(file)", "no such file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "(file)", f"cannot read: {exc}") from None
+    try:
+        doc = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(path, where, f"malformed YAML: {problem}") from None
+    if not isinstance(doc, dict):
+        raise ScenarioError(path, "(top)", "a scenario must be a mapping of keys to values")
+    return doc
+
+
+def _resolve_extends(ref: Any, child: Path) -> Path:
+    if not isinstance(ref, str) or not ref:
+        raise ScenarioError(child, "extends", "must be a file path or a shipped scenario name")
+    local = (child.parent / ref).resolve()
+    if local.exists():
+        return local
+    if "/" not in ref and not ref.endswith((".yaml", ".yml")):
+        shipped = packaged_scenario(ref)
+        if shipped.exists():
+            return shipped.resolve()
+    raise ScenarioError(child, "extends", f"no such scenario {ref!r}")
+
+
+def _load_chain(path: Path) -> list[tuple[str, dict]]:
+    """The file and each file it extends, child first: [(file, raw dict), ...]."""
+    chain: list[tuple[str, dict]] = []
+    seen: list[Path] = []
+    current = Path(path)
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(p.name for p in [*seen, resolved])
+            raise ScenarioError(chain[-1][0], "extends", f"extends cycle: {cycle}")
+        seen.append(resolved)
+        doc = _read_yaml(current)
+        chain.append((str(current), doc))
+        if "extends" not in doc:
+            return chain
+        current = _resolve_extends(doc["extends"], current)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_set(doc: dict, assignment: str) -> tuple[dict, tuple]:
+    """Apply one `path.to.key=value` override (list items by index); returns the new doc and path."""
+    if "=" not in assignment:
+        raise ScenarioError(SET_SOURCE, assignment, "expected path.to.key=value")
+    key_path, text = assignment.split("=", 1)
+    parts = tuple(key_path.strip().split("."))
+    if not all(parts):
+        raise ScenarioError(SET_SOURCE, key_path, "empty key in path")
+    try:
+        value = parse_value(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(SET_SOURCE, key_path, f"cannot parse value: {exc}") from None
+    doc = deep_merge(doc, {})
+    node: Any = doc
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(SET_SOURCE, where, f"no list item {part} (list has {len(node)})")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node[index] = _copy(node[index])
+                node = node[index]
+        elif isinstance(node, dict):
+            key = _match_key(node, part)
+            if last:
+                node[key] = value
+            else:
+                if key not in node:
+                    node[key] = {}
+                node[key] = _copy(node[key])
+                node = node[key]
+        else:
+            raise ScenarioError(SET_SOURCE, where, "cannot set a key inside a plain value")
+    return doc, parts
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _match_key(node: dict, part: str) -> Any:
+    """A mapping key as written on the command line, matching dates and numbers used as keys."""
+    if part in node:
+        return part
+    for key in node:
+        if str(key) == part:
+            return key
+    return part
+
+
+def _has_path(doc: Any, path: tuple) -> int:
+    """How many leading parts of `path` exist in `doc`."""
+    depth = 0
+    for part in path:
+        if isinstance(doc, dict):
+            hit = next((k for k in doc if str(k) == str(part)), _MISSING)
+            if hit is _MISSING:
+                break
+            doc = doc[hit]
+        elif isinstance(doc, list) and isinstance(part, int) and 0 <= part < len(doc):
+            doc = doc[part]
+        else:
+            break
+        depth += 1
+    return depth
+
+
+_MISSING = object()
+
+
+def _source_of(path: tuple, sources: list[tuple[str, dict]]) -> str:
+    """The file that wrote the deepest part of `path`; earlier sources win ties."""
+    best, best_depth = sources[0][0], -1
+    for name, doc in sources:
+        depth = _has_path(doc, path)
+        if depth > best_depth:
+            best, best_depth = name, depth
+    return best
+
+
+def format_path(loc: Iterable) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts) if parts else "(top)"
+
+
+def _pydantic_error(exc: pydantic.ValidationError, sources: list[tuple[str, dict]]) -> ScenarioError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err and err["type"] not in ("value_error",):
+        msg = f"{msg} (got {err['input']!r})"
+    msg = msg.removeprefix("Value error, ")
+    return ScenarioError(_source_of(loc, sources), format_path(loc), msg)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic names union branches in locations (e.g. 'float', 'RampSpec'); drop them from key paths."""
+    return isinstance(part, str) and (
+        part in ("float", "int", "str", "date", "RampSpec", "constrained-float", "function-after[_dates_in_order(), RampSpec]")
+        or part.startswith("function-")
+        or part.startswith("constrained-")
+    )
+
+
+def validate(doc: dict, sources: list[tuple[str, dict]]) -> Scenario:
+    """Schema and reference checks on a merged scenario dict."""
+    doc = {k: v for k, v in doc.items() if k != "extends"}
+    try:
+        scenario = Scenario.model_validate(doc)
+    except pydantic.ValidationError as exc:
+        raise _pydantic_error(exc, sources) from None
+    problem = check_references(scenario)
+    if problem is not None:
+        path, msg = problem
+        raise ScenarioError(_source_of(path, sources), format_path(path), msg)
+    return scenario
+
+
+def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, merge (`extends`), override (`--set` style strings) and validate a scenario.
+
+    With no path, the baseline shipped in the package. Raises ScenarioError on any problem.
+    """
+    path = packaged_scenario() if path is None else Path(path)
+    chain = _load_chain(path)
+    doc: dict = {}
+    for _, raw in reversed(chain):
+        doc = deep_merge(doc, raw)
+    set_doc: dict = {}
+    for assignment in overrides:
+        doc, set_path = apply_set(doc, assignment)
+        set_doc = _nest(set_doc, set_path)
+    sources = ([(SET_SOURCE, set_doc)] if set_doc else []) + chain
+    return validate(doc, sources)
+
+
+def _nest(tree: dict, path: tuple) -> dict:
+    """Record that `path` was written by --set (for naming the source of an error)."""
+    out = dict(tree)
+    node = out
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = True
+    return out
+
+
+def check_references(s: Scenario) -> tuple[tuple, str] | None:
+    """The first broken cross-reference or ordering as (key path, problem), or None."""
+    if s.end_date <= s.start_date:
+        return ("end_date",), f"must be after start_date ({s.start_date})"
+    if s.h100e_reference not in s.gpu_types:
+        return ("h100e_reference",), f"unknown GPU type {s.h100e_reference!r}"
+    last = None
+    for i, point in enumerate(s.mix):
+        if last is not None and point.date <= last:
+            return ("mix", i, "date"), "mix dates must be in increasing order"
+        last = point.date
+        for gpu in point.shares:
+            if gpu not in s.gpu_types:
+                return ("mix", i, "shares", gpu), f"unknown GPU type {gpu!r}"
+    if sum(lab.share_of_output for lab in s.labs.values()) > 1 + 1e-9:
+        return ("labs",), "shares of output add up to more than 1"
+    for name, site in s.sites.items():
+        if site.lab not in s.labs:
+            return ("sites", name, "lab"), f"unknown lab {site.lab!r}"
+        for gpu in site.initial_gpus:
+            if gpu not in s.gpu_types:
+                return ("sites", name, "initial_gpus", gpu), f"unknown GPU type {gpu!r}"
+    for i, plant in enumerate(s.power_plants):
+        if plant.site not in s.sites:
+            return ("power_plants", i, "site"), f"unknown site {plant.site!r}"
+        if plant.type not in s.plant_types:
+            return ("power_plants", i, "type"), f"unknown plant type {plant.type!r}"
+    names = set()
+    for i, run in enumerate(s.runs):
+        if run.name in names:
+            return ("runs", i, "name"), f"duplicate run name {run.name!r}"
+        names.add(run.name)
+        if run.lab not in s.labs:
+            return ("runs", i, "lab"), f"unknown lab {run.lab!r}"
+        for j, site in enumerate(run.sites):
+            if site not in s.sites:
+                return ("runs", i, "sites", j), f"unknown site {site!r}"
+            if s.sites[site].lab != run.lab:
+                return ("runs", i, "sites", j), f"site {site!r} belongs to lab {s.sites[site].lab!r}"
+        if run.gpu_type is not None and run.gpu_type not in s.gpu_types:
+            return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
+        if run.start is not None and not s.start_date <= run.start <= s.end_date:
+            return ("runs", i, "start"), f"must lie between start_date and end_date"
+    return _check_initial_power(s)
+
+
+def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
+    """GPUs installed on the start date need a built, powered site."""
+    from sim.power import firm_mw_online  # late import: power depends on schema only
+
+    for name, site in s.sites.items():
+        if not site.initial_gpus:
+            continue
+        built_day = to_day(site.construction_start, s.start_date) + site.construction_days
+        if built_day > 0:
+            return ("sites", name, "initial_gpus"), "site is not built by start_date"
+        draw_mw = sum(
+            n * s.gpu_types[g].all_in_it_w * site.pue for g, n in site.initial_gpus.items()
+        ) / 1e6
+        available_mw = min(site.facility_mw, firm_mw_online(s, name, 0.0))
+        if draw_mw > available_mw + 1e-9:
+            return (
+                ("sites", name, "initial_gpus"),
+                f"needs {draw_mw:.1f} MW but only {available_mw:.1f} MW is built and powered on start_date",
+            )
+    return None
+

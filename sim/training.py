@@ -1,0 +1,157 @@
+"""Training runs: at start a run takes the installed, powered, free GPUs of its sites, holds them
+for its duration and achieves GPUs x peak FLOP/s x utilization x time.
+
+Utilization is a scenario parameter here (Epoch 2030 report: 20 / 37.5 / 60 %); the binding
+constraint says whether chips or power held the run's size down when it started.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import simpy
+
+from sim.hardware import gpus_within_power
+from sim.labs import LabState
+from sim.schedule import to_date, to_day
+from sim.schema import TrainingRun
+from sim.sites import SiteState
+
+SECONDS_PER_DAY = 86_400.0
+
+
+def training_flop(gpus: float, peak_flop_s: float, utilization: float, duration_days: float) -> float:
+    """Achieved FLOP = GPUs x peak FLOP/s x utilization x time (Epoch 2030 report, case 7:
+    16M H100e x 2e15 x 0.4 x 6 months = 2.0e29)."""
+    return gpus * peak_flop_s * utilization * duration_days * SECONDS_PER_DAY
+
+
+def binding_constraint(chips_alone: float, power_alone: float) -> str:
+    """The constraint that allows the smaller run binds; ties go to chips."""
+    return "power" if power_alone < chips_alone else "chips"
+
+
+@dataclass
+class RunRecord:
+    """One row of runs.csv."""
+
+    run: str
+    lab: str
+    start: dt.date | None
+    end: dt.date | None
+    gpus: int
+    gpu_type: str
+    sites: str
+    flop: float
+    mfu: float
+    binding_constraint: str
+    status: str
+    duration_days: float
+    h100e: float
+    peak_flop_s: float
+    precision: str
+    chips_alone_gpus: int
+    power_alone_gpus: int
+
+
+@dataclass
+class RunContext:
+    """What a run process needs to see of the world."""
+
+    start_date: dt.date
+    horizon_day: float
+    tick_days: float
+    names: list[str]
+    h100e: list[float]  # per GPU, by product
+    peak_bf16: list[float]
+    peak_fp8: list[float]
+    sites: dict[str, SiteState]
+    labs: dict[str, LabState]
+    records: list[RunRecord] = field(default_factory=list)
+
+    def peak(self, product: int, precision: str) -> float:
+        return self.peak_fp8[product] if precision == "fp8" else self.peak_bf16[product]
+
+    def installed_h100e(self, sites: list[SiteState]) -> float:
+        return sum(n * self.h100e[i] for s in sites for i, n in enumerate(s.installed))
+
+
+def choose_product(sites: list[SiteState], ctx: RunContext, precision: str) -> int:
+    """The product whose free installed GPUs in the sites give the most peak FLOP/s."""
+    totals = [sum(s.free(i) for s in sites) * ctx.peak(i, precision) for i in range(len(ctx.names))]
+    return max(range(len(totals)), key=lambda i: (totals[i], i))
+
+
+def size_alone(run: TrainingRun, product: int, sites: list[SiteState], lab: LabState) -> tuple[int, int]:
+    """GPUs the run could take if only chips limited it, and if only power did.
+
+    Chips alone: the lab's free installed GPUs of the product in these sites plus its inventory.
+    Power alone: the sites' available power not drawn by other products or other runs, in GPUs.
+    """
+    free = sum(s.free(product) for s in sites)
+    chips = int(run.gpu_share * (free + lab.inventory[product]))
+    power = 0
+    for s in sites:
+        other_mw = s.drawn_mw - s.free(product) * s.it_w_per_gpu[product] * s.pue / 1e6
+        power += gpus_within_power(s.available_mw - other_mw, s.it_w_per_gpu[product], s.pue)
+    return chips, int(run.gpu_share * power)
+
+
+def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
+    """Wait for the start (a date, or an installed-H100e threshold), take GPUs, train, release."""
+    sites = [ctx.sites[n] for n in run.sites]
+    lab = ctx.labs[run.lab]
+    if run.start is not None:
+        start_day = to_day(run.start, ctx.start_date)
+        if start_day > env.now:
+            yield env.timeout(start_day - env.now)
+    else:
+        while ctx.installed_h100e(sites) < run.start_when_h100e_installed:
+            if env.now + ctx.tick_days > ctx.horizon_day:
+                ctx.records.append(_never_started(run, sites, lab, ctx))
+                return
+            yield env.timeout(ctx.tick_days)
+
+    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
+    chips, power = size_alone(run, product, sites, lab)
+    taken = []
+    for s in sites:
+        n = int(run.gpu_share * s.free(product))
+        s.busy[product] += n
+        taken.append((s, n))
+    gpus = sum(n for _, n in taken)
+    peak = ctx.peak(product, run.precision)
+    record = RunRecord(
+        run=run.name, lab=run.lab, start=to_date(env.now, ctx.start_date),
+        end=to_date(env.now + run.duration_days, ctx.start_date), gpus=gpus, gpu_type=ctx.names[product],
+        sites=";".join(run.sites), flop=training_flop(gpus, peak, run.utilization, run.duration_days),
+        mfu=run.utilization, binding_constraint=binding_constraint(chips, power),
+        status="completed" if gpus > 0 else "no_gpus", duration_days=run.duration_days,
+        h100e=gpus * ctx.h100e[product], peak_flop_s=peak, precision=run.precision,
+        chips_alone_gpus=chips, power_alone_gpus=power,
+    )
+    ctx.records.append(record)
+    if gpus == 0:
+        record.flop, record.end = 0.0, record.start
+        return
+    started = env.now
+    if started + run.duration_days > ctx.horizon_day:
+        # the run is still going when the simulation ends: count only the FLOP done by then
+        record.status = "running_at_end"
+        record.flop = training_flop(gpus, peak, run.utilization, ctx.horizon_day - started)
+    yield env.timeout(run.duration_days)
+    for s, n in taken:
+        lab.retired_total[product] += s.release(product, n)
+
+
+def _never_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext) -> RunRecord:
+    """A threshold-started run whose threshold was not reached by the horizon."""
+    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
+    chips, power = size_alone(run, product, sites, lab)
+    return RunRecord(
+        run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=ctx.names[product],
+        sites=";".join(run.sites), flop=0.0, mfu=run.utilization,
+        binding_constraint=binding_constraint(chips, power), status="never_started",
+        duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
+        chips_alone_gpus=chips, power_alone_gpus=power,
+    )
