@@ -62,16 +62,22 @@ class LabState:
             wanted = self.inventory[product]
             if wanted == 0:
                 continue
+            # spare power anywhere first; only then replace older GPUs
             for site in self.sites:
-                room = site.room_for(product)
-                if room < wanted and refresh is not None:
-                    room += refresh.make_room(site, product, wanted - room, self.retired_total)
-                count = min(wanted, room)
+                count = min(wanted, site.room_for(product))
                 if count > 0:
                     batches.append((site, product, site.install(product, count)))
                     wanted -= count
                     if wanted == 0:
                         break
+            if wanted and refresh is not None and refresh.replaceable[product]:
+                for site in self.sites:
+                    count = min(wanted, refresh.make_room(site, product, wanted, self.retired_total))
+                    if count > 0:
+                        batches.append((site, product, site.install(product, count)))
+                        wanted -= count
+                        if wanted == 0:
+                            break
             self.inventory[product] = wanted
         for site in self.sites:
             site.changed = False

@@ -323,8 +323,8 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
                 return ("runs", i, "sites", j), f"site {site!r} belongs to lab {s.sites[site].lab!r}"
         if run.gpu_type is not None and run.gpu_type not in s.gpu_types:
             return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
-        if run.start is not None and not s.start_date <= run.start <= s.end_date:
-            return ("runs", i, "start"), f"must lie between start_date and end_date"
+        if run.start is not None and run.start < s.start_date:
+            return ("runs", i, "start"), f"is before start_date ({s.start_date})"
     return _check_initial_power(s)
 
 

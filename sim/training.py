@@ -103,12 +103,15 @@ def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
     lab = ctx.labs[run.lab]
     if run.start is not None:
         start_day = to_day(run.start, ctx.start_date)
+        if start_day >= ctx.horizon_day:
+            ctx.records.append(_not_started(run, sites, lab, ctx, "after_horizon"))
+            return
         if start_day > env.now:
             yield env.timeout(start_day - env.now)
     else:
         while ctx.installed_h100e(sites) < run.start_when_h100e_installed:
             if env.now + ctx.tick_days > ctx.horizon_day:
-                ctx.records.append(_never_started(run, sites, lab, ctx))
+                ctx.records.append(_not_started(run, sites, lab, ctx, "never_started"))
                 return
             yield env.timeout(ctx.tick_days)
 
@@ -144,14 +147,14 @@ def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
         lab.retired_total[product] += s.release(product, n)
 
 
-def _never_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext) -> RunRecord:
-    """A threshold-started run whose threshold was not reached by the horizon."""
+def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext, status: str) -> RunRecord:
+    """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
     product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
     chips, power = size_alone(run, product, sites, lab)
     return RunRecord(
         run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=ctx.names[product],
         sites=";".join(run.sites), flop=0.0, mfu=run.utilization,
-        binding_constraint=binding_constraint(chips, power), status="never_started",
+        binding_constraint=binding_constraint(chips, power), status=status,
         duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
         chips_alone_gpus=chips, power_alone_gpus=power,
     )
