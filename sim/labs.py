@@ -155,16 +155,15 @@ class Allocator:
                 transit = self.in_transit[lab_index]
                 for i in products:
                     transit[i] += batch[i]
-                arrival = self.env.timeout(self.lead_days[lab_index])
-                arrival.callbacks.append(self._deliver(lab_index, batch))
+                arrival = self.env.timeout(self.lead_days[lab_index], value=(lab_index, batch))
+                arrival.callbacks.append(self._deliver)
 
-    def _deliver(self, lab_index: int, batch: list[int]) -> Callable:
-        def deliver(_event) -> None:
-            transit = self.in_transit[lab_index]
-            for i, count in enumerate(batch):
-                transit[i] -= count
-            self.labs[lab_index].receive(batch)
-        return deliver
+    def _deliver(self, arrival: simpy.Event) -> None:
+        lab_index, batch = arrival.value
+        transit = self.in_transit[lab_index]
+        for i, count in enumerate(batch):
+            transit[i] -= count
+        self.labs[lab_index].receive(batch)
 
 
 def installer_process(

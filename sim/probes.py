@@ -114,7 +114,8 @@ def timeseries_rows(snap: Snapshot, names: list[str], h100e: np.ndarray, plan: S
     per_month = DAYS_PER_MONTH / plan.tick_days
     for source, capacity in plan.capacity_gpus.items():
         value = float(capacity[k]) * per_month
-        rows.append((day, "supply", f"capacity_gpus_per_month_{source}", value if np.isfinite(value) else -1.0))
+        if np.isfinite(value):  # an input no product needs has no limit to report
+            rows.append((day, "supply", f"capacity_gpus_per_month_{source}", value))
     rows.append((day, "supply", "logic_die_stock", snap.die_stock))
     rows.append((day, "supply", "cowos_wafer_stock", snap.cowos_wafer_stock))
     rows.append((day, "supply", "hbm_stack_stock", snap.hbm_stack_stock))

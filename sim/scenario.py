@@ -5,6 +5,7 @@ the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from importlib import resources
 from pathlib import Path
@@ -42,6 +43,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:  # a list or mapping as a key: let SafeLoader report "found unhashable key"
+            continue
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -76,10 +81,35 @@ def _read_yaml(path: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
         problem = getattr(exc, "problem", None) or str(exc)
+        if mark is not None and problem.startswith("duplicate key"):
+            key_path = _key_path_at(yaml.compose(text, Loader=_Loader), mark.index)
+            if key_path:
+                raise ScenarioError(path, format_path(key_path), f"{problem} ({where})") from None
         raise ScenarioError(path, where, f"malformed YAML: {problem}") from None
     if not isinstance(doc, dict):
         raise ScenarioError(path, "(top)", "a scenario must be a mapping of keys to values")
     return doc
+
+
+def _key_path_at(node: Any, index: int, path: tuple = (), seen: set | None = None) -> tuple | None:
+    """Key path of the mapping key that starts at character `index` of the YAML text, if any."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # aliases may point back up the tree
+        return None
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        children = [(path + (getattr(k, "value", "?"),), k, v) for k, v in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(path + (i,), None, v) for i, v in enumerate(node.value)]
+    else:
+        return None
+    for here, key_node, value in children:
+        if key_node is not None and key_node.start_mark.index == index:
+            return here
+        found = _key_path_at(value, index, here, seen)
+        if found:
+            return found
+    return None
 
 
 def _resolve_extends(ref: Any, child: Path) -> Path:
@@ -182,9 +212,11 @@ def _match_key(node: dict, part: str) -> Any:
     return part
 
 
-def _has_path(doc: Any, path: tuple) -> int:
-    """How many leading parts of `path` exist in `doc`."""
-    depth = 0
+def _has_path(doc: Any, path: tuple) -> tuple[int, bool]:
+    """How many leading parts of `path` exist in `doc`, and whether `doc` holds a whole value
+    (a list or plain value, not a mapping) on the way: that value replaced whatever the files
+    below had there (`deep_merge` merges mappings only), so none of them wrote anything beneath."""
+    depth, whole = 0, False
     for part in path:
         if isinstance(doc, dict):
             hit = next((k for k in doc if str(k) == str(part)), _MISSING)
@@ -196,19 +228,26 @@ def _has_path(doc: Any, path: tuple) -> int:
         else:
             break
         depth += 1
-    return depth
+        whole = whole or not isinstance(doc, dict)
+    return depth, whole
 
 
 _MISSING = object()
 
 
 def _source_of(path: tuple, sources: list[tuple[str, dict]]) -> str:
-    """The file that wrote the deepest part of `path`; earlier sources win ties."""
-    best, best_depth = sources[0][0], -1
+    """The file that wrote the deepest part of `path`; earlier sources win ties.
+
+    A key no source has at all (a missing required key) is blamed on the scenario file, not --set.
+    """
+    best = next((name for name, _ in sources if name != SET_SOURCE), sources[0][0])
+    best_depth = 0
     for name, doc in sources:
-        depth = _has_path(doc, path)
+        depth, whole = _has_path(doc, path)
         if depth > best_depth:
             best, best_depth = name, depth
+        if whole:
+            break
     return best
 
 
@@ -218,26 +257,84 @@ def format_path(loc: Iterable) -> str:
 
 
 def _pydantic_error(exc: pydantic.ValidationError, sources: list[tuple[str, dict]]) -> ScenarioError:
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
+    err = _pick_union_branch(exc.errors(include_url=False))
+    loc = tuple(_loc_part(p) for p in err["loc"] if not _is_union_tag(p))
+    is_key = bool(loc) and loc[-1] == "[key]"  # the mapping key itself is wrong, not its value
+    loc = loc[:-1] if is_key else loc
+    kind, msg = err["type"], err["msg"].removeprefix("Value error, ").removeprefix("Input ")
+    if kind == "extra_forbidden":
         msg = "unknown key"
-    elif err["type"] == "missing":
+    elif kind == "missing":
         msg = "required key is missing"
-    elif "input" in err and err["type"] not in ("value_error",):
-        msg = f"{msg} (got {err['input']!r})"
-    msg = msg.removeprefix("Value error, ")
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        msg = "should be a mapping of keys to values"
+    elif kind == "list_type":
+        msg = "should be a list"
+    elif kind == "string_type":
+        msg = "should be text (a name)" if not is_key else "this name should be text; put it in quotes"
+    elif kind.startswith("date_"):
+        msg = "should be a date written YYYY-MM-DD" + (", without quotes" if isinstance(err.get("input"), str) else "")
+    elif kind == "too_short" and err.get("ctx", {}).get("min_length") == 1:
+        msg = "must not be empty"
+    elif is_key:
+        msg = f"key {msg}"
+    if "input" in err and kind not in ("value_error", "missing", "extra_forbidden", "too_short"):
+        msg = f"{msg} (got {_show(err['input'])})"
     return ScenarioError(_source_of(loc, sources), format_path(loc), msg)
 
 
+def _pick_union_branch(errors: list[dict]) -> dict:
+    """The first error, or for a value that fits no branch of a union (a number or a ramp), the error
+    of the branch the user meant: a mapping was meant as the ramp, a number as the number."""
+    err = errors[0]
+    at = next((i for i, p in enumerate(err["loc"]) if _is_union_tag(p)), None)
+    if at is None:
+        return err
+    prefix = err["loc"][:at]
+    branches = [e for e in errors if e["loc"][:at] == prefix and len(e["loc"]) > at and _is_union_tag(e["loc"][at])]
+    value = next((e["input"] for e in branches if len(e["loc"]) == at + 1 and "input" in e), _MISSING)
+    if isinstance(value, dict):
+        meant = [e for e in branches if not _is_scalar_tag(e["loc"][at])]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        meant = [e for e in branches if _is_scalar_tag(e["loc"][at])]
+    else:
+        kinds = []
+        for e in branches:
+            tag = e["loc"][at]
+            name = "a number" if _is_scalar_tag(tag) else (
+                "a ramp {points: {date: value, ...}}" if "RampSpec" in tag else f"a {tag}")
+            if name not in kinds:
+                kinds.append(name)
+        return {"type": "union", "loc": prefix, "msg": f"should be {' or '.join(kinds)}", "input": value}
+    return meant[0] if meant else err
+
+
 def _is_union_tag(part: Any) -> bool:
-    """Pydantic names union branches in locations (e.g. 'float', 'RampSpec'); drop them from key paths."""
+    """Pydantic names union branches in locations (e.g. 'constrained-float', 'function-after[...,
+    RampSpec]'); drop them from key paths. ('date' is not among them: it is MixPoint's key.)"""
     return isinstance(part, str) and (
-        part in ("float", "int", "str", "date", "RampSpec", "constrained-float", "function-after[_dates_in_order(), RampSpec]")
-        or part.startswith("function-")
-        or part.startswith("constrained-")
+        part in ("float", "int", "str", "bool", "RampSpec")
+        or part.startswith(("function-", "constrained-", "nullable[", "lax-or-strict["))
     )
+
+
+def _is_scalar_tag(tag: str) -> bool:
+    return tag in ("float", "int", "str", "bool") or tag.startswith("constrained-")
+
+
+_DATE_REPR = re.compile(r"^datetime\.date\((\d+), (\d+), (\d+)\)$")
+
+
+def _loc_part(part: Any) -> Any:
+    """Pydantic writes a date used as a key as 'datetime.date(2025, 1, 1)'; give it back as the date."""
+    match = _DATE_REPR.match(part) if isinstance(part, str) else None
+    return dt.date(*map(int, match.groups())) if match else part
+
+
+def _show(value: Any, width: int = 60) -> str:
+    """A value as the user wrote it, cut short if long."""
+    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def validate(doc: dict, sources: list[tuple[str, dict]]) -> Scenario:

@@ -40,12 +40,19 @@ def per_tick(ramp: Ramp, tick_starts: np.ndarray, tick_days: float) -> np.ndarra
 
 
 def mix_shares(s: Scenario, names: list[str], days: np.ndarray) -> np.ndarray:
-    """Share of assembly for each product on each day: mix points interpolated, rows sum to 1."""
+    """Share of assembly for each product on each day: mix points interpolated, rows sum to 1.
+
+    A product is not made before its `available_from` date: its share goes to the others, and a
+    day on which nothing in the mix is available yet gets an all-zero row.
+    """
     point_days = [to_day(p.date, s.start_date) for p in s.mix]
     table = np.array([[p.shares.get(n, 0.0) for n in names] for p in s.mix], dtype=float)
     table /= table.sum(axis=1, keepdims=True)
     out = np.column_stack([np.interp(days, point_days, table[:, j]) for j in range(len(names))])
-    return out / out.sum(axis=1, keepdims=True)
+    available = np.array([to_day(s.gpu_types[n].available_from, s.start_date) for n in names])
+    out = np.where(np.asarray(days, dtype=float)[:, None] >= available[None, :], out, 0.0)
+    totals = out.sum(axis=1, keepdims=True)
+    return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
 
 def assemble(
@@ -160,7 +167,8 @@ def plan_supply(s: Scenario) -> SupplyPlan:
         first = -int(math.ceil(fab.cycle_time_days / tick))
         starts = np.arange(first, n_ticks) * tick
         wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
-        shares = mix_shares(s, names, starts)
+        # wafers are started for the mix that will be assembled when they come out of the fab
+        shares = mix_shares(s, names, starts + fab.cycle_time_days)
         good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
         if np.any(good <= 0):
             bad = names[int(np.argmin(good))]
