@@ -143,11 +143,17 @@ def _load_chain(path: Path) -> list[tuple[str, dict]]:
         current = _resolve_extends(doc["extends"], current)
 
 
+REPLACED_WHOLE = {"points"}  # a ramp's dated points: a child states its own timeline
+
+
 def deep_merge(base: dict, override: dict) -> dict:
-    """`override` on top of `base`: mappings merge key by key, anything else is replaced."""
+    """`override` on top of `base`: mappings merge key by key, anything else is replaced.
+
+    A ramp's `points` mapping is replaced whole, so a child can redraw a capacity timeline.
+    """
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_WHOLE:
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
@@ -161,11 +167,11 @@ def apply_set(doc: dict, assignment: str) -> tuple[dict, tuple]:
     key_path, text = assignment.split("=", 1)
     parts = tuple(key_path.strip().split("."))
     if not all(parts):
-        raise ScenarioError(SET_SOURCE, key_path, "empty key in path")
+        raise ScenarioError(SET_SOURCE, key_path.strip() or assignment, "empty key in path")
     try:
         value = parse_value(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(SET_SOURCE, key_path, f"cannot parse value: {exc}") from None
+        raise ScenarioError(SET_SOURCE, key_path, f"cannot parse value: {getattr(exc, 'problem', None) or exc}") from None
     doc = deep_merge(doc, {})
     node: Any = doc
     for i, part in enumerate(parts):
@@ -271,9 +277,10 @@ def _pydantic_error(exc: pydantic.ValidationError, sources: list[tuple[str, dict
     elif kind == "list_type":
         msg = "should be a list"
     elif kind == "string_type":
-        msg = "should be text (a name)" if not is_key else "this name should be text; put it in quotes"
+        msg = "should be text" if not is_key else "this name should be text; put it in quotes"
     elif kind.startswith("date_"):
-        msg = "should be a date written YYYY-MM-DD" + (", without quotes" if isinstance(err.get("input"), str) else "")
+        quoted = isinstance(err.get("input"), str) and re.match(r"^\d{4}-\d\d-\d\d$", err["input"])
+        msg = "should be a date written YYYY-MM-DD" + (", without quotes" if quoted else "")
     elif kind == "too_short" and err.get("ctx", {}).get("min_length") == 1:
         msg = "must not be empty"
     elif is_key:
@@ -293,6 +300,8 @@ def _pick_union_branch(errors: list[dict]) -> dict:
     prefix = err["loc"][:at]
     branches = [e for e in errors if e["loc"][:at] == prefix and len(e["loc"]) > at and _is_union_tag(e["loc"][at])]
     value = next((e["input"] for e in branches if len(e["loc"]) == at + 1 and "input" in e), _MISSING)
+    if value is _MISSING:
+        return err
     if isinstance(value, dict):
         meant = [e for e in branches if not _is_scalar_tag(e["loc"][at])]
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -314,7 +323,7 @@ def _is_union_tag(part: Any) -> bool:
     RampSpec]'); drop them from key paths. ('date' is not among them: it is MixPoint's key.)"""
     return isinstance(part, str) and (
         part in ("float", "int", "str", "bool", "RampSpec")
-        or part.startswith(("function-", "constrained-", "nullable[", "lax-or-strict["))
+        or part.startswith(("function-", "constrained-"))
     )
 
 
