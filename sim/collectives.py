@@ -1,0 +1,174 @@
+"""Collective communication cost: ring and hierarchical all-reduce (alpha-beta), NCCL bus bandwidth,
+and Epoch's all-reduce latency fits.
+
+Pure functions of numbers (DESIGN.md, "Physics kept as pure functions"); sources and worked cases
+are in shared/reference/network.md and epoch_2030.md. alpha is the latency of one algorithm step,
+beta the bandwidth one rank sends at; the reduction's compute term (gamma) is left out, as NCCL
+hides it behind the transfers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+_US = 1e-6
+
+
+def ring_allreduce_s(message_bytes: float, ranks: int, alpha_s: float, bandwidth_bytes_s: float) -> float:
+    """Ring all-reduce of n bytes over p ranks: T = 2(p-1) alpha + 2 (p-1)/p n / beta.
+
+    Thakur, Rabenseifner & Gropp, "Optimization of collective communication operations in MPICH"
+    (IJHPCA 2005): a reduce-scatter then an all-gather, each p-1 steps moving n/p bytes. One rank
+    (or none) needs no communication: 0.
+    """
+    if ranks <= 1:
+        return 0.0
+    p = ranks
+    return 2 * (p - 1) * alpha_s + 2 * (p - 1) / p * message_bytes / bandwidth_bytes_s
+
+
+def _latency_steps(ranks: int, algorithm: str) -> float:
+    if algorithm == "ring":
+        return ranks - 1
+    if algorithm == "halving":
+        return math.ceil(math.log2(ranks))
+    raise ValueError(f"unknown algorithm {algorithm!r}: use 'ring' or 'halving'")
+
+
+def reduce_scatter_s(
+    message_bytes: float, ranks: int, alpha_s: float, bandwidth_bytes_s: float, *, algorithm: str = "ring"
+) -> float:
+    """Reduce-scatter of n bytes over p ranks: T = (p-1) alpha + (p-1)/p n / beta.
+
+    Thakur, Rabenseifner & Gropp (2005). `algorithm="halving"` is their recursive-halving variant:
+    the same bytes in ceil(log2 p) steps, i.e. ceil(log2 p) alpha; it stands in for the tree and
+    hierarchical algorithms NCCL uses when p is large and latency matters.
+    """
+    if ranks <= 1:
+        return 0.0
+    return _latency_steps(ranks, algorithm) * alpha_s + (ranks - 1) / ranks * message_bytes / bandwidth_bytes_s
+
+
+def all_gather_s(
+    message_bytes: float, ranks: int, alpha_s: float, bandwidth_bytes_s: float, *, algorithm: str = "ring"
+) -> float:
+    """All-gather of a message of n bytes in total over p ranks: T = (p-1) alpha + (p-1)/p n / beta.
+
+    Thakur, Rabenseifner & Gropp (2005); `algorithm="halving"` is recursive doubling (ceil(log2 p) alpha).
+    """
+    return reduce_scatter_s(message_bytes, ranks, alpha_s, bandwidth_bytes_s, algorithm=algorithm)
+
+
+_BUSBW = {
+    "allreduce": lambda n: 2 * (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "alltoall": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+}
+_ALIASES = {"all_reduce": "allreduce", "reducescatter": "reduce_scatter", "allgather": "all_gather",
+            "all_to_all": "alltoall"}
+
+
+def busbw_factor(collective: str, ranks: int) -> float:
+    """nccl-tests bus-bandwidth factor: busbw = algbw x factor.
+
+    NVIDIA/nccl-tests doc/PERFORMANCE.md: all-reduce 2(n-1)/n; reduce-scatter, all-gather and
+    all-to-all (n-1)/n; broadcast and reduce 1. Bus bandwidth is what each link carries, so it can
+    be compared with the hardware's peak whatever the rank count.
+    """
+    key = collective.lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in _BUSBW:
+        raise ValueError(f"unknown collective {collective!r}: one of {sorted(_BUSBW)}")
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    return _BUSBW[key](ranks)
+
+
+def algbw_from_busbw(busbw_bytes_s: float, collective: str, ranks: int) -> float:
+    """Algorithm bandwidth (message bytes / time) from bus bandwidth: algbw = busbw / factor
+    (nccl-tests doc/PERFORMANCE.md). A factor of 0 (all-reduce on one rank) gives infinity."""
+    factor = busbw_factor(collective, ranks)
+    return math.inf if factor == 0 else busbw_bytes_s / factor
+
+
+def busbw_from_algbw(algbw_bytes_s: float, collective: str, ranks: int) -> float:
+    """Bus bandwidth from algorithm bandwidth: busbw = algbw x factor (nccl-tests doc/PERFORMANCE.md)."""
+    return algbw_bytes_s * busbw_factor(collective, ranks)
+
+
+def epoch_allreduce_latency_s(nvlink_ranks: float, pods: float) -> float:
+    """Latency of one small all-reduce: 6.8 us + 0.6 us per NVLink rank + 5 us per log2(pods).
+
+    Epoch AI, "Can AI Scaling Continue Through 2030?" (2024), App. E, fitted to NCCL measurements.
+    With 4 NVLink ranks in one pod this is 9.2 us; plus the 4.5 us kernel latency it is the
+    report's 13.7 us per intranode operation (8 x 13.7 us ~ 110 us per layer, case 8).
+    """
+    return (6.8 + 0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0))) * _US
+
+
+def epoch_pairwise_allreduce_latency_s(nvlink_ranks: float, pods: float) -> float:
+    """All-reduce latency in the report's internode form: t = 7.4 + 2 (0.6 n_nvlink + 5 log2 M) us.
+
+    Epoch 2030, App. E (the form quoted with Erdil & Schneider-Joseph, arXiv 2411.01137), used for
+    2D tensor parallelism across pods. This is the form that gives validation case 9: 2.75 NVLink
+    ranks and 16 pods -> 7.4 + 2 (1.65 + 20) = 50.7 us (the one-term form gives 28.45 us).
+    """
+    return (7.4 + 2.0 * (0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0)))) * _US
+
+
+@dataclass(frozen=True)
+class HierarchicalAllreduce:
+    """Stage times of a hierarchical all-reduce (seconds); total is their sum."""
+
+    nvlink_reduce_scatter_s: float
+    fabric_reduce_scatter_s: float
+    wan_allreduce_s: float
+    fabric_all_gather_s: float
+    nvlink_all_gather_s: float
+    total_s: float
+
+
+def hierarchical_allreduce_s(
+    message_bytes: float,
+    gpus_per_site: int | list[int],
+    nvlink_domain: int,
+    nvlink_bytes_s: float,
+    fabric_bytes_s_per_gpu: float,
+    fabric_alpha_s: float,
+    wan_latency_s: float,
+    wan_bandwidth_bytes_s: float,
+    sites: int,
+    *,
+    nvlink_alpha_s: float = 0.6e-6,
+) -> HierarchicalAllreduce:
+    """All-reduce of a message every GPU holds, across GPUs in several sites, in five stages.
+
+    shared/reference/network.md, "Hierarchical all-reduce across sites", with the alpha-beta stage
+    costs of Thakur, Rabenseifner & Gropp (2005):
+      1. ring reduce-scatter inside each NVLink domain (d ranks; nvlink_alpha_s per step, default
+         Epoch's 0.6 us per NVLink rank);
+      2. reduce-scatter of the 1/d shard across the site's domains over the scale-out fabric
+         (recursive halving: ceil(log2 m) steps of fabric_alpha_s, as NCCL's trees scale in log p);
+      3. ring all-reduce of the remaining 1/G shard across the sites over the WAN: 2(S-1) steps,
+         each paying wan_latency_s (the one-way latency of a ring hop); all G GPUs of a site run
+         their rings at once through the site's WAN link, so together they move 2(S-1)/S x n bytes
+         through wan_bandwidth_bytes_s (the bottleneck link);
+      4-5. all-gather back through the fabric, then the NVLink domain.
+    With a list of GPUs per site the slowest (largest) site sets the intra-site stages.
+    """
+    counts = [gpus_per_site] * sites if isinstance(gpus_per_site, int) else list(gpus_per_site)
+    if sites <= 0 or len(counts) != sites:
+        raise ValueError(f"need one GPU count per site: {sites} sites, {len(counts)} counts")
+    largest = max(counts)
+    d = max(1, min(nvlink_domain, largest))
+    m = max(1, math.ceil(largest / d))
+    nv_rs = reduce_scatter_s(message_bytes, d, nvlink_alpha_s, nvlink_bytes_s)
+    fab_rs = reduce_scatter_s(message_bytes / d, m, fabric_alpha_s, fabric_bytes_s_per_gpu, algorithm="halving")
+    if sites > 1:
+        wan = 2 * (sites - 1) * wan_latency_s + 2 * (sites - 1) / sites * message_bytes / wan_bandwidth_bytes_s
+    else:
+        wan = 0.0
+    return HierarchicalAllreduce(nv_rs, fab_rs, wan, fab_rs, nv_rs, 2 * nv_rs + 2 * fab_rs + wan)
