@@ -57,6 +57,7 @@ class LabState:
         if not (self.dirty or any(site.changed for site in self.sites)):
             return []
         self.dirty = False
+        refreshed = False
         batches = []
         for product in newest_first:
             wanted = self.inventory[product]
@@ -72,7 +73,9 @@ class LabState:
                         break
             if wanted and refresh is not None and refresh.replaceable[product]:
                 for site in self.sites:
+                    retired_before = sum(self.retired_total)
                     count = min(wanted, refresh.make_room(site, product, wanted, self.retired_total))
+                    refreshed = refreshed or sum(self.retired_total) > retired_before
                     if count > 0:
                         batches.append((site, product, site.install(product, count)))
                         wanted -= count
@@ -81,8 +84,10 @@ class LabState:
             self.inventory[product] = wanted
         for site in self.sites:
             site.changed = False
-        # until a site changes, more of these products cannot fit either
+        # until a site changes, more of these products cannot fit either; but power freed by a
+        # refresh may fit products handled earlier in this pass, so look again next time
         self.blocked = {p for p, count in enumerate(self.inventory) if count > 0}
+        self.dirty = refreshed
         return batches
 
     def installed(self) -> list[int]:

@@ -175,7 +175,8 @@ def plan_supply(s: Scenario) -> SupplyPlan:
             raise ValueError(f"logic fab {fab_name!r} yields no good dies of {bad!r}")
         # wafers are started in proportion to the wafers each product's share of GPUs needs
         wafer_need = shares * dies_per_gpu / good
-        wafer_split = wafer_need / wafer_need.sum(axis=1, keepdims=True)
+        need_total = wafer_need.sum(axis=1, keepdims=True)  # zero while nothing in the mix is on sale
+        wafer_split = np.divide(wafer_need, need_total, out=np.zeros_like(wafer_need), where=need_total > 0)
         good_dies = wafers[:, None] * wafer_split * good
         die_arrivals[fab_name] = _arrivals(good_dies, starts, fab.cycle_time_days, tick, n_ticks)
 

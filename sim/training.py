@@ -110,7 +110,7 @@ def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
             yield env.timeout(start_day - env.now)
     else:
         while ctx.installed_h100e(sites) < run.start_when_h100e_installed:
-            if env.now + ctx.tick_days > ctx.horizon_day:
+            if env.now + ctx.tick_days >= ctx.horizon_day:  # the next look would fall at or past the end
                 ctx.records.append(_not_started(run, sites, lab, ctx, "never_started"))
                 return
             yield env.timeout(ctx.tick_days)

@@ -1,0 +1,554 @@
+"""Unit tests of the pure functions, against worked cases.
+
+Each test names its source and tolerance. "Epoch" is Epoch AI, "Can AI Scaling Continue Through
+2030?" (2024), as summarised in shared/reference/epoch_2030.md (worked cases 1-10) and supply.csv.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sim
+from sim.engine import build_world
+from sim.frontier import lab_frontier
+from sim.hardware import (
+    facility_mw_for,
+    facility_w_per_gpu,
+    good_dies_per_wafer,
+    gpus_within_power,
+    gross_dies_per_wafer,
+    h100e_per_gpu,
+    peak_flop_s,
+    poisson_yield,
+)
+from sim.labs import Allocator, LabState, Refresh, entitlement
+from sim.power import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
+from sim.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
+from sim.schema import GpuType
+from sim.sites import SiteState
+from sim.supply import assemble, mix_shares, plan_supply
+from sim.training import binding_constraint, training_flop
+
+D = dt.date
+START = D(2024, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return sim.load_scenario()
+
+
+def gpu(bf16: float, fp8: float | None = None, it_w: float = 1400.0) -> GpuType:
+    return GpuType(available_from=D(2022, 1, 1), bf16_dense_flop_s=bf16, fp8_dense_flop_s=fp8,
+                   all_in_it_w=it_w, hbm_stacks=5, packages_per_cowos_wafer=28.0, die_area_mm2=814.0)
+
+
+# --- hardware ---------------------------------------------------------------------------------
+
+def test_gross_dies_per_wafer_matches_the_de_vries_formula_by_hand():
+    # de Vries (2005): pi r^2 / A - pi d / sqrt(2A); 814 mm2 on 300 mm: 86.84 - 23.36 = 63.48 (+-0.01)
+    assert gross_dies_per_wafer(814) == pytest.approx(63.48, abs=0.01)
+    # a quarter of the area fits more than four times as many (less edge loss), and a die bigger
+    # than the wafer fits none
+    assert gross_dies_per_wafer(814 / 4) > 4 * gross_dies_per_wafer(814)
+    assert gross_dies_per_wafer(100_000) == 0.0
+    assert gross_dies_per_wafer(814, wafer_diameter_mm=200) < gross_dies_per_wafer(814)
+
+
+def test_poisson_yield():
+    # Murphy/Poisson: Y = exp(-D0 A), A in cm2: 8.14 cm2 at 0.1 /cm2 -> exp(-0.814) = 0.4431 (+-1e-4)
+    assert poisson_yield(814, 0.1) == pytest.approx(0.4431, abs=1e-4)
+    assert poisson_yield(814, 0.0) == 1.0
+    assert poisson_yield(400, 0.1) > poisson_yield(814, 0.1)
+
+
+def test_good_dies_per_wafer_h100_is_epochs_median_28():
+    # Epoch 2030 / supply.csv dies_per_wafer 2024: 20 / 28 / 40; an 814 mm2 die at 0.1 /cm2 -> 28 (+-10%)
+    assert good_dies_per_wafer(814, 0.1) == pytest.approx(28, rel=0.10)
+    assert good_dies_per_wafer(814, 0.1) == pytest.approx(gross_dies_per_wafer(814) * poisson_yield(814, 0.1))
+
+
+def test_facility_power_epoch_case_1():
+    # Epoch case 1: 16,000 GPUs x 1,700 W -> 27.2 MW (+-5%); 1,700 W = 1,416.67 W IT x PUE 1.2
+    assert facility_w_per_gpu(1416.67, 1.2) == pytest.approx(1700, rel=1e-3)
+    assert facility_mw_for(16_000, 1416.67, 1.2) == pytest.approx(27.2, rel=0.05)
+    # exact arithmetic (1e-9): MW = GPUs x IT W x PUE / 1e6
+    assert facility_mw_for(16_000, 1400, 1.2) == pytest.approx(16_000 * 1400 * 1.2 / 1e6, rel=1e-9)
+
+
+def test_gpus_within_power_floors_and_refuses_no_power():
+    it_w = 1700 / 1.2  # 1,700 W facility per GPU (Epoch case 1)
+    assert gpus_within_power(27.2, it_w, 1.2) == 16_000  # exactly case 1's count
+    assert gpus_within_power(27.2 - 1e-4, it_w, 1.2) == 15_999  # floor, not round
+    assert gpus_within_power(27.2 + 0.0016, it_w, 1.2) == 16_000  # 0.94 of a GPU more is not a GPU
+    assert gpus_within_power(0.0, it_w, 1.2) == 0
+    assert gpus_within_power(-5.0, it_w, 1.2) == 0
+    assert isinstance(gpus_within_power(27.2, it_w, 1.2), int)
+
+
+def test_h100e_per_gpu_by_dense_bf16(baseline):
+    # DESIGN.md: H100-equivalents by dense BF16 FLOP/s; hardware.csv B200 2.25e15 / H100 9.89e14 = 2.275
+    h100 = baseline.gpu_types["H100-SXM5"]
+    assert h100e_per_gpu(h100, h100) == 1.0
+    assert h100e_per_gpu(baseline.gpu_types["B200"], h100) == pytest.approx(2.25e15 / 9.89e14, rel=1e-12)
+    assert h100e_per_gpu(baseline.gpu_types["H200-SXM"], h100) == 1.0  # same GH100 compute
+
+
+def test_peak_flop_s_fp8_falls_back_to_bf16():
+    # hardware.csv: A100 has no FP8 (bf16 3.12e14); H100 fp8 1.979e15, bf16 9.89e14
+    a100, h100 = gpu(3.12e14, None), gpu(9.89e14, 1.979e15)
+    assert peak_flop_s(a100, "fp8") == 3.12e14
+    assert peak_flop_s(a100, "bf16") == 3.12e14
+    assert peak_flop_s(h100, "fp8") == 1.979e15
+    assert peak_flop_s(h100, "bf16") == 9.89e14
+
+
+# --- training ---------------------------------------------------------------------------------
+
+def test_training_flop_epoch_case_7():
+    # Epoch case 7: 16M H100e x 2e15 FLOP/s x 0.4 x 6 months (182.6 days) -> 2.0e29 (+-5%)
+    assert training_flop(16e6, 2e15, 0.4, 182.6) == pytest.approx(2.0e29, rel=0.05)
+    # and it is linear in each factor (exact to 1e-12)
+    assert training_flop(32e6, 2e15, 0.4, 182.6) == pytest.approx(2 * training_flop(16e6, 2e15, 0.4, 182.6), rel=1e-12)
+    assert training_flop(1, 1, 1, 1) == 86_400
+
+
+@pytest.mark.parametrize("utilization", [0.375, 0.4])
+def test_training_flop_epoch_case_3(utilization):
+    # Epoch case 3: 5 GW campus / 1,700 W per GPU; FLOP/W x4 over H100 at the same power, i.e. each GPU
+    # 4 x H100's FP8 2e15 FLOP/s; 37.5-40% utilization: 300 days -> ~2.3e29, 100 days -> ~7.8e28 (x1.3)
+    gpus = gpus_within_power(5000, 1700 / 1.2, 1.2)
+    assert gpus == 2_941_176  # 5e9 W / 1,700 W
+    peak = 4 * 2e15
+    for days, expected in [(300, 2.3e29), (100, 7.8e28)]:
+        flop = training_flop(gpus, peak, utilization, days)
+        assert expected / 1.3 <= flop <= expected * 1.3, (days, flop)
+
+
+def test_binding_constraint_is_the_smaller_with_ties_to_chips():
+    assert binding_constraint(10, 5) == "power"
+    assert binding_constraint(5, 10) == "chips"
+    assert binding_constraint(7, 7) == "chips"
+
+
+# --- schedule ---------------------------------------------------------------------------------
+
+def test_ramp_flat_before_linear_between_geometric_after():
+    ramp = Ramp(days=(0.0, 100.0), values=(10.0, 20.0), growth_per_year_after=2.0)
+    assert ramp.at(-50) == 10.0
+    assert ramp.at(0) == 10.0
+    assert ramp.at(25) == pytest.approx(12.5, abs=1e-12)
+    assert ramp.at(100) == 20.0
+    assert ramp.at(100 + DAYS_PER_YEAR) == pytest.approx(40.0, rel=1e-12)
+    assert ramp.at(100 + DAYS_PER_YEAR / 2) == pytest.approx(20 * math.sqrt(2), rel=1e-12)
+    np.testing.assert_allclose(ramp.at(np.array([-1.0, 50.0, 100 + 2 * DAYS_PER_YEAR])), [10.0, 15.0, 80.0], rtol=1e-12)
+    flat = Ramp(days=(0.0, 100.0), values=(10.0, 20.0))
+    assert flat.at(1e4) == 20.0
+
+
+def test_ramp_mean_over():
+    ramp = Ramp(days=(0.0, 100.0), values=(10.0, 20.0))
+    # trapezoid on 8 sub-steps is exact for a piecewise-linear ramp with kinks on the grid (1e-12)
+    np.testing.assert_allclose(ramp.mean_over(np.array([0.0, 20.0, -50.0]), 20.0), [11.0, 13.0, 10.0], rtol=1e-12)
+    # across the kink at day 0: [-10, 10) is 10 for half the window and 10..11 for the other
+    assert ramp.mean_over(np.array([-10.0]), 20.0)[0] == pytest.approx((10 * 10 + 10 * 10.5) / 20, rel=1e-12)
+    grow = Ramp(days=(0.0,), values=(100.0,), growth_per_year_after=1.5)
+    year = grow.mean_over(np.array([0.0]), DAYS_PER_YEAR)[0]
+    assert year == pytest.approx(100 * 0.5 / math.log(1.5), rel=1e-3)  # integral of 1.5^t (trapezoid, 0.1%)
+    assert ramp.mean_over(np.array([50.0]), 0.0)[0] == 15.0  # zero length: the value at the start
+
+
+def test_month_starts():
+    assert month_starts(D(2024, 1, 15), D(2024, 4, 1)) == [D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 1), D(2024, 4, 1)]
+    assert month_starts(D(2024, 11, 1), D(2025, 2, 28)) == [D(2024, 11, 1), D(2024, 12, 1), D(2025, 1, 1), D(2025, 2, 1)]
+    assert month_starts(D(2024, 3, 10), D(2024, 3, 20)) == [D(2024, 3, 1)]
+    assert len(month_starts(D(2024, 1, 1), D(2030, 12, 31))) == 84
+
+
+@given(st.dates(min_value=D(1990, 1, 1), max_value=D(2100, 12, 31)))
+@settings(max_examples=100, deadline=None)
+def test_to_day_to_date_round_trip(date):
+    day = to_day(date, START)
+    assert day == (date - START).days
+    assert to_date(day, START) == date
+    assert to_date(day + 0.999, START) == date  # floored to whole days
+
+
+def test_to_date_floors_fractional_days():
+    assert to_day(D(2024, 3, 1), START) == 60.0  # 2024 is a leap year
+    assert to_date(10.9, START) == D(2024, 1, 11)
+    assert to_date(-0.5, START) == D(2023, 12, 31)
+
+
+# --- supply: assembly by bill of materials ----------------------------------------------------
+
+ONE = dict(shares=[1.0], dies_per_gpu=[1.0], cowos_wafers_per_gpu=[1 / 28], hbm_stacks_per_gpu=[5.0])
+
+
+def test_assemble_cowos_limited():
+    # 10 CoWoS wafers x 28 packages = 280 GPUs, with dies and HBM to spare
+    assert assemble([1000.0], 10.0, 1e6, **ONE) == [280]
+
+
+def test_assemble_hbm_limited():
+    # 500 stacks / 5 per GPU = 100 GPUs
+    assert assemble([1000.0], 10.0, 500.0, **ONE) == [100]
+
+
+def test_assemble_die_limited():
+    assert assemble([50.0], 10.0, 1e6, **ONE) == [50]
+    # two dies per GPU (B200): 51 dies make 25
+    assert assemble([51.0], 10.0, 1e6, [1.0], [2.0], [1 / 16], [8.0]) == [25]
+
+
+def test_assemble_leftover_shared_input_goes_to_products_with_dies():
+    # CoWoS for 280 GPUs at a 50/50 mix; product 0 has no dies, so product 1 gets all 280
+    made = assemble([0.0, 1000.0], 10.0, 1e6, [0.5, 0.5], [1.0, 1.0], [1 / 28, 1 / 28], [5.0, 5.0])
+    assert made == [0, 280]
+    # a product out of the mix (share 0) still uses its stranded dies when shared input is left
+    made = assemble([100.0, 1000.0], 10.0, 1e6, [0.0, 1.0], [1.0, 1.0], [1 / 28, 1 / 28], [5.0, 5.0])
+    assert made == [0, 280]  # the in-mix product takes the CoWoS first
+    made = assemble([100.0, 50.0], 10.0, 1e6, [0.0, 1.0], [1.0, 1.0], [1 / 28, 1 / 28], [5.0, 5.0])
+    assert made == [100, 50]
+
+
+def test_assemble_splits_by_mix_when_inputs_suffice():
+    made = assemble([1e4, 1e4], 10.0, 1e6, [0.75, 0.25], [1.0, 1.0], [1 / 28, 1 / 28], [5.0, 5.0])
+    assert made == [210, 70]
+
+
+def test_assemble_zero_everywhere_makes_nothing():
+    assert assemble([0.0, 0.0], 0.0, 0.0, [0.5, 0.5], [1.0, 2.0], [1 / 28, 1 / 16], [5.0, 8.0]) == [0, 0]
+    assert assemble([1e6, 1e6], 0.0, 1e6, [0.5, 0.5], [1.0, 2.0], [1 / 28, 1 / 16], [5.0, 8.0]) == [0, 0]
+    assert assemble([1e6, 1e6], 1e3, 0.0, [0.5, 0.5], [1.0, 2.0], [1 / 28, 1 / 16], [5.0, 8.0]) == [0, 0]
+
+
+@st.composite
+def _assembly_inputs(draw):
+    n = draw(st.integers(1, 4))
+    raw = [draw(st.floats(0.0, 1.0)) for _ in range(n)]
+    raw[0] = max(raw[0], 0.01)
+    return dict(
+        dies=[draw(st.floats(0.0, 1e6)) for _ in range(n)],
+        cowos_wafers=draw(st.floats(0.0, 1e4)),
+        hbm_stacks=draw(st.floats(0.0, 1e6)),
+        shares=[r / sum(raw) for r in raw],
+        dies_per_gpu=[float(draw(st.integers(1, 4))) for _ in range(n)],
+        cowos_wafers_per_gpu=[1 / draw(st.floats(4.0, 40.0)) for _ in range(n)],
+        hbm_stacks_per_gpu=[float(draw(st.integers(0, 12))) for _ in range(n)],
+    )
+
+
+@given(_assembly_inputs())
+@settings(max_examples=300, deadline=None)
+def test_assemble_never_uses_more_than_the_stocks_and_leaves_no_gpu_unmade(c):
+    made = assemble(**c)
+    assert all(isinstance(m, int) and m >= 0 for m in made)
+    # relative slack 1e-9: the function rounds with +1e-9
+    for m, d, per in zip(made, c["dies"], c["dies_per_gpu"]):
+        assert m * per <= d * (1 + 1e-9) + 1e-9
+    cowos_left = c["cowos_wafers"] - sum(m * w for m, w in zip(made, c["cowos_wafers_per_gpu"]))
+    hbm_left = c["hbm_stacks"] - sum(m * h for m, h in zip(made, c["hbm_stacks_per_gpu"]))
+    assert cowos_left >= -1e-9 * max(1.0, c["cowos_wafers"])
+    assert hbm_left >= -1e-9 * max(1.0, c["hbm_stacks"])
+    # the scarcest input limits: no product could be made once more from what is left (slack 1e-6)
+    for i in range(len(made)):
+        dies_left = c["dies"][i] - made[i] * c["dies_per_gpu"][i]
+        one_more = (dies_left >= c["dies_per_gpu"][i] * (1 + 1e-6)
+                    and cowos_left >= c["cowos_wafers_per_gpu"][i] * (1 + 1e-6)
+                    and hbm_left >= c["hbm_stacks_per_gpu"][i] * (1 + 1e-6))
+        assert not one_more, (i, made)
+
+
+# --- supply: mix and plan ---------------------------------------------------------------------
+
+def test_mix_shares_rows_sum_to_one_and_interpolate(baseline):
+    names = list(baseline.gpu_types)
+    days = np.arange(-400.0, 2600.0, 3.0)
+    shares = mix_shares(baseline, names, days)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-12)
+    assert (shares >= 0).all()
+    # baseline mix: 2024-01-01 all H100, 2024-07-01 H100 0.6 / H200 0.4; 2024-04-01 is day 91 of 182
+    at = mix_shares(baseline, names, np.array([91.0]))[0]
+    assert at[names.index("H100-SXM5")] == pytest.approx(1 - 0.4 * 91 / 182, abs=1e-12)
+    assert at[names.index("H200-SXM")] == pytest.approx(0.4 * 91 / 182, abs=1e-12)
+    # after the last point (2029-07-01) only Next-2029 is made
+    assert mix_shares(baseline, names, np.array([2550.0]))[0][names.index("Next-2029")] == 1.0
+
+
+def test_mix_shares_skip_products_not_yet_on_sale():
+    # a product is not made before available_from: its share goes to the others (sim/supply.py docstring)
+    s = sim.load_scenario(overrides=["gpu_types.H200-SXM.available_from=2024-06-01"])
+    names = list(s.gpu_types)
+    at = mix_shares(s, names, np.array([91.0, 160.0]))  # 2024-04-01: H200 not on sale; 2024-06-09: on sale
+    assert at[0][names.index("H200-SXM")] == 0.0 and at[0][names.index("H100-SXM5")] == 1.0
+    assert at[1][names.index("H200-SXM")] == pytest.approx(0.4 * 160 / 182, abs=1e-12)
+    np.testing.assert_allclose(at.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_plan_supply_baseline_arrivals(baseline):
+    plan = plan_supply(baseline)
+    dies = plan.die_arrivals["tsmc_advanced"]
+    assert dies.shape == (len(plan.tick_starts), len(plan.names))
+    assert (dies >= 0).all() and np.isfinite(dies).all()
+    for arrivals in [*plan.cowos_arrivals.values(), *plan.hbm_arrivals.values()]:
+        assert (arrivals >= 0).all() and np.isfinite(arrivals).all()
+    # the pipelines start full: wafers started before 2024 come out in the first tick
+    assert dies[0].sum() > 0
+    assert plan.cowos_arrivals["tsmc_cowos"][0] > 0
+    # dies arriving per year: 180k wpm x 20% x 28.1 good dies x 12 months (+0..15%/yr capacity
+    # growth after 2024-01-01); first 52 ticks = 364 days
+    per_year = 180_000 * 0.2 * good_dies_per_wafer(814, 0.1) * 364 / (DAYS_PER_YEAR / 12)
+    assert per_year <= dies[:52].sum() <= per_year * 1.15
+    for k in range(0, len(plan.tick_starts) - 52, 52):
+        assert dies[k:k + 52].sum() > 0
+
+
+def test_baseline_produces_gpus_in_the_first_week(baseline):
+    # pre-filled pipelines: GPUs come out on day 0, not after the 16-week fab cycle. In early 2024
+    # CoWoS binds (Epoch: output tracks CoWoS + HBM): the first tick makes 28 GPUs per CoWoS wafer.
+    world = build_world(baseline)
+    world.env.run(until=1)
+    made = sum(world.supply.produced_total)
+    assert made > 0
+    assert made == pytest.approx(world.plan.cowos_arrivals["tsmc_cowos"][0] * 28, abs=1)
+    assert world.plan.capacity_gpus["cowos"][0] < min(world.plan.capacity_gpus["hbm"][0],
+                                                      world.plan.capacity_gpus["logic"][0])
+
+
+def test_plan_supply_with_nothing_on_sale_when_wafers_start():
+    """H100 on sale from the start date and a 100-day fab cycle (not a whole number of 7-day ticks):
+    the earliest pre-filled starts (day -105) are for the mix at day -5, when nothing is on sale,
+    so mix_shares gives an all-zero row. plan_supply divides by its zero sum and gets NaN dies."""
+    s = sim.load_scenario(overrides=["gpu_types.H100-SXM5.available_from=2024-01-01",
+                                     "logic_fabs.tsmc_advanced.cycle_time_days=100"])
+    with np.errstate(invalid="ignore"):
+        plan = plan_supply(s)
+    assert np.isfinite(plan.die_arrivals["tsmc_advanced"]).all()
+    result = sim.run(s)  # currently: ValueError: cannot convert float NaN to integer
+    assert result.runs["flop"].max() > 0
+
+
+# --- labs: allocation, refresh -----------------------------------------------------------------
+
+def test_entitlement_is_floor_of_share_times_cumulative():
+    assert entitlement(0.22, 100) == 22
+    assert entitlement(0.25, 7) == 1
+    assert entitlement(0.5, 1) == 0
+    assert entitlement(0.0, 10**9) == 0
+    assert entitlement(1.0, 12345) == 12345
+    # float products just under a whole number still count it: 0.29 x 100 = 28.999999999999996
+    assert 0.29 * 100 < 29 and entitlement(0.29, 100) == 29
+    assert entitlement(0.7, 10) == 7
+
+
+def test_allocator_ships_shares_of_cumulative_output_after_the_lead_time():
+    import simpy
+
+    env = simpy.Environment()
+    labs = [LabState("a", [], [0]), LabState("b", [], [0])]
+    alloc = Allocator(env, labs, [0.25, 0.5], [10.0, 0.0], 1)
+    for _ in range(3):
+        alloc.ship([10])  # 30 made in all: a is owed floor(7.5) = 7, b 15
+    assert alloc.shipped == [[7], [15]]
+    assert alloc.other_buyers_total == [8]
+    assert alloc.in_transit == [[7], [15]]
+    env.run(until=5)
+    assert labs[1].delivered_total == [15] and labs[1].inventory == [15] and alloc.in_transit[1] == [0]
+    assert labs[0].delivered_total == [0]
+    env.run(until=11)
+    assert labs[0].delivered_total == [7] and alloc.in_transit == [[0], [0]]
+
+
+def _site(name="s", mw=10.0, it_w=(1000.0, 1000.0, 1000.0), pue=1.0, built=True) -> SiteState:
+    site = SiteState(name=name, lab="L", facility_mw=mw, pue=pue, it_w_per_gpu=list(it_w))
+    if built:
+        site.mark_built()
+    site.add_power(mw)
+    return site
+
+
+def test_refresh_replaces_only_products_less_efficient_by_min_gain():
+    # FLOP/W: old 1.0, mid 1.4, new 2.0; min gain 1.5: new may replace old (2.0 >= 1.5) but not mid (< 2.1)
+    refresh = Refresh([1.0, 1.4, 2.0], 1.5)
+    assert refresh.replaceable == [[], [], [0]]
+    site = _site(mw=10.0)  # 10,000 GPUs at 1 kW
+    site.install(0, 5000)
+    site.install(1, 5000)
+    site.busy[0] = 3000  # held by a run
+    retired = [0, 0, 0]
+    assert site.room_for(2) == 0
+    room = refresh.make_room(site, 2, 1000, retired)
+    assert room == 1000 and retired == [1000, 0, 0]
+    assert site.installed == [4000, 5000, 0]
+    # asking for more than the free old GPUs: only the 1,000 free ones left go, never busy or mid ones
+    room = refresh.make_room(site, 2, 5000, retired)
+    assert room == 1000 and retired == [2000, 0, 0]  # the extra room made by this call
+    assert site.room_for(2) == 2000  # with the 1,000 made (and not yet filled) before
+    assert site.installed == [3000, 5000, 0] and site.busy[0] == 3000
+    # a product with nothing to replace makes no room
+    assert refresh.make_room(site, 1, 100, retired) == 0 and retired == [2000, 0, 0]
+
+
+def test_install_fills_spare_power_elsewhere_before_refreshing():
+    # site a is full of old GPUs, site b is empty and powered: new GPUs go to b; nothing retires early
+    a, b = _site("a", it_w=(1000.0, 1000.0)), _site("b", it_w=(1000.0, 1000.0))
+    a.install(0, 10_000)
+    lab = LabState("L", [a, b], inventory=[0, 0])
+    lab.receive([0, 4000])
+    lab.install([1, 0], Refresh([1.0, 2.0], 1.5))
+    assert b.installed == [0, 4000] and a.installed == [10_000, 0]
+    assert lab.retired_total == [0, 0] and lab.inventory == [0, 0]
+    # more than b holds: the rest replaces old GPUs at a
+    lab.receive([0, 8000])
+    lab.install([1, 0], Refresh([1.0, 2.0], 1.5))
+    assert b.installed == [0, 10_000] and a.installed == [8000, 2000]
+    assert lab.retired_total == [2000, 0] and lab.inventory == [0, 0]
+
+
+def test_room_left_by_a_refresh_is_used_by_products_already_passed():
+    """A full 10 MW site of old 1 kW GPUs. Newest first: 5 small 300 W GPUs (nothing to replace, no room),
+    then 1 new 1.5 kW GPU that replaces old ones: 2 old GPUs go (ceil(1.5/1.0)), the new one takes 1.5 kW
+    and 0.5 kW is left, room for one small GPU. The pass resets `site.changed`, the small GPUs are
+    `blocked`, so every later pass is skipped and the small GPUs wait in inventory beside free power
+    until something else changes at the lab's sites."""
+    site = _site(mw=10.0, it_w=(1000.0, 300.0, 1500.0))
+    site.install(0, 10_000)
+    lab = LabState("L", [site], inventory=[0, 0, 0])
+    lab.receive([0, 5, 1])
+    refresh = Refresh([1.0, 1.0, 3.0], 1.5)
+    lab.install([1, 2, 0], refresh)
+    lab.install([1, 2, 0], refresh)  # the next tick's pass, nothing else having happened
+    assert site.installed[2] == 1 and lab.retired_total == [2, 0, 0]
+    assert site.room_for(1) == 0 or lab.inventory[1] == 0, (site.room_for(1), lab.inventory)
+
+
+def test_install_without_refresh_keeps_what_does_not_fit():
+    a = _site("a", mw=1.0, it_w=(1000.0, 1000.0))
+    lab = LabState("L", [a], inventory=[0, 0])
+    lab.receive([300, 900])
+    lab.install([1, 0])  # newest first: 900 of product 1, then 100 of product 0
+    assert a.installed == [100, 900] and lab.inventory == [200, 0]
+    assert lab.initial_total[0] + lab.delivered_total[0] == a.installed[0] + lab.inventory[0] + lab.retired_total[0]
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+def test_site_power_needs_construction_and_firm_supply():
+    site = SiteState(name="s", lab="L", facility_mw=100.0, pue=1.25, it_w_per_gpu=[1000.0])
+    site.add_power(60.0)
+    assert site.available_mw == 0 and site.room_for(0) == 0  # powered but not built
+    site.mark_built()
+    assert site.available_mw == 60.0  # firm supply caps the facility
+    assert site.room_for(0) == 48_000  # 60 MW / (1,000 W x 1.25)
+    site.add_power(100.0)
+    assert site.available_mw == 100.0  # the facility caps the supply
+
+
+def test_site_install_retire_release_bookkeeping():
+    site = _site(mw=10.0, it_w=(1000.0,), pue=1.2)
+    old = site.install(0, 100)
+    assert site.installed == [100] and site.drawn_mw == pytest.approx(100 * 1000 * 1.2 / 1e6)
+    new = site.install(0, 50)
+    site.busy[0] = 120  # a run holds 120 of the 150
+    # the old cohort reaches its service life: the 30 free GPUs retire now, 70 wait for the run
+    assert site.retire(0, old) == 30
+    assert site.installed == [120] and site.retire_pending == [70] and old.count == 0
+    assert site.evict(0, 50) == 0  # nothing free that is not already due to retire
+    # the run ends: its 70 overdue GPUs retire, the other 50 stay
+    assert site.release(0, 120) == 70
+    assert site.installed == [50] and site.busy == [0] and site.retire_pending == [0]
+    assert site.drawn_mw == pytest.approx(50 * 1000 * 1.2 / 1e6)
+    assert new.count == 50
+    assert site.retire(0, new) == 50 and site.installed == [0] and site.drawn_mw == pytest.approx(0.0, abs=1e-12)
+
+
+def test_site_evict_takes_free_gpus_oldest_cohort_first():
+    site = _site(mw=10.0, it_w=(1000.0,))
+    first, second = site.install(0, 10), site.install(0, 10)
+    site.busy[0] = 15
+    assert site.evict(0, 8) == 5  # only 5 are free
+    assert first.count == 5 and second.count == 10
+    site.busy[0] = 0
+    assert site.evict(0, 8) == 8
+    assert first.count == 0 and second.count == 7 and site.installed == [7]
+    assert site.retire(0, second) == 7 and site.installed == [0]
+
+
+# --- frontier ---------------------------------------------------------------------------------
+
+FRONTIER = dict(peak_flop_s=[1e15, 4e15], it_w=[1000.0, 2000.0], h100e=[1.0, 4.0],
+                gpu_share=0.5, utilization=0.4, duration_days=100.0)
+
+
+def test_lab_frontier_chips_power_combined():
+    points, binds = lab_frontier(installed=[100, 10], inventory=[50, 5], site_power=[(10.0, 1.25)],
+                                 on_sale=[True, True], **FRONTIER)
+    secs = 100 * 86_400
+    # chips alone: installed + inventory, as if power were unlimited
+    assert points["chips"].flop == pytest.approx(0.5 * (150 * 1e15 + 15 * 4e15) * 0.4 * secs, rel=1e-12)
+    assert points["chips"].h100e == pytest.approx(0.5 * (150 + 15 * 4))
+    # combined: installed only
+    assert points["combined"].flop == pytest.approx(0.5 * (100 * 1e15 + 10 * 4e15) * 0.4 * secs, rel=1e-12)
+    # power alone: 10 MW filled with the most FLOP per watt on sale, product 1 (2e12 vs 1e12 FLOP/s/W):
+    # 10 MW / (2,000 W x 1.25) = 4,000 GPUs
+    assert points["power"].flop == pytest.approx(0.5 * 4000 * 4e15 * 0.4 * secs, rel=1e-12)
+    assert points["power"].h100e == pytest.approx(0.5 * 4000 * 4)
+    assert binds == "chips"
+
+
+def test_lab_frontier_power_uses_only_products_on_sale_and_can_bind():
+    points, _ = lab_frontier(installed=[0, 0], inventory=[0, 0], site_power=[(10.0, 1.25)],
+                             on_sale=[True, False], **FRONTIER)
+    assert points["power"].h100e == pytest.approx(0.5 * 8000)  # 10 MW / 1,250 W of product 0
+    points, binds = lab_frontier(installed=[100, 10], inventory=[50, 5], site_power=[(0.1, 1.25), (0.0, 1.2)],
+                                 on_sale=[True, True], **FRONTIER)
+    assert points["power"].h100e == pytest.approx(0.5 * 40 * 4)  # 0.1 MW -> 40 GPUs; the unpowered site adds none
+    assert points["power"].flop < points["chips"].flop and binds == "power"
+    points, binds = lab_frontier(installed=[5, 0], inventory=[0, 0], site_power=[], on_sale=[True, True], **FRONTIER)
+    assert points["power"].flop == 0 and binds == "power"
+
+
+def test_lab_frontier_sums_sites_with_their_own_pue():
+    points, _ = lab_frontier(installed=[0, 0], inventory=[0, 0], site_power=[(10.0, 1.25), (10.0, 1.0)],
+                             on_sale=[True, True], **FRONTIER)
+    assert points["power"].h100e == pytest.approx(0.5 * 4 * (4000 + 5000))
+
+
+# --- power ------------------------------------------------------------------------------------
+
+def _plant(s, name):
+    return next(p for p in s.power_plants if p.name == name)
+
+
+def test_plant_online_day_is_construction_start_plus_lead_time(baseline):
+    # type default: grid 1,826 days (LBNL queue wait, power.csv); abilene_grid requested 2020-06-01
+    grid = _plant(baseline, "abilene_grid")
+    assert plant_lead_time_days(baseline, grid) == 1826
+    assert plant_online_day(baseline, grid) == to_day(D(2020, 6, 1), START) + 1826
+    assert to_date(plant_online_day(baseline, grid), START) == D(2025, 6, 1)
+    # override: colossus_turbines 120 days from 2024-05-15 (not the reciprocating type's 457)
+    turbines = _plant(baseline, "colossus_turbines")
+    assert plant_lead_time_days(baseline, turbines) == 120
+    assert plant_online_day(baseline, turbines) == 135 + 120
+
+
+def test_plant_firm_mw(baseline):
+    hyperion = _plant(baseline, "hyperion_ccgt")
+    assert plant_firm_mw(baseline, hyperion) == pytest.approx(2260 * 0.9)  # type's firm fraction
+    assert plant_firm_mw(baseline, hyperion.model_copy(update={"firm_fraction": 0.5})) == pytest.approx(1130)
+    assert firm_mw_online(baseline, "colossus", 254) == pytest.approx(150)  # TVA grid only
+    assert firm_mw_online(baseline, "colossus", 255) == pytest.approx(150 + 200 * 0.9)
+
+
+def test_engine_brings_plants_online_on_their_day(baseline):
+    world = build_world(baseline)
+    world.env.run(until=254.5)
+    assert world.sites["colossus"].firm_mw_online == pytest.approx(150)
+    world.env.run(until=255.5)
+    assert world.sites["colossus"].firm_mw_online == pytest.approx(150 + 180)

@@ -1,0 +1,105 @@
+"""Simulation-level validation: the shipped baseline against published figures.
+
+Sources: Epoch AI, "Can AI Scaling Continue Through 2030?" (2024), via shared/reference/epoch_2030.md
+and supply.csv; Llama 3 paper (Meta, "The Llama 3 Herd of Models", 2024) for Llama 3.1 405B. Each test
+states its tolerance. The baseline is simulated once for this module.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.frontier import CONSTRAINTS
+from sim.schedule import month_starts
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return sim.load_scenario()
+
+
+@pytest.fixture(scope="module")
+def result(scenario):
+    return sim.run(scenario, seed=0)
+
+
+def _world(result, metric: str) -> pd.Series:
+    ts = result.timeseries
+    rows = ts[(ts["entity"] == "world") & (ts["metric"] == metric)]
+    return rows.set_index("date")["value"]
+
+
+def test_largest_run_by_2030_is_near_epochs_2e29(result):
+    # Epoch headline: ~2e29 FLOP feasible by 2030 (constraint medians 2e29 .. 9e29; power CI 1e28 - 3e29).
+    # Tolerance: within [3e28, 1e30], i.e. from Epoch's median /7 to x5.
+    runs = result.runs
+    done = runs[(runs["status"] == "completed") & (runs["end"] <= "2030-12-31") & (runs["end"] != "")]
+    assert len(done) > 0
+    largest = done["flop"].max()
+    assert 3e28 <= largest <= 1e30, largest
+    assert result.summary["largest_run_completed"]["flop"] == pytest.approx(largest)
+
+
+def test_several_runs_train_with_sensible_mfu(result):
+    runs = result.runs
+    trained = runs[(runs["flop"] > 0) & (runs["mfu"] > 0) & (runs["mfu"] < 1)]
+    assert len(trained) >= 3
+    # utilization: Epoch 20 / 37.5 / 60 %; Llama 3 38-43 %
+    assert trained["mfu"].between(0.2, 0.6).all()
+
+
+def test_2024_world_production_matches_epoch(result):
+    # supply.csv h100e_annual_production 2024: 1.0M / 1.85M / 4.63M H100e (Epoch). Tolerance: x1.5 of the median.
+    produced = _world(result, "produced_h100e_total")
+    in_2024 = produced["2025-01-01"] - produced["2024-01-01"]
+    assert 1.85e6 / 1.5 <= in_2024 <= 1.85e6 * 1.5, in_2024
+
+
+def test_2030_cumulative_production_within_epochs_range(result):
+    # supply.csv h100e_stock 2030: 20M / 100M / 400M H100e (Epoch 80% CI); tolerance: inside the CI.
+    produced = _world(result, "produced_h100e_total")
+    assert 20e6 <= produced.iloc[-1] <= 400e6, produced.iloc[-1]
+
+
+def test_meta_2024_reproduces_llama_3_1_405b(result):
+    # Llama 3 paper: 405B trained on 16k H100s for 54 days at 38-43% BF16 MFU; 3.8e25 FLOP. Tolerance +-25%.
+    run = result.runs.set_index("run").loc["meta-2024"]
+    assert run["status"] == "completed"
+    assert run["gpu_type"] == "H100-SXM5" and run["precision"] == "bf16"
+    assert run["flop"] == pytest.approx(3.8e25, rel=0.25)
+    assert run["gpus"] == pytest.approx(16_384, rel=0.25)
+    assert run["start"] == "2024-04-01" and run["end"] == "2024-05-25"  # 54 days
+
+
+def test_frontier_has_one_row_per_month_per_constraint(result, scenario):
+    fr = result.frontier
+    months = [d.isoformat() for d in month_starts(scenario.start_date, scenario.end_date)]
+    assert len(months) == 84  # 2024-01 .. 2030-12
+    counts = fr.groupby(["date", "constraint"]).size()
+    assert (counts == 1).all()
+    for month in months:
+        assert sorted(fr.loc[fr["date"] == month, "constraint"]) == sorted(CONSTRAINTS), month
+    # besides the month starts, at most one extra date: the end date itself
+    extra = sorted(set(fr["date"]) - set(months))
+    assert extra in ([], [scenario.end_date.isoformat()])
+    assert len(fr) == 3 * (len(months) + len(extra))
+    assert set(fr["binding_constraint"]) <= {"chips", "power"}
+    assert fr["max_flop"].notna().all() and (fr["max_flop"] >= 0).all()
+
+
+def test_frontier_by_2030_is_power_bound_and_inside_epochs_power_range(result):
+    # Epoch: power binds first, then chips; the largest run power allows by 2030 is 1e28 - 3e29 on one
+    # campus and 2e28 - 2e30 distributed (80% CIs). Tolerance: the end-2030 combined frontier lies in
+    # [1e28, 2e30], and power binds in the last month.
+    fr = result.frontier
+    combined = fr[fr["constraint"] == "combined"].set_index("date")["max_flop"]
+    assert combined.index[0] == dt.date(2024, 1, 1).isoformat()
+    assert 1e28 <= combined.iloc[-1] <= 2e30, combined.iloc[-1]
+    assert combined.iloc[-1] > combined.iloc[0]
+    last = fr[fr["date"] == fr["date"].max()]
+    assert set(last["binding_constraint"]) == {"power"}
+    by = last.set_index("constraint")["max_flop"]
+    assert by["power"] < by["chips"]
