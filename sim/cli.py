@@ -1,6 +1,7 @@
 """The `sim` command: run a scenario and write its tables.
 
     sim run [SCENARIO] [--out DIR] [--seed N] [--set path.to.key=value ...]
+    sim compare [SCENARIO] --topology A --topology B ... [--out DIR] [--seed N] [--set ...]
 
 A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
 and exit status 2; nothing is written.
@@ -11,9 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.compare import compare
 from sim.engine import run
-from sim.results import Result, yearly
-from sim.scenario import ScenarioError, load_scenario
+from sim.errors import ScenarioError
+from sim.placement import place_on_topology
+from sim.results import Result, write_files, yearly
+from sim.scenario import load_scenario
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +29,30 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a scenario key, e.g. --set frontier.duration_days=120 (repeatable)")
+    cmp_p = sub.add_parser("compare", help="run one scenario on several topologies and write compare.csv")
+    cmp_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    cmp_p.add_argument("--topology", dest="topologies", action="append", required=True, metavar="TOPOLOGY",
+                       help="a shipped topology name or a topology file (repeat for each)")
+    cmp_p.add_argument("--out", default=None, help="output folder (default: results/compare)")
+    cmp_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cmp_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a scenario key (repeatable)")
     return parser
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    placed = [place_on_topology(scenario, ref) for ref in args.topologies]  # all refused before any runs
+    table = compare(placed, seed=args.seed)
+    out = Path(args.out) if args.out else Path("results") / "compare"
+    try:
+        write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+    except OSError as exc:
+        print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote compare.csv to {out}")
+    return 0
 
 
 def format_summary(result: Result) -> str:
@@ -67,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "compare":
+            return cmd_compare(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

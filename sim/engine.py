@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
 from sim.hardware import h100e_per_gpu
@@ -19,6 +20,7 @@ from sim.schedule import month_starts, to_day
 from sim.schema import Scenario
 from sim.sites import Cohort, SiteState, construction_process
 from sim.supply import Stocks, SupplyPlan, SupplyState, assembly_process, input_process, plan_supply
+from sim.topology import load_topology
 from sim.training import RunContext, run_process
 
 
@@ -126,6 +128,10 @@ def build_world(s: Scenario, seed: int = 0) -> World:
         peak_bf16=[g.bf16_dense_flop_s for g in gpus],
         peak_fp8=[g.fp8_dense_flop_s or g.bf16_dense_flop_s for g in gpus],
         sites=sites, labs=labs,
+        topology=load_topology(s.topology) if s.topology else None,
+        site_node={name: spec.topology_site or name for name, spec in s.sites.items()},
+        physics=s.training,
+        rngs=run_streams(seed, [r.name for r in s.runs]),
     )
     for spec in s.runs:
         env.process(run_process(env, spec, runs))
@@ -149,6 +155,12 @@ def _deposit_attr(stocks: Stocks, attr: str):
     def deposit(amount: float) -> None:
         setattr(stocks, attr, getattr(stocks, attr) + amount)
     return deposit
+
+
+def run_streams(seed: int, names: list[str]) -> dict[str, np.random.Generator]:
+    """One independent random stream per run, all spawned from the one seed (numpy SeedSequence)."""
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
 
 
 def run(scenario: Scenario, seed: int = 0) -> Result:

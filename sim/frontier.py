@@ -16,6 +16,7 @@ from sim.hardware import gpus_within_power
 from sim.training import binding_constraint, training_flop
 
 CONSTRAINTS = ("chips", "power", "combined")
+WALLS = ("network", "latency", "data")  # with a topology: walls from sim/run_physics.py (Epoch App. E)
 
 
 @dataclass(frozen=True)

@@ -153,12 +153,15 @@ def timeseries_rows(snap: Snapshot, names: list[str], h100e: np.ndarray, plan: S
     return rows
 
 
-def frontier_rows(snap: Snapshot, s: Scenario, names: list[str], h100e: list[float]) -> list[tuple]:
+def frontier_rows(snap: Snapshot, s: Scenario, names: list[str], h100e: list[float],
+                  walls: dict[str, dict[str, float]] | None = None) -> list[tuple]:
     """The largest run any lab could start at this snapshot, per constraint, and what binds.
 
-    Rows are (day, constraint, max_flop, h100e, lab, binding_constraint); the binding constraint
-    is that of the lab with the largest combined run.
+    Rows are (day, constraint, max_flop, h100e, lab, binding_constraint). `walls` gives each lab's
+    network, latency and data walls (constant over time); the binding constraint is the smallest
+    single constraint of the lab with the largest combined run.
     """
+    walls = walls or {}
     f = s.frontier
     gpus = [s.gpu_types[n] for n in names]
     peak = [peak_flop_s(g, f.precision) for g in gpus]
@@ -175,8 +178,13 @@ def frontier_rows(snap: Snapshot, s: Scenario, names: list[str], h100e: list[flo
             on_sale=on_sale, peak_flop_s=peak, it_w=it_w, h100e=h100e,
             gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
         )
+        alone = {c: points[c].flop for c in ("chips", "power")} | walls.get(lab.name, {})
+        binds = min(alone, key=lambda c: (alone[c], c != binds))
         for c in CONSTRAINTS:
             if c not in best or points[c].flop > best[c][0]:
                 best[c] = (points[c].flop, points[c].h100e, lab.name, binds)
+        for c, flop in walls.get(lab.name, {}).items():
+            if c not in best or flop > best[c][0]:
+                best[c] = (flop, float("nan"), lab.name, binds)
     binding = best["combined"][3]
-    return [(snap.day, c, *best[c][:3], binding) for c in CONSTRAINTS]
+    return [(snap.day, c, *best[c][:3], binding) for c in best]

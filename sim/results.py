@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.hardware import peak_flop_s
 from sim.probes import frontier_rows, timeseries_rows
+from sim.run_physics import frontier_walls, run_network
 from sim.schedule import to_date
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RUN_COLUMNS = [
     "run", "lab", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "binding_constraint",
+    "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
     "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
 ]
 FLOAT_FORMAT = "%.10g"
@@ -116,7 +119,8 @@ def build_result(world: "World") -> Result:
     timeseries = pd.DataFrame(ts_rows, columns=["day", "entity", "metric", "value"])
     timeseries.insert(0, "date", timeseries.pop("day").map(iso))
     timeseries["value"] = timeseries["value"].astype(float)
-    fr_rows = [row for snap in probe.snapshots for row in frontier_rows(snap, s, names, world.runs.h100e)]
+    walls = lab_walls(world)
+    fr_rows = [row for snap in probe.snapshots for row in frontier_rows(snap, s, names, world.runs.h100e, walls)]
     frontier = pd.DataFrame(
         fr_rows, columns=["day", "constraint", "max_flop", "h100e", "lab", "binding_constraint"]
     )
@@ -126,6 +130,21 @@ def build_result(world: "World") -> Result:
         scenario_name=s.name, seed=world.seed, runs=runs, timeseries=timeseries, frontier=frontier,
         summary=summary, events_processed=world.env.events_processed,
     )
+
+
+def lab_walls(world: "World") -> dict[str, dict[str, float]]:
+    """Each lab's network, latency and data walls for the frontier's run, on its topology."""
+    s, ctx = world.scenario, world.runs
+    if ctx.topology is None or ctx.physics is None:
+        return {}
+    best_peak = max(peak_flop_s(g, s.frontier.precision) for g in s.gpu_types.values())
+    walls = {}
+    for lab in s.labs:
+        nodes = list(dict.fromkeys(ctx.site_node[n] for n, site in s.sites.items() if site.lab == lab))
+        if nodes and ctx.topology.connected(nodes):
+            network = run_network(ctx.topology, nodes)
+            walls[lab] = frontier_walls(network, best_peak, s.frontier.duration_days, ctx.physics)
+    return walls
 
 
 def _run_brief(row: pd.Series | None) -> dict | None:

@@ -5,7 +5,6 @@ the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
 """
 from __future__ import annotations
 
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -14,95 +13,18 @@ import pydantic
 import yaml
 
 from sim.errors import ScenarioError, format_path, from_pydantic
+from sim.yaml_io import parse_value, read_yaml
 
 from sim.schema import Scenario
 from sim.schedule import to_day
+from sim.topology import load_topology, require_connected
 
 SET_SOURCE = "--set"
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `2e15` as a number (YAML 1.1 wants `2.0e15`) and refuses duplicate keys."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:  # a list or mapping as a key: let SafeLoader report "found unhashable key"
-            continue
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_value(text: str) -> Any:
-    """A `--set` value, read as YAML (numbers, dates, lists, mappings)."""
-    return yaml.load(text, Loader=_Loader)
 
 
 def packaged_scenario(name: str = "baseline") -> Path:
     """Path of a scenario shipped inside the package (scenarios/NAME.yaml)."""
     return Path(str(resources.files("sim.scenarios") / f"{name}.yaml"))
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(path, "(file)", "no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "(file)", f"cannot read: {exc}") from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        if mark is not None and problem.startswith("duplicate key"):
-            key_path = _key_path_at(yaml.compose(text, Loader=_Loader), mark.index)
-            if key_path:
-                raise ScenarioError(path, format_path(key_path), f"{problem} ({where})") from None
-        raise ScenarioError(path, where, f"malformed YAML: {problem}") from None
-    if not isinstance(doc, dict):
-        raise ScenarioError(path, "(top)", "a scenario must be a mapping of keys to values")
-    return doc
-
-
-def _key_path_at(node: Any, index: int, path: tuple = (), seen: set | None = None) -> tuple | None:
-    """Key path of the mapping key that starts at character `index` of the YAML text, if any."""
-    seen = set() if seen is None else seen
-    if id(node) in seen:  # aliases may point back up the tree
-        return None
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        children = [(path + (getattr(k, "value", "?"),), k, v) for k, v in node.value]
-    elif isinstance(node, yaml.SequenceNode):
-        children = [(path + (i,), None, v) for i, v in enumerate(node.value)]
-    else:
-        return None
-    for here, key_node, value in children:
-        if key_node is not None and key_node.start_mark.index == index:
-            return here
-        found = _key_path_at(value, index, here, seen)
-        if found:
-            return found
-    return None
 
 
 def _resolve_extends(ref: Any, child: Path) -> Path:
@@ -129,7 +51,7 @@ def _load_chain(path: Path) -> list[tuple[str, dict]]:
             cycle = " -> ".join(p.name for p in [*seen, resolved])
             raise ScenarioError(chain[-1][0], "extends", f"extends cycle: {cycle}")
         seen.append(resolved)
-        doc = _read_yaml(current)
+        doc = read_yaml(current)
         chain.append((str(current), doc))
         if "extends" not in doc:
             return chain
@@ -261,7 +183,39 @@ def validate(doc: dict, sources: list[tuple[str, dict]]) -> Scenario:
     if problem is not None:
         path, msg = problem
         raise ScenarioError(_source_of(path, sources), format_path(path), msg)
-    return scenario
+    return _with_topology(scenario, sources)
+
+
+def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> Scenario:
+    """Check the scenario against its topology; the topology's path is made absolute.
+
+    Every site must be a site of the topology and every run's sites connected by it. Without a
+    topology, runs must give their utilization (there is no network to derive it from).
+    """
+    def fail(path: tuple, problem: str) -> ScenarioError:
+        return ScenarioError(_source_of(path, sources), format_path(path), problem)
+
+    if s.topology is None:
+        for i, run in enumerate(s.runs):
+            if run.utilization is None:
+                raise fail(("runs", i, "utilization"), "required when the scenario names no topology")
+        return s
+    if s.training is None:
+        raise fail(("training",), "required when the scenario names a topology")
+    defined_in = _source_of(("topology",), sources)
+    base = Path.cwd() if defined_in == SET_SOURCE else Path(defined_in).parent
+    candidate = base / s.topology
+    ref = str(candidate.resolve()) if candidate.is_file() else s.topology
+    topology = load_topology(ref)
+    for name, site in s.sites.items():
+        if (site.topology_site or name) not in topology.graph:
+            where = ("sites", name, "topology_site") if site.topology_site else ("sites", name)
+            raise fail(where, f"{site.topology_site or name!r} is not a site of topology {topology.name!r}")
+    for i, run in enumerate(s.runs):
+        nodes = [s.sites[name].topology_site or name for name in run.sites]
+        require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
+                          key_path=f"runs.{i}.sites")
+    return s.model_copy(update={"topology": ref})
 
 
 def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Scenario:

@@ -116,6 +116,7 @@ class Site(Strict):
     facility_mw: NonNeg
     pue: Annotated[float, Field(ge=1, allow_inf_nan=False)]
     initial_gpus: dict[Name, Count] = Field(default_factory=dict)  # installed on the start date
+    topology_site: Name | None = None  # the topology's site hosting this one (default: same name)
 
 
 class TrainingRun(Strict):
@@ -125,7 +126,7 @@ class TrainingRun(Strict):
     start: dt.date | None = None
     start_when_h100e_installed: Positive | None = None  # in the run's sites
     duration_days: Positive
-    utilization: Fraction
+    utilization: Fraction | None = None  # fixed MFU; default: from the topology's step time
     gpu_share: Fraction = 1.0  # share of the sites' free installed GPUs the run takes
     precision: Literal["bf16", "fp8"] = "bf16"
     gpu_type: Name | None = None  # default: the installed type with the most peak FLOP/s
@@ -135,6 +136,26 @@ class TrainingRun(Strict):
         if (self.start is None) == (self.start_when_h100e_installed is None):
             raise ValueError("give exactly one of start or start_when_h100e_installed")
         return self
+
+
+class DataStock(Strict):
+    """Training data available to a run: effective tokens = stock x epochs x quality (Epoch 2030)."""
+
+    stock_tokens: Positive
+    epochs: Positive
+    quality: Fraction
+
+
+class TrainingPhysics(Strict):
+    """How runs turn GPUs and a network into useful FLOP (issue: topologies and run physics)."""
+
+    kernel_efficiency: Fraction  # fraction of peak that compute kernels reach
+    sequence_tokens: Annotated[int, Field(ge=1)]  # tokens per sequence: the smallest microbatch per replica
+    batch_tokens: Positive | None = None  # fixed batch; default: critical batch growing with model size
+    checkpoint_write_s: NonNeg
+    restart_s: NonNeg
+    failure_rate_quantile: FractionOrZero  # 0 = Meta RSC-2's rate, 1 = RSC-1's (reliability.md)
+    data: DataStock
 
 
 class Frontier(Strict):
@@ -167,3 +188,5 @@ class Scenario(Strict):
     sites: dict[Name, Site] = Field(default_factory=dict)
     runs: list[TrainingRun] = Field(default_factory=list)
     frontier: Frontier
+    topology: Name | None = None  # a shipped topology's name or a path (relative to the scenario file)
+    training: TrainingPhysics | None = None

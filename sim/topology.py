@@ -26,7 +26,7 @@ import pydantic
 from pydantic import Field
 
 from sim.errors import ScenarioError, from_pydantic
-from sim.scenario import _read_yaml
+from sim.yaml_io import read_yaml
 from sim.schema import Fraction, Name, NonNeg, Positive, Strict
 
 FIBER_S_PER_KM = 4.9e-6  # light in fiber at 1550 nm: 204,000 km/s (shared/reference/network.md)
@@ -190,7 +190,7 @@ def load_topology(path_or_name: str | Path) -> Topology:
     """
     path = _resolve(path_or_name)
     try:
-        doc = _read_yaml(path)
+        doc = read_yaml(path)
     except ScenarioError as exc:
         if exc.key_path == "(top)":
             raise ScenarioError(exc.file, "(top)", "a topology must be a mapping of keys to values") from None

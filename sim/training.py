@@ -1,21 +1,27 @@
 """Training runs: at start a run takes the installed, powered, free GPUs of its sites, holds them
-for its duration and achieves GPUs x peak FLOP/s x utilization x time.
+for its duration and achieves GPUs x peak FLOP/s x MFU x goodput x time.
 
-Utilization is a scenario parameter here (Epoch 2030 report: 20 / 37.5 / 60 %); the binding
-constraint says whether chips or power held the run's size down when it started.
+MFU is the run's fixed `utilization` or, with a topology, derived from the step time of its
+network (sim/run_physics.py); goodput comes from failures and checkpoints (sim/reliability.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
+import math
+
+import numpy as np
 import simpy
 
 from sim.hardware import gpus_within_power
+from sim.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
+from sim.run_physics import plan_run, run_network
 from sim.labs import LabState
 from sim.schedule import to_date, to_day
-from sim.schema import TrainingRun
+from sim.schema import TrainingPhysics, TrainingRun
 from sim.sites import SiteState
+from sim.topology import Topology
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -52,6 +58,11 @@ class RunRecord:
     precision: str
     chips_alone_gpus: int
     power_alone_gpus: int
+    goodput: float = 1.0
+    interruptions: int = 0
+    step_time_s: float = float("nan")
+    comm_fraction: float = float("nan")
+    params: float = float("nan")
 
 
 @dataclass
@@ -67,6 +78,10 @@ class RunContext:
     peak_fp8: list[float]
     sites: dict[str, SiteState]
     labs: dict[str, LabState]
+    topology: Topology | None = None
+    site_node: dict[str, str] = field(default_factory=dict)  # scenario site -> topology site
+    physics: TrainingPhysics | None = None
+    rngs: dict[str, np.random.Generator] = field(default_factory=dict)  # one stream per run
     records: list[RunRecord] = field(default_factory=list)
 
     def peak(self, product: int, precision: str) -> float:
@@ -124,27 +139,62 @@ def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
         taken.append((s, n))
     gpus = sum(n for _, n in taken)
     peak = ctx.peak(product, run.precision)
+    days = min(run.duration_days, ctx.horizon_day - env.now)  # a run still going at the end counts until then
     record = RunRecord(
         run=run.name, lab=run.lab, start=to_date(env.now, ctx.start_date),
         end=to_date(env.now + run.duration_days, ctx.start_date), gpus=gpus, gpu_type=ctx.names[product],
-        sites=";".join(run.sites), flop=training_flop(gpus, peak, run.utilization, run.duration_days),
-        mfu=run.utilization, binding_constraint=binding_constraint(chips, power),
-        status="completed" if gpus > 0 else "no_gpus", duration_days=run.duration_days,
+        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+        binding_constraint=binding_constraint(chips, power),
+        status="completed" if days >= run.duration_days else "running_at_end", duration_days=run.duration_days,
         h100e=gpus * ctx.h100e[product], peak_flop_s=peak, precision=run.precision,
         chips_alone_gpus=chips, power_alone_gpus=power,
     )
     ctx.records.append(record)
     if gpus == 0:
-        record.flop, record.end = 0.0, record.start
+        record.status, record.end = "no_gpus", record.start
         return
-    started = env.now
-    if started + run.duration_days > ctx.horizon_day:
-        # the run is still going when the simulation ends: count only the FLOP done by then
-        record.status = "running_at_end"
-        record.flop = training_flop(gpus, peak, run.utilization, ctx.horizon_day - started)
+    train(record, run, [(s.name, n) for s, n in taken], days, ctx)
     yield env.timeout(run.duration_days)
     for s, n in taken:
         lab.retired_total[product] += s.release(product, n)
+
+
+def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float, ctx: RunContext) -> None:
+    """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
+
+    With a topology, MFU comes from the step time of the best parallel plan over the run's sites
+    and the model is sized under the data and latency walls (sim/run_physics.py); failures are
+    sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
+    achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
+    Binding: data or latency when a wall caps the model (or the latency floor sets the step);
+    network when exposed communication is at least half the step; duration when the simulation
+    ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
+    """
+    gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
+    mfu = run.utilization
+    if ctx.topology is not None and ctx.physics is not None:
+        physics = ctx.physics
+        nodes = list(dict.fromkeys(ctx.site_node[name] for name, n in taken if n > 0))
+        plan = plan_run(gpus, peak, run.duration_days, run_network(ctx.topology, nodes), physics)
+        step = plan.step
+        mfu = step.mfu if mfu is None else mfu
+        record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
+        if plan.limited_by != "compute":
+            flop_cap = 6.0 * plan.params * 20.0 * plan.params  # C = 6 N D at D = 20 N (Epoch App. E)
+        mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
+        interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
+        outcome = simulate_failures(ctx.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
+                                    physics.checkpoint_write_s, physics.restart_s)
+        record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
+        record.interruptions = outcome.interruptions
+        if plan.limited_by != "compute" or step.step_time_s <= step.latency_floor_s:
+            record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
+        elif step.comm_fraction >= 0.5:
+            record.binding_constraint = "network"
+    record.mfu = mfu
+    record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
+    if days < run.duration_days and record.binding_constraint in ("chips", "power"):
+        record.binding_constraint = "duration"
 
 
 def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext, status: str) -> RunRecord:
@@ -153,7 +203,7 @@ def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: R
     chips, power = size_alone(run, product, sites, lab)
     return RunRecord(
         run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=ctx.names[product],
-        sites=";".join(run.sites), flop=0.0, mfu=run.utilization,
+        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
         binding_constraint=binding_constraint(chips, power), status=status,
         duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
         chips_alone_gpus=chips, power_alone_gpus=power,

@@ -50,7 +50,9 @@ def test_runs_csv_has_the_promised_columns_and_real_runs(baseline_out):
     assert len(runs) >= 3
     assert (runs["flop"] > 0).all()
     assert ((runs["mfu"] > 0) & (runs["mfu"] < 1)).all()
-    assert set(runs["binding_constraint"]) <= {"chips", "power"}
+    assert set(runs["binding_constraint"]) <= {"chips", "power", "network", "latency", "data", "duration"}
+    assert ((runs["goodput"] > 0) & (runs["goodput"] <= 1)).all()
+    assert (runs["step_time_s"] > 0).all() and (runs["interruptions"] >= 0).all()
 
 
 def test_timeseries_is_tidy_and_frontier_covers_every_month(baseline_out):
@@ -61,7 +63,8 @@ def test_timeseries_is_tidy_and_frontier_covers_every_month(baseline_out):
     frontier = pd.read_csv(out / "frontier.csv")
     months = frontier["date"].unique()
     assert len(months) >= 84  # Jan 2024 .. Dec 2030, plus the end date
-    assert set(frontier["constraint"]) == {"chips", "power", "combined"}
+    assert set(frontier["constraint"]) == {"chips", "power", "combined", "network", "latency", "data"}
+    assert set(frontier["binding_constraint"]) <= {"chips", "power", "network", "latency", "data"}
 
 
 def test_set_overrides_a_key_from_the_command_line(tmp_path):
@@ -98,3 +101,39 @@ def test_console_script_is_installed():
     assert exe.exists(), "the `sim` console command is not installed next to this Python"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "run" in proc.stdout
+
+
+def test_compare_runs_the_same_buildout_on_each_topology(tmp_path):
+    out = tmp_path / "cmp"
+    proc = sim_cli("compare", "--topology", "single_campus", "--topology", "ring_5_us", "--out", str(out),
+                   "--set", "end_date=2027-12-31")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "compare.csv")
+    assert list(table.columns[:7]) == ["topology", "run", "flop", "mfu", "goodput", "step_time_s", "binding_constraint"]
+    by = table.pivot(index="run", columns="topology", values="mfu")
+    big = table[(table["topology"] == "single_campus")].sort_values("gpus")["run"].iloc[-1]
+    # the same GPUs spread over five sites 1,000 km apart step slower than on one campus
+    assert by.loc[big, "ring_5_us"] < by.loc[big, "single_campus"]
+    gpus = table.pivot(index="run", columns="topology", values="gpus")
+    assert (abs(gpus["ring_5_us"] - gpus["single_campus"]) <= 5).all()  # same totals, to within rounding
+    assert "single_campus" in proc.stdout and "ring_5_us" in proc.stdout
+
+
+def test_compare_refuses_an_unknown_topology_before_running(tmp_path):
+    proc = sim_cli("compare", "--topology", "single_campus", "--topology", "no_such_topology", "--out", str(tmp_path / "c"))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: no_such_topology")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "c").exists()
+
+
+def test_a_bad_topology_file_is_refused_with_its_key_path(tmp_path):
+    bad = tmp_path / "fast.yaml"
+    bad.write_text(
+        "name: fast\nfabrics:\n  f: {nvlink_domain_gpus: 8, nvlink_bandwidth_bytes_s: 9.0e11,"
+        " scale_out_bandwidth_bit_s_per_gpu: 4.0e11, tiers: 3, pod_gpus: 3072, oversubscription_above_pod: 7,"
+        " hop_latency_s: 1.0e-6}\nsites:\n  a: {lat: 40.0, lon: -100.0, fabric: f}\n  b: {lat: 40.0, lon: -90.0, fabric: f}\n"
+        "links:\n  - {a: a, b: b, bandwidth_bit_s: 1.0e14, latency_s: 1.0e-4}\n")
+    proc = sim_cli("compare", "--topology", str(bad), "--out", str(tmp_path / "c"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {bad}: links.0") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr

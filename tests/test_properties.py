@@ -132,26 +132,19 @@ def _check_snapshots(world) -> None:
         assert np.all(b.produced_total >= a.produced_total)
 
 
-def _lost_by_known_bug(world, name: str) -> bool:
-    """KNOWN BUG (see test_a_threshold_run_that_never_starts_still_gets_a_row below): a run started
-    by an installed-H100e threshold that is never reached leaves no record when the horizon is a
-    whole number of ticks. Drop this exception once the bug is fixed."""
-    spec = next(x for x in world.scenario.runs if x.name == name)
-    return spec.start is None and world.horizon_day % world.scenario.tick_days == 0
-
-
 def _check_runs(world) -> None:
     ctx = world.runs
     recorded = [r.run for r in ctx.records]
     assert len(recorded) == len(set(recorded))  # one record per run
     missing = {r.name for r in world.scenario.runs} - set(recorded)
-    assert all(_lost_by_known_bug(world, name) for name in missing), missing
+    assert not missing, missing
     assert set(recorded) <= {r.name for r in world.scenario.runs}
     for r in ctx.records:
         spec = next(x for x in world.scenario.runs if x.name == r.run)
         assert r.status in {"completed", "running_at_end", "never_started", "after_horizon", "no_gpus"}
         assert 0 < r.mfu <= 1
-        assert r.binding_constraint == binding_constraint(r.chips_alone_gpus, r.power_alone_gpus)
+        expected = binding_constraint(r.chips_alone_gpus, r.power_alone_gpus)
+        assert r.binding_constraint == ("duration" if r.status == "running_at_end" else expected)
         assert r.gpus >= 0 and r.flop >= 0
         # FLOP never above peak x time (relative slack 1e-9 for float products)
         assert r.flop <= r.gpus * r.peak_flop_s * r.duration_days * SECONDS_PER_DAY * (1 + REL)
@@ -222,8 +215,7 @@ def test_output_tables_obey_the_invariants(doc):
     result = build_result(world)
 
     runs = result.runs
-    assert len(runs) == len(s.runs) - sum(_lost_by_known_bug(world, r.name) for r in s.runs
-                                          if r.name not in set(runs["run"]))
+    assert len(runs) == len(s.runs)  # every planned run has its row
     started = runs[runs["gpus"] > 0]
     assert (started["flop"] <= started["gpus"] * started["peak_flop_s"] * started["duration_days"]
             * SECONDS_PER_DAY * (1 + REL)).all()

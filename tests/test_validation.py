@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.frontier import CONSTRAINTS
+from sim.frontier import CONSTRAINTS, WALLS
 from sim.schedule import month_starts
 
 
@@ -81,12 +81,12 @@ def test_frontier_has_one_row_per_month_per_constraint(result, scenario):
     counts = fr.groupby(["date", "constraint"]).size()
     assert (counts == 1).all()
     for month in months:
-        assert sorted(fr.loc[fr["date"] == month, "constraint"]) == sorted(CONSTRAINTS), month
+        assert sorted(fr.loc[fr["date"] == month, "constraint"]) == sorted(CONSTRAINTS + WALLS), month
     # besides the month starts, at most one extra date: the end date itself
     extra = sorted(set(fr["date"]) - set(months))
     assert extra in ([], [scenario.end_date.isoformat()])
-    assert len(fr) == 3 * (len(months) + len(extra))
-    assert set(fr["binding_constraint"]) <= {"chips", "power"}
+    assert len(fr) == 6 * (len(months) + len(extra))
+    assert set(fr["binding_constraint"]) <= {"chips", "power", "network", "latency", "data"}
     assert fr["max_flop"].notna().all() and (fr["max_flop"] >= 0).all()
 
 
