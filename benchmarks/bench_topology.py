@@ -15,6 +15,7 @@ import itertools
 import statistics
 import time
 
+from sim.run_physics import plan_run, run_network
 from sim.topology import (
     bottleneck_bandwidth_bit_s,
     path_latency_s,
@@ -71,34 +72,18 @@ def main() -> None:
     print(f"path latency, {len(pairs)} pairs:     {lat_ms:8.2f} ms")
     print(f"bottleneck bw, {len(pairs)} pairs:    {bw_ms:8.2f} ms")
 
-    try:
-        from sim import step_time
-        best_plan = step_time.best_plan
-    except (ImportError, AttributeError):
-        print("step time: skipped (sim.step_time.best_plan not available)")
-        return
-    fabric = topo.fabric_of(sites[0])
-    params = step_time.chinchilla_params(2e29)
-
-    def plan():
-        return best_plan(
-            params, step_time.critical_batch_tokens(params), len(sites) * GPUS_PER_SITE, 5.0e15,  # GB200 FP8 dense
-            nvlink_domain=fabric.nvlink_domain_gpus,
-            nvlink_bytes_s=fabric.nvlink_bandwidth_bytes_s / 2,  # headline is both directions together
-            fabric_bytes_s_per_gpu=fabric.scale_out_bandwidth_bit_s_per_gpu / 8,
-            hop_latency_s=fabric.hop_latency_s,
-            pods=-(-GPUS_PER_SITE // fabric.pod_gpus), sites=len(sites),
-            wan_latency_s=ring_latency_s / len(sites),  # mean one-way hop of the ring
-            wan_bytes_s=ring_bw / 8,
-        )
-
-    try:
-        plan_ms, st = timed(plan, args.repeat)
-    except TypeError as exc:  # a different signature than this benchmark knows
-        print(f"step time: skipped ({exc})")
-        return
-    print(f"step time (best_plan, 2e29 FLOP over all sites): {plan_ms:8.2f} ms  "
-          f"(step {st.step_time_s:.2f} s, MFU {st.mfu:.1%}, tp={st.tp} pp={st.pp} dp={st.dp})")
+    # the model's own path for a run: the network over its sites, then model size and step time
+    import sim
+    physics = sim.load_scenario().training  # the baseline's run physics
+    gpus = len(sites) * GPUS_PER_SITE
+    network_ms, network = timed(lambda: run_network(topo, sites), args.repeat)
+    plan_ms, plan = timed(lambda: plan_run(gpus, 5.0e15, 180, network, physics), args.repeat)  # GB200 FP8 dense
+    st = plan.step
+    print(f"run network (fabric + WAN ring):  {network_ms:8.2f} ms")
+    print(f"run plan (size, walls, step time): {plan_ms:8.2f} ms  ({gpus:,} GPUs, 180 days: N {plan.params:.2e}, "
+          f"limited by {plan.limited_by}, step {st.step_time_s:.2f} s, MFU {st.mfu:.1%}, "
+          f"tp={st.tp} pp={st.pp} dp={st.dp})")
+    print(f"total for one 20-site, 10M-GPU evaluation: {build_ms + network_ms + plan_ms:8.2f} ms")
 
 
 if __name__ == "__main__":

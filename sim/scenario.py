@@ -206,7 +206,12 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> Scenario:
     base = Path.cwd() if defined_in == SET_SOURCE else Path(defined_in).parent
     candidate = base / s.topology
     ref = str(candidate.resolve()) if candidate.is_file() else s.topology
-    topology = load_topology(ref)
+    try:
+        topology = load_topology(ref)
+    except ScenarioError as exc:
+        if exc.key_path != "(file)":
+            raise  # a fault inside the topology file: that file and key path
+        raise fail(("topology",), exc.problem) from None
     for name, site in s.sites.items():
         if (site.topology_site or name) not in topology.graph:
             where = ("sites", name, "topology_site") if site.topology_site else ("sites", name)

@@ -61,7 +61,7 @@ IDS = [name.removesuffix(".yaml") for name, _ in CASES]
 def test_cli_refuses_bad_scenario(name, want, tmp_path):
     out = tmp_path / "out"
     proc = sim_run(str(CORPUS / name), out=out)
-    fault_file = str(CORPUS / want.get("file", name))
+    fault_file = str((CORPUS / want.get("file", name)).resolve())
     assert_refused(proc, out, fault_file, want["path"], want["problem"])
 
 
@@ -70,7 +70,7 @@ def test_load_scenario_error_names_file_and_key_path(name, want):
     with pytest.raises(ScenarioError) as info:
         sim.load_scenario(CORPUS / name)
     err = info.value
-    assert Path(err.file) == CORPUS / want.get("file", name)
+    assert Path(err.file).resolve() == (CORPUS / want.get("file", name)).resolve()
     assert err.key_path == want["path"]
     assert want["problem"] in err.problem
     assert "\n" not in str(err)

@@ -322,15 +322,21 @@ def test_baseline_produces_gpus_in_the_first_week(baseline):
 
 
 def test_plan_supply_with_nothing_on_sale_when_wafers_start():
-    """H100 on sale from the start date and a 100-day fab cycle (not a whole number of 7-day ticks):
-    the earliest pre-filled starts (day -105) are for the mix at day -5, when nothing is on sale,
-    so mix_shares gives an all-zero row. plan_supply divides by its zero sum and gets NaN dies."""
+    """Regression (fixed in a87897e): H100 on sale from the start date and a 100-day fab cycle (not a
+    whole number of 7-day ticks): the earliest pre-filled starts (day -105) are for the mix at day -5,
+    when nothing is on sale, so mix_shares gives an all-zero row. plan_supply used to split wafers
+    0/0 = NaN, and assembly then crashed (ValueError: cannot convert float NaN to integer)."""
     s = sim.load_scenario(overrides=["gpu_types.H100-SXM5.available_from=2024-01-01",
                                      "logic_fabs.tsmc_advanced.cycle_time_days=100"])
-    with np.errstate(invalid="ignore"):
+    names = list(s.gpu_types)
+    assert mix_shares(s, names, np.array([-5.0])).sum() == 0  # the all-zero row this needs
+    with np.errstate(all="raise"):
         plan = plan_supply(s)
-    assert np.isfinite(plan.die_arrivals["tsmc_advanced"]).all()
-    result = sim.run(s)  # currently: ValueError: cannot convert float NaN to integer
+    dies = plan.die_arrivals["tsmc_advanced"]
+    assert np.isfinite(dies).all() and (dies >= 0).all()
+    assert dies[0].sum() == 0  # nothing was started for the modelled GPUs before they went on sale
+    assert dies[1:20].sum() > 0
+    result = sim.run(s)
     assert result.runs["flop"].max() > 0
 
 
@@ -412,20 +418,22 @@ def test_install_fills_spare_power_elsewhere_before_refreshing():
 
 
 def test_room_left_by_a_refresh_is_used_by_products_already_passed():
-    """A full 10 MW site of old 1 kW GPUs. Newest first: 5 small 300 W GPUs (nothing to replace, no room),
-    then 1 new 1.5 kW GPU that replaces old ones: 2 old GPUs go (ceil(1.5/1.0)), the new one takes 1.5 kW
-    and 0.5 kW is left, room for one small GPU. The pass resets `site.changed`, the small GPUs are
-    `blocked`, so every later pass is skipped and the small GPUs wait in inventory beside free power
-    until something else changes at the lab's sites."""
+    """Regression (fixed in a87897e): a full 10 MW site of old 1 kW GPUs. Newest first: 5 small 300 W
+    GPUs (nothing they may replace, no room), then 1 new 1.5 kW GPU that replaces old ones: 2 old GPUs
+    go (ceil(1.5/1.0)), the new one takes 1.5 kW and 0.5 kW is left, room for one small GPU. The pass
+    used to reset `site.changed` with the small GPUs `blocked`, so every later pass was skipped and they
+    waited in inventory beside free power. Now the next pass (the next tick) installs one."""
     site = _site(mw=10.0, it_w=(1000.0, 300.0, 1500.0))
     site.install(0, 10_000)
     lab = LabState("L", [site], inventory=[0, 0, 0])
     lab.receive([0, 5, 1])
     refresh = Refresh([1.0, 1.0, 3.0], 1.5)
     lab.install([1, 2, 0], refresh)
+    assert site.installed == [9998, 0, 1] and lab.retired_total == [2, 0, 0]
     lab.install([1, 2, 0], refresh)  # the next tick's pass, nothing else having happened
-    assert site.installed[2] == 1 and lab.retired_total == [2, 0, 0]
-    assert site.room_for(1) == 0 or lab.inventory[1] == 0, (site.room_for(1), lab.inventory)
+    assert site.installed == [9998, 1, 1] and lab.inventory == [0, 4, 0]
+    assert site.room_for(1) == 0 and lab.retired_total == [2, 0, 0]
+    assert lab.install([1, 2, 0], refresh) == []  # and then nothing more to do
 
 
 def test_install_without_refresh_keeps_what_does_not_fit():

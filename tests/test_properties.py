@@ -6,7 +6,6 @@ exactly; MW and FLOP are floats and get a small relative tolerance (stated at ea
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -20,7 +19,6 @@ from sim.results import build_result
 from sim.scenario import check_references
 from sim.schedule import to_day
 from sim.schema import Scenario
-from sim.supply import mix_shares
 from sim.training import SECONDS_PER_DAY, binding_constraint
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,27 +26,9 @@ MW_TOL = 1e-6  # MW: absolute slack for float sums of per-GPU watts
 REL = 1e-9  # relative slack for float products (FLOP, stocks of dies and wafers)
 
 
-def _hits_known_nan_bug(s: Scenario) -> bool:
-    """True if a fab starts wafers on a day when no product in the mix is on sale yet.
-
-    KNOWN BUG (see test_formulas.py::test_plan_supply_with_nothing_on_sale_when_wafers_start):
-    plan_supply then splits wafers 0/0 = NaN and the run crashes. Such draws are set aside here so
-    the other invariants stay checkable; drop this filter once the bug is fixed.
-    """
-    names = list(s.gpu_types)
-    n_ticks = int(math.floor(to_day(s.end_date, s.start_date) / s.tick_days)) + 1
-    for fab in s.logic_fabs.values():
-        first = -int(math.ceil(fab.cycle_time_days / s.tick_days))
-        starts = np.arange(first, n_ticks) * s.tick_days
-        if (mix_shares(s, names, starts + fab.cycle_time_days).sum(axis=1) == 0).any():
-            return True
-    return False
-
-
 def _scenario(doc: dict) -> Scenario:
     s = Scenario.model_validate(doc)
     assume(check_references(s) is None)
-    assume(not _hits_known_nan_bug(s))
     return s
 
 
@@ -176,9 +156,8 @@ def _watch_install_passes(world) -> list:
             evicted = _lab.retired_total != retired_before
             for i, waiting in enumerate(_lab.inventory):
                 room = max((site.room_for(i) for site in _lab.sites), default=0)
-                # KNOWN BUG (test_formulas.py::test_room_left_by_a_refresh_is_used_by_products_already_passed):
-                # a refresh in the same pass may free room for a product handled earlier in the pass,
-                # and the next passes are skipped. Drop the `not evicted` once fixed.
+                # a refresh may free room for a product handled earlier in the same pass; the next
+                # pass takes it (test_formulas.py::test_room_left_by_a_refresh_is_used_by_products_already_passed)
                 if waiting and room and not evicted:
                     stranded.append((world.env.now, _lab.name, i, waiting, room))
             return batches
@@ -246,17 +225,19 @@ def test_output_tables_obey_the_invariants(doc):
 def test_a_threshold_run_that_never_starts_still_gets_a_row():
     """Every planned run has one row in runs.csv (README: status `never_started`).
 
-    2024-01-01 .. 2024-12-29 is 364 days = 52 ticks of 7: the wait loop's last timeout lands exactly on
-    the horizon, which env.run(until=horizon) never processes, so no record is written. (With
-    end_date 2024-12-30 the same run does get its `never_started` row.)
+    Regression (fixed in a87897e): 2024-01-01 .. 2024-12-29 is 364 days = 52 ticks of 7, so the wait
+    loop's last timeout landed exactly on the horizon, which env.run(until=horizon) never processes,
+    and the run had no row at all.
     """
     import sim
 
-    s = sim.load_scenario(overrides=[
-        "end_date=2024-12-29",
-        "runs=[{name: huge, lab: xai, sites: [colossus], start_when_h100e_installed: 1e12,"
-        " duration_days: 10, utilization: 0.4}]",
-    ])
-    result = sim.run(s)
-    assert list(result.runs["run"]) == ["huge"]
-    assert result.runs["status"].iloc[0] == "never_started"
+    for end in ["2024-12-29", "2024-12-30"]:  # a whole number of ticks, and not
+        s = sim.load_scenario(overrides=[
+            f"end_date={end}",
+            "runs=[{name: huge, lab: xai, sites: [colossus], start_when_h100e_installed: 1e12,"
+            " duration_days: 10, utilization: 0.4}]",
+        ])
+        result = sim.run(s)
+        assert list(result.runs["run"]) == ["huge"], end
+        assert result.runs["status"].iloc[0] == "never_started"
+        assert result.summary["runs"] == 1

@@ -32,3 +32,13 @@ def test_the_python_api_example(tmp_path):
     result = sim.run(sim.load_scenario(overrides=["tick_days=14", "end_date=2025-12-31"]), seed=0)
     written = result.write(tmp_path)
     assert {p.name for p in written} == {"runs.csv", "timeseries.csv", "frontier.csv", "summary.json"}
+
+
+def test_the_topology_format_example_loads(tmp_path):
+    section = README.read_text().split("## Topology files", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "two_sites.yaml"
+    path.write_text(example)
+    topology = sim.load_topology(path)
+    assert set(topology.sites) == {"des_moines", "dallas"}
+    assert topology.graph.edges["des_moines", "dallas"]["latency_s"] > 1019 * 4.9e-6  # no faster than light
