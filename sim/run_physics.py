@@ -69,16 +69,17 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
     )
 
 
-def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: TrainingPhysics) -> RunPlan:
+def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: TrainingPhysics,
+             params: float | None = None) -> RunPlan:
     """Size the model for the run and find its step time.
 
-    Compute-optimal size (C = 6ND, D = 20N) for the compute the GPUs deliver at kernel efficiency,
-    capped by the data wall (D <= token stock x epochs x quality) and the latency wall (the tokens
-    a minimum-time step sequence can process in the duration, Epoch App. E).
+    The given size, or compute-optimal (C = 6ND, D = 20N) for the compute the GPUs deliver at kernel
+    efficiency; capped by the data wall (D <= token stock x epochs x quality) and the latency wall
+    (the tokens a minimum-time step sequence can process in the duration, Epoch App. E).
     """
     duration_s = duration_days * SECONDS_PER_DAY
     compute = gpus * peak_flop_s * physics.kernel_efficiency * duration_s
-    sizes = {"compute": chinchilla_params(compute)}
+    sizes = {"compute": params if params is not None else chinchilla_params(compute)}
     tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
     sizes["data"] = tokens / 20.0
     batch = physics.batch_tokens or critical_batch_tokens(sizes["compute"])

@@ -130,6 +130,7 @@ class TrainingRun(Strict):
     gpu_share: Fraction = 1.0  # share of the sites' free installed GPUs the run takes
     precision: Literal["bf16", "fp8"] = "bf16"
     gpu_type: Name | None = None  # default: the installed type with the most peak FLOP/s
+    model_params: Positive | None = None  # default: compute-optimal for the run's budget (C = 6ND, D = 20N)
 
     @model_validator(mode="after")
     def _one_start_rule(self) -> "TrainingRun":

@@ -175,7 +175,7 @@ def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], day
     if ctx.topology is not None and ctx.physics is not None:
         physics = ctx.physics
         nodes = list(dict.fromkeys(ctx.site_node[name] for name, n in taken if n > 0))
-        plan = plan_run(gpus, peak, run.duration_days, run_network(ctx.topology, nodes), physics)
+        plan = plan_run(gpus, peak, run.duration_days, run_network(ctx.topology, nodes), physics, run.model_params)
         step = plan.step
         mfu = step.mfu if mfu is None else mfu
         record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params

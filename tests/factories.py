@@ -16,14 +16,22 @@ from hypothesis import strategies as st
 BASE_DATE = dt.date(2024, 1, 1)
 
 
-# Draws use st.sampled_from over ranges rather than st.integers / st.floats: those favour their
-# bounds and tiny values so strongly that most random worlds would make, power and install nothing.
-# sampled_from draws evenly and still shrinks towards the first element.
-_GRID = range(1001)
+# Draws go through st.sampled_from over short lists rather than st.integers / st.floats, which favour
+# their bounds and small values so strongly that most random worlds would make, power and install
+# nothing, and every run would start in the first months. A value is a coarse tenth (even odds) plus a
+# fine step inside it; sampled_from still shrinks towards the first element (the low end).
+
+
+def _fraction(draw) -> float:
+    """A number in [0, 1] on a grid of 1,000 steps, spread evenly over its tenths."""
+    coarse, fine = draw(st.sampled_from(range(10))), draw(st.sampled_from(range(100)))
+    return (coarse * 100 + fine) / 999
 
 
 def _int(draw, lo: int, hi: int) -> int:
-    return draw(st.sampled_from(range(lo, hi + 1)))
+    if hi - lo < 20:
+        return draw(st.sampled_from(range(lo, hi + 1)))
+    return lo + round((hi - lo) * _fraction(draw))
 
 
 _days = _int
@@ -35,13 +43,12 @@ def _chance(draw, one_in: int) -> bool:
 
 
 def _uniform(draw, lo: float, hi: float) -> float:
-    """A float in [lo, hi] on a grid of 1,000 steps."""
-    return lo + (hi - lo) * draw(st.sampled_from(_GRID)) / 1000
+    return lo + (hi - lo) * _fraction(draw)
 
 
 def _maybe_zero(draw, hi: float) -> float:
     """A capacity: exactly zero about one time in eight, else in (0, hi]."""
-    return 0.0 if _chance(draw, 8) else hi * draw(st.sampled_from(_GRID[1:])) / 1000
+    return 0.0 if _chance(draw, 8) else hi * max(_fraction(draw), 0.001)
 
 
 def _ramp(draw, start: dt.date, hi: float):
@@ -139,7 +146,7 @@ def scenario_dicts(draw) -> dict:
     n_sites = _int(draw, 1, 3)
     site_names = [f"S{i}" for i in range(n_sites)]
     plants = []
-    for _ in range(draw(st.sampled_from([2, 3, 1, 0]))):  # simplest draw first: two plants
+    for _ in range(0 if _chance(draw, 8) else 4 - _int(draw, 1, 3)):  # simplest draw first: three plants
         plant = {
             "name": f"P{len(plants)}",
             # mostly one plant per site in order, so that most sites get some power
@@ -156,9 +163,10 @@ def scenario_dicts(draw) -> dict:
 
     # --- sites: initial GPUs only where built and powered on the start date, sized to fit ---
     sites = {}
-    for name in site_names:
+    for k, name in enumerate(site_names):
         site = {
-            "lab": draw(st.sampled_from(lab_names)),
+            # mostly labs in turn, so that most labs have a site
+            "lab": draw(st.sampled_from(lab_names)) if _chance(draw, 4) else lab_names[k % n_labs],
             "lat": _uniform(draw, -90.0, 90.0),
             "lon": _uniform(draw, -180.0, 180.0),
             "construction_start": start + dt.timedelta(days=_days(draw, -600, 500)),
