@@ -146,7 +146,8 @@ def scenario_dicts(draw) -> dict:
     n_sites = _int(draw, 1, 3)
     site_names = [f"S{i}" for i in range(n_sites)]
     plants = []
-    for _ in range(0 if _chance(draw, 8) else 4 - _int(draw, 1, 3)):  # simplest draw first: three plants
+    n_plants = 0 if _chance(draw, 8) else min(3, n_sites + _int(draw, 0, 2))  # mostly one per site or more
+    for _ in range(n_plants):
         plant = {
             "name": f"P{len(plants)}",
             # mostly one plant per site in order, so that most sites get some power
@@ -204,7 +205,7 @@ def scenario_dicts(draw) -> dict:
         if draw(st.booleans()):
             run["start"] = start + dt.timedelta(days=_days(draw, 0, (end - start).days + 60))
         else:
-            run["start_when_h100e_installed"] = _uniform(draw, 1.0, 1e5)
+            run["start_when_h100e_installed"] = _uniform(draw, 1.0, 2e4)
         if draw(st.booleans()):
             run["gpu_type"] = draw(st.sampled_from(names))
         runs.append(run)
@@ -215,7 +216,8 @@ def scenario_dicts(draw) -> dict:
         "end_date": end,
         "tick_days": tick,
         "h100e_reference": names[0],
-        "gpu_service_life_days": float(_days(draw, 30, 1500)),
+        # short lives half the time, so cohorts retire during runs (and wait for them to end)
+        "gpu_service_life_days": float(_days(draw, 30, 200) if _chance(draw, 2) else _days(draw, 30, 1500)),
         "gpu_types": gpu_types,
         "mix": mix,
         "logic_fabs": logic_fabs,
@@ -233,6 +235,6 @@ def scenario_dicts(draw) -> dict:
             "precision": draw(st.sampled_from(["bf16", "fp8"])),
         },
     }
-    if draw(st.booleans()):
+    if _chance(draw, 2):
         doc["gpu_refresh_min_flop_per_w_gain"] = _uniform(draw, 1.0, 3.0)
     return doc

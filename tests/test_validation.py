@@ -47,8 +47,13 @@ def test_several_runs_train_with_sensible_mfu(result):
     runs = result.runs
     trained = runs[(runs["flop"] > 0) & (runs["mfu"] > 0) & (runs["mfu"] < 1)]
     assert len(trained) >= 3
-    # utilization: Epoch 20 / 37.5 / 60 %; Llama 3 38-43 %
-    assert trained["mfu"].between(0.2, 0.6).all()
+    # utilization: Epoch 20 / 37.5 / 60 % (80% CI); Llama 3 38-43 %. The median run lies inside Epoch's
+    # range; runs above ~1e28 FLOP may fall below it (Epoch: utilization falls above ~1e28), not below 10%.
+    assert 0.2 <= trained["mfu"].median() <= 0.6
+    assert trained["mfu"].between(0.1, 0.6).all()
+    big = trained[trained["flop"] > 1e28]
+    small = trained[trained["flop"] < 1e27]
+    assert big["mfu"].max() < small["mfu"].min()
 
 
 def test_2024_world_production_matches_epoch(result):
