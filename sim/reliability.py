@@ -189,14 +189,6 @@ def sample_interruptions(rng: np.random.Generator, duration_s: float, mttf_s: fl
         t = float(arrivals[-1])
 
 
-def _split_span(span_s: float, interval_s: float, checkpoint_s: float) -> tuple[float, float, float]:
-    """Uninterrupted span from a resume point: (work in completed cycles, their writes, the rest)."""
-    cycle = interval_s + checkpoint_s
-    cycles = 0 if math.isinf(cycle) else math.floor(span_s / cycle)
-    done = cycles * cycle if cycles else 0.0
-    return cycles * interval_s, cycles * checkpoint_s, span_s - done
-
-
 def run_with_failures(duration_s: float, failure_times: Iterable[float], checkpoint_interval_s: float,
                       checkpoint_s: float, restart_s: float) -> FailureOutcome:
     """Walk a run through given failure times; each loses the work since the last checkpoint plus a restart.
@@ -210,36 +202,27 @@ def run_with_failures(duration_s: float, failure_times: Iterable[float], checkpo
     """
     if checkpoint_interval_s <= 0 or checkpoint_s < 0 or restart_s < 0:
         raise ValueError("checkpoint_interval_s must be > 0; checkpoint_s and restart_s >= 0")
-    useful = lost = 0.0
-    interruptions = 0
-    down_since: float | None = None  # start of the restart in progress, if any
-    resume = 0.0  # when work (re)starts: the end of the last restart
-
-    def settle(t: float) -> None:
-        """Account for wall time from the last failure (or t = 0) up to t."""
-        nonlocal useful, lost
-        if down_since is not None and t < resume:  # still restarting: the restart so far is lost
-            lost += t - down_since
-            return
-        if down_since is not None:
-            lost += restart_s
-        work, _, rest = _split_span(t - resume, checkpoint_interval_s, checkpoint_s)
-        useful += work
-        if t < duration_s:
-            lost += rest  # the failure throws away the partial cycle
-        else:
-            useful += min(rest, checkpoint_interval_s)  # the run ends with this work in hand
-
-    for f in sorted(failure_times):
-        if f >= duration_s:
-            break
-        if f < 0:
-            continue
-        interruptions += 1
-        settle(f)
-        down_since, resume = f, f + restart_s
-    settle(duration_s)
-    return FailureOutcome(useful, interruptions, lost)
+    f = np.sort(np.asarray(list(failure_times), dtype=float))
+    f = f[(f >= 0) & (f < duration_s)]
+    cycle = checkpoint_interval_s + checkpoint_s
+    # wall time between consecutive events (t = 0, each failure, the end) and whether a restart opens it
+    starts = np.concatenate(([0.0], f))
+    ends = np.concatenate((f, [duration_s]))
+    restarting = np.arange(len(starts)) > 0  # every span after a failure begins with a restart
+    gap = ends - starts
+    in_restart = restarting & (gap < restart_s)  # the next failure (or the end) comes mid-restart
+    lost = float(gap[in_restart].sum())
+    working = ~in_restart
+    spans = gap[working] - np.where(restarting[working], restart_s, 0.0)
+    lost += restart_s * float(np.count_nonzero(restarting & working))
+    cycles = np.zeros_like(spans) if math.isinf(cycle) else np.floor(spans / cycle)
+    useful = float((cycles * checkpoint_interval_s).sum())
+    rest = spans - (cycles * cycle if not math.isinf(cycle) else 0.0)
+    if working[-1]:  # the last span ends with the run: its work in hand counts
+        useful += min(float(rest[-1]), checkpoint_interval_s)
+        rest = rest[:-1]
+    lost += float(rest.sum())  # each failure throws away its partial cycle
+    return FailureOutcome(useful, int(len(f)), lost)
 
 
 def expected_outcome(duration_s: float, mttf_s: float, checkpoint_interval_s: float,
