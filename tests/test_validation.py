@@ -2,7 +2,7 @@
 
 Sources: Epoch AI, "Can AI Scaling Continue Through 2030?" (2024), via shared/reference/epoch_2030.md
 and supply.csv; Llama 3 paper (Meta, "The Llama 3 Herd of Models", 2024) for Llama 3.1 405B. Each test
-states its tolerance. The baseline is simulated once for this module.
+states its tolerance. The baseline is simulated once for the session (tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -11,19 +11,18 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-import sim
 from sim.frontier import CONSTRAINTS, WALLS
 from sim.schedule import month_starts
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    return sim.load_scenario()
+def scenario(baseline):
+    return baseline  # tests/conftest.py: the shipped baseline, loaded once per session
 
 
 @pytest.fixture(scope="module")
-def result(scenario):
-    return sim.run(scenario, seed=0)
+def result(baseline_result):
+    return baseline_result  # and simulated once, seed 0
 
 
 def _world(result, metric: str) -> pd.Series:
