@@ -2,6 +2,8 @@
 
     sim run [SCENARIO] [--out DIR] [--seed N] [--set path.to.key=value ...]
     sim compare [SCENARIO] --topology A --topology B ... [--out DIR] [--seed N] [--set ...]
+    sim sweep [SCENARIO] -n N [--workers K] [--dask local|ADDRESS] [--grid key=v1,v2 ...] --out DIR [--resume]
+    sim sensitivity [SCENARIO] [--out DIR] [--workers K]
 
 A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
 and exit status 2; nothing is written.
@@ -17,7 +19,8 @@ from sim.engine import run
 from sim.errors import ScenarioError
 from sim.placement import place_on_topology
 from sim.results import Result, write_files, yearly
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, load_template
+from sim.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep, tornado
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +40,57 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cmp_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a scenario key (repeatable)")
+    sweep_p = sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv")
+    sweep_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    sweep_p.add_argument("-n", type=int, default=100, help="replications (per grid cell; default 100)")
+    sweep_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sweep_p.add_argument("--dask", default=None, metavar="local|ADDRESS",
+                         help="run on Dask: a LocalCluster ('local') or a scheduler address")
+    sweep_p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                         help="run the cartesian product of these values (repeatable)")
+    sweep_p.add_argument("--out", required=True, help="output folder")
+    sweep_p.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep_p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    sweep_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a scenario key (repeatable)")
+    sens_p = sub.add_parser("sensitivity", help="tornado: each uncertain input at p10 and p90, ranked by effect")
+    sens_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    sens_p.add_argument("--out", default=None, help="output folder (default: results/sensitivity)")
+    sens_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sens_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sens_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a scenario key (repeatable)")
     return parser
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    if args.n < 1 or args.workers < 1:
+        print(f"error: {'-n' if args.n < 1 else '--workers'}: must be at least 1", file=sys.stderr)
+        return 2
+    spec = SweepSpec(scenario=str(Path(args.scenario).resolve()) if args.scenario else None,
+                     overrides=tuple(args.overrides), n=args.n, root_seed=args.seed, grid=parse_grid(args.grid))
+    for cell in spec.cells():  # every cell's scenario is refused before anything runs
+        cell_scenario(load_template(spec.scenario, cell_overrides(spec, cell)).median(), cell)
+    tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume)
+    thresholds = tables["thresholds"]
+    print(thresholds.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote bands.csv, thresholds.csv, replications.csv to {args.out}")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    scenario = str(Path(args.scenario).resolve()) if args.scenario else None
+    template = load_template(scenario, tuple(args.overrides))
+    if not template.inputs:
+        print(f"error: {scenario or 'baseline'}: (top): no uncertain inputs (no {{dist: ...}} values) to swing",
+              file=sys.stderr)
+        return 2
+    table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
+    out = Path(args.out) if args.out else Path("results") / "sensitivity"
+    write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote tornado.csv to {out}")
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -96,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
+        if args.command == "sensitivity":
+            return cmd_sensitivity(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.disruptions import active_rows
 from sim.hardware import peak_flop_s
 from sim.probes import frontier_rows, timeseries_rows
 from sim.run_physics import frontier_walls, run_network
@@ -29,6 +30,7 @@ RUN_COLUMNS = [
     "run", "lab", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "binding_constraint",
     "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
     "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
+    "disrupted_days", "stalled_days",
 ]
 FLOAT_FORMAT = "%.10g"
 
@@ -115,7 +117,8 @@ def build_result(world: "World") -> Result:
 
     names = world.runs.names
     h100e = np.array(world.runs.h100e)
-    ts_rows = [row for snap in probe.snapshots for row in timeseries_rows(snap, names, h100e, world.plan)]
+    ts_rows = [row for snap in probe.snapshots
+               for row in timeseries_rows(snap, names, h100e, world.plan) + active_rows(world.occurrences, s, snap.day)]
     timeseries = pd.DataFrame(ts_rows, columns=["day", "entity", "metric", "value"])
     timeseries.insert(0, "date", timeseries.pop("day").map(iso))
     timeseries["value"] = timeseries["value"].astype(float)
@@ -200,4 +203,5 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
         "largest_run_completed": _run_brief(largest),
         "largest_run_started": _run_brief(largest_any),
         "years": yearly(timeseries, runs, frontier).to_dict(orient="records"),
+        "disruptions": [o.record(s.start_date) for o in world.occurrences],
     }

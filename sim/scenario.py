@@ -2,20 +2,28 @@
 
 Every problem is raised as one `ScenarioError` naming the file the offending key came from,
 the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
+
+Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`, sim/distributions.py).
+`load_template` gives a `ScenarioTemplate`: the merged document with its uncertain inputs, from which
+`median()`, `at(values)` and `sample(rng)` make validated Scenarios. `load_scenario` is the median.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pydantic
 import yaml
 
+from sim.distributions import Distribution, find_distributions, is_distribution, parse_distribution, replace_at
 from sim.errors import ScenarioError, format_path, from_pydantic
 from sim.yaml_io import parse_value, read_yaml
 
 from sim.schema import Scenario
+from sim.hardware import good_dies_per_wafer
 from sim.schedule import to_day
 from sim.topology import load_topology, require_connected
 
@@ -64,11 +72,14 @@ REPLACED_WHOLE = {"points"}  # a ramp's dated points: a child states its own tim
 def deep_merge(base: dict, override: dict) -> dict:
     """`override` on top of `base`: mappings merge key by key, anything else is replaced.
 
-    A ramp's `points` mapping is replaced whole, so a child can redraw a capacity timeline.
+    A ramp's `points` mapping is replaced whole, so a child can redraw a capacity timeline. A
+    distribution (`{dist: ...}`) replaces whatever was there whole; a mapping without `dist` on top
+    of a distribution changes just the parameters it names.
     """
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_WHOLE:
+        if (isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_WHOLE
+                and not is_distribution(value)):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
@@ -172,13 +183,19 @@ def _source_of(path: tuple, sources: list[tuple[str, dict]]) -> str:
     return best
 
 
-def validate(doc: dict, sources: list[tuple[str, dict]]) -> Scenario:
-    """Schema and reference checks on a merged scenario dict."""
+def validate(doc: dict, sources: list[tuple[str, dict]], uncertain: Iterable[str] = ()) -> Scenario:
+    """Schema and reference checks on a merged scenario dict.
+
+    `uncertain`: the key paths that held distributions; a whole number wanted there is hinted at.
+    """
     doc = {k: v for k, v in doc.items() if k != "extends"}
     try:
         scenario = Scenario.model_validate(doc)
     except pydantic.ValidationError as exc:
-        raise from_pydantic(exc, lambda loc: _source_of(loc, sources)) from None
+        err = from_pydantic(exc, lambda loc: _source_of(loc, sources))
+        if err.key_path in set(uncertain) and "valid integer" in err.problem:
+            err = ScenarioError(err.file, err.key_path, f"{err.problem}; use round: true for whole numbers")
+        raise err from None
     problem = check_references(scenario)
     if problem is not None:
         path, msg = problem
@@ -227,7 +244,93 @@ def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ())
     """Read, merge (`extends`), override (`--set` style strings) and validate a scenario.
 
     With no path, the baseline shipped in the package. Raises ScenarioError on any problem.
+    Every distribution in it is at its median (`load_template` for the distributions themselves).
     """
+    return load_template(path, overrides).median()
+
+
+@dataclass(frozen=True)
+class UncertainInput:
+    """A number of the scenario given as a distribution: where it is and what it is."""
+
+    key_path: str  # dotted, as errors name it: "labs.openai.delivery_lead_time_days", "runs.0.duration_days"
+    path: tuple  # the same as a tuple of mapping keys (dates as dates) and list indices (ints)
+    distribution: Distribution
+    file: str = ""  # the file that wrote it ("--set" for a command-line override)
+
+
+@dataclass(frozen=True)
+class ScenarioTemplate:
+    """A scenario whose numbers may be distributions: a recipe for Scenarios.
+
+    `inputs` are in document order, the order `sample` draws them in. Every Scenario it makes is
+    validated; the median one is validated when the template is loaded, so a bad scenario is
+    refused before any sweep starts.
+    """
+
+    name: str
+    inputs: tuple[UncertainInput, ...]
+    doc: Mapping = field(repr=False, compare=False)  # the merged document, distributions and all
+    sources: tuple = field(repr=False, compare=False)  # ((file, raw dict), ...) for naming the file at fault
+    _median: Scenario = field(repr=False, compare=False)  # validated when loaded
+
+    def median(self) -> Scenario:
+        """The scenario with every distribution at its median."""
+        return self._median
+
+    def at(self, values: Mapping[str | tuple, float]) -> Scenario:
+        """The scenario with the given inputs at the given numbers (by dotted key path, or path tuple)
+        and the rest at their medians. A distribution with `round: true` gets the number rounded."""
+        by_key = {item.key_path: item for item in self.inputs}
+        by_path = {item.path: item for item in self.inputs}
+        chosen: dict[tuple, float] = {}
+        for key, value in values.items():
+            item = by_path.get(key) if isinstance(key, tuple) else by_key.get(key)
+            if item is None:
+                known = ", ".join(by_key) or "none"
+                file = next((name for name, _ in self.sources if name != SET_SOURCE), "(scenario)")
+                where = format_path(key) if isinstance(key, tuple) else str(key)
+                raise ScenarioError(file, where, f"is not an uncertain input of this scenario (its inputs: {known})")
+            if hasattr(value, "item"):  # a numpy number: the schema takes plain Python numbers
+                value = value.item()
+            if item.distribution.round and isinstance(value, (int, float)) and math.isfinite(value):
+                value = item.distribution._out(value)
+            chosen[item.path] = value
+        return self._build({**{i.path: i.distribution.median() for i in self.inputs}, **chosen})
+
+    def sample(self, rng) -> tuple[Scenario, dict[str, float]]:
+        """A scenario with every input drawn from `rng` (a numpy Generator), one draw per input in the
+        order of `inputs`, and the numbers drawn by key path. The same generator state gives the same draw."""
+        drawn = {item.path: item.distribution.sample(rng) for item in self.inputs}
+        values = {item.key_path: drawn[item.path] for item in self.inputs}
+        return self._build(drawn), values
+
+    def _build(self, values: dict[tuple, float]) -> Scenario:
+        return _realise(self.doc, self.sources, self.inputs, values)
+
+
+def _realise(doc: Mapping, sources: Iterable[tuple[str, dict]], inputs: Iterable[UncertainInput],
+             values: dict[tuple, float]) -> Scenario:
+    """The validated scenario with numbers in place of the distributions at `values`' paths."""
+    return validate(replace_at(dict(doc), values), list(sources), uncertain=[item.key_path for item in inputs])
+
+
+def load_template(path: str | Path | None = None, overrides: Iterable[str] = ()) -> ScenarioTemplate:
+    """Read, merge (`extends`) and override a scenario, parse its distributions and validate its
+    median. With no path, the baseline shipped in the package. Raises ScenarioError on any problem,
+    naming the file that wrote the offending key."""
+    doc, sources = _merged(path, overrides)
+    inputs = []
+    for where, spec in find_distributions(doc):
+        file = _source_of(where, sources)
+        key_path = format_path(where)
+        inputs.append(UncertainInput(key_path, where, parse_distribution(spec, file, key_path), file))
+    median = _realise(doc, sources, inputs, {item.path: item.distribution.median() for item in inputs})
+    return ScenarioTemplate(name=median.name, inputs=tuple(inputs), doc=doc, sources=tuple(sources), _median=median)
+
+
+def _merged(path: str | Path | None, overrides: Iterable[str]) -> tuple[dict, list[tuple[str, dict]]]:
+    """The merged document (extends chain, then --set) and its sources, --set first, child before parent."""
     path = packaged_scenario() if path is None else Path(path)
     chain = _load_chain(path)
     doc: dict = {}
@@ -238,7 +341,7 @@ def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ())
         doc, set_path = apply_set(doc, assignment)
         set_doc = _nest(set_doc, set_path)
     sources = ([(SET_SOURCE, set_doc)] if set_doc else []) + chain
-    return validate(doc, sources)
+    return doc, sources
 
 
 def _nest(tree: dict, path: tuple) -> dict:
@@ -265,6 +368,11 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
         for gpu in point.shares:
             if gpu not in s.gpu_types:
                 return ("mix", i, "shares", gpu), f"unknown GPU type {gpu!r}"
+    for fab_name, fab in s.logic_fabs.items():
+        for gpu_name, gpu in s.gpu_types.items():
+            if good_dies_per_wafer(gpu.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) < 1:
+                return (("gpu_types", gpu_name, "die_area_mm2"),
+                        f"logic fab {fab_name!r} yields less than one good die per wafer of this size")
     if sum(lab.share_of_output for lab in s.labs.values()) > 1 + 1e-9:
         return ("labs",), "shares of output add up to more than 1"
     for name, site in s.sites.items():
@@ -294,7 +402,8 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
         if run.start is not None and run.start < s.start_date:
             return ("runs", i, "start"), f"is before start_date ({s.start_date})"
-    return _check_initial_power(s)
+    from sim.disruptions import check_disruptions  # disruptions' targets, effects and dates
+    return check_disruptions(s) or _check_initial_power(s)
 
 
 def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:

@@ -168,6 +168,33 @@ class Frontier(Strict):
     precision: Literal["bf16", "fp8"] = "bf16"
 
 
+DISRUPTION_KINDS = (
+    "fab_outage", "packaging_outage", "hbm_shortfall", "export_rule", "turbine_backlog",
+    "interconnection_delay", "construction_delay", "fiber_cut",
+)
+
+
+class Disruption(Strict):
+    """A disruption (sim/disruptions.py): scheduled on `start`, or random at `rate_per_year`.
+
+    Each kind has one effect field (`capacity_factor`, `share_factor`, `lead_time_factor` or
+    `delay_days`) and a target; which of them a kind needs, and whether the target exists, is checked
+    by `sim.disruptions.check_disruptions` (key paths such as disruptions.2.target).
+    """
+
+    name: Name
+    kind: Literal[DISRUPTION_KINDS]
+    target: Name  # a fab, packaging line, HBM supplier, lab, plant type, site, "a-b" link, or "all"
+    start: dt.date | None = None  # a scheduled disruption: its first day
+    rate_per_year: Positive | None = None  # a random one: Poisson arrivals per year over the horizon
+    duration_days: Positive | None = None  # outages, shortfalls, fiber cuts; export rules and turbine
+    #                                        backlogs: optional (default: through the end date)
+    capacity_factor: FractionOrZero | None = None  # outages, HBM shortfall: capacity left (0.5 = down 50%)
+    share_factor: FractionOrZero | None = None  # export rule: the lab's share is multiplied by this
+    lead_time_factor: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None  # turbine backlog
+    delay_days: Positive | None = None  # interconnection and construction delays
+
+
 class Scenario(Strict):
     name: Name
     description: str = ""
@@ -191,3 +218,4 @@ class Scenario(Strict):
     frontier: Frontier
     topology: Name | None = None  # a shipped topology's name or a path (relative to the scenario file)
     training: TrainingPhysics | None = None
+    disruptions: list[Disruption] = Field(default_factory=list)

@@ -148,11 +148,19 @@ def _arrivals(starts_per_tick: np.ndarray, start_days: np.ndarray, cycle_days: f
     return out
 
 
-def plan_supply(s: Scenario) -> SupplyPlan:
+CapacityFactor = Callable[[str, str, np.ndarray], np.ndarray]
+
+
+def plan_supply(s: Scenario, capacity_factor: CapacityFactor | None = None) -> SupplyPlan:
     """Evaluate every capacity ramp, the mix and the cycle times for every tick of the run.
 
     Work started before the start date (within one cycle time) arrives during the run, so the
     pipelines start full rather than empty.
+
+    capacity_factor(source, name, start_days) -> the share of capacity left for the work started in
+    each tick starting on those days (source "logic", "cowos" or "hbm"; sim/disruptions.py builds
+    it from outages and shortfalls). It scales what is *started*, so an outage reaches assembly after
+    the input's cycle time. None: full capacity throughout.
     """
     names = list(s.gpu_types)
     gpus = [s.gpu_types[n] for n in names]
@@ -167,6 +175,8 @@ def plan_supply(s: Scenario) -> SupplyPlan:
         first = -int(math.ceil(fab.cycle_time_days / tick))
         starts = np.arange(first, n_ticks) * tick
         wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
+        if capacity_factor is not None:
+            wafers = wafers * capacity_factor("logic", fab_name, starts)
         # wafers are started for the mix that will be assembled when they come out of the fab
         shares = mix_shares(s, names, starts + fab.cycle_time_days)
         good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
@@ -186,12 +196,16 @@ def plan_supply(s: Scenario) -> SupplyPlan:
         starts = np.arange(first, n_ticks) * tick
         wafers = (per_tick(build_ramp(line.wafer_capacity_wpm, s.start_date), starts, tick)
                   * line.allocation_share * line.packaging_yield)
+        if capacity_factor is not None:
+            wafers = wafers * capacity_factor("cowos", line_name, starts)
         cowos_arrivals[line_name] = _arrivals(wafers, starts, line.cycle_time_days, tick, n_ticks)
 
     hbm_arrivals = {
         name: per_tick(build_ramp(sup.stack_capacity_per_month, s.start_date), tick_starts, tick) * sup.allocation_share
         for name, sup in s.hbm_suppliers.items()
     }
+    if capacity_factor is not None:  # stacks have no cycle time: what is made in a tick arrives in it
+        hbm_arrivals = {name: stacks * capacity_factor("hbm", name, tick_starts) for name, stacks in hbm_arrivals.items()}
     shares = mix_shares(s, names, tick_starts)
     cowos_wafers_per_gpu = np.array([1.0 / g.packages_per_cowos_wafer for g in gpus])
     hbm_stacks_per_gpu = np.array([float(g.hbm_stacks) for g in gpus])

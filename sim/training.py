@@ -14,9 +14,10 @@ import math
 import numpy as np
 import simpy
 
+from sim.disruptions import FiberCut, cut_pieces, cut_topology
 from sim.hardware import gpus_within_power
 from sim.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
-from sim.run_physics import plan_run, run_network
+from sim.run_physics import plan_run, run_network, step_on
 from sim.labs import LabState
 from sim.schedule import to_date, to_day
 from sim.schema import TrainingPhysics, TrainingRun
@@ -63,6 +64,8 @@ class RunRecord:
     step_time_s: float = float("nan")
     comm_fraction: float = float("nan")
     params: float = float("nan")
+    disrupted_days: float = 0.0  # days of the run a fiber cut slowed (re-planned) or stalled it
+    stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
 
 
 @dataclass
@@ -82,6 +85,7 @@ class RunContext:
     site_node: dict[str, str] = field(default_factory=dict)  # scenario site -> topology site
     physics: TrainingPhysics | None = None
     rngs: dict[str, np.random.Generator] = field(default_factory=dict)  # one stream per run
+    fiber_cuts: list[FiberCut] = field(default_factory=list)  # WAN links down (sim/disruptions.py)
     records: list[RunRecord] = field(default_factory=list)
 
     def peak(self, product: int, precision: str) -> float:
@@ -153,13 +157,14 @@ def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
     if gpus == 0:
         record.status, record.end = "no_gpus", record.start
         return
-    train(record, run, [(s.name, n) for s, n in taken], days, ctx)
+    train(record, run, [(s.name, n) for s, n in taken], days, ctx, start_day=env.now)
     yield env.timeout(run.duration_days)
     for s, n in taken:
         lab.retired_total[product] += s.release(product, n)
 
 
-def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float, ctx: RunContext) -> None:
+def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float, ctx: RunContext,
+          start_day: float = 0.0) -> None:
     """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
 
     With a topology, MFU comes from the step time of the best parallel plan over the run's sites
@@ -169,6 +174,12 @@ def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], day
     Binding: data or latency when a wall caps the model (or the latency floor sets the step);
     network when exposed communication is at least half the step; duration when the simulation
     ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
+
+    Fiber cuts (ctx.fiber_cuts) overlapping [start_day, start_day + days): for each overlap the same
+    model and batch are re-planned on the topology without the cut links; the overlap runs at that
+    MFU (a fixed `utilization` is scaled by the re-planned / planned MFU), or makes no progress when
+    the run's sites are no longer connected. FLOP sums the pieces; `mfu` is then the time-weighted
+    mean and `disrupted_days` / `stalled_days` count the days slowed / stopped.
     """
     gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
     mfu = run.utilization
@@ -191,10 +202,49 @@ def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], day
             record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
         elif step.comm_fraction >= 0.5:
             record.binding_constraint = "network"
+        if ctx.fiber_cuts and len(nodes) > 1:
+            mfu = _through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days, ctx)
     record.mfu = mfu
     record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
     if days < run.duration_days and record.binding_constraint in ("chips", "power"):
         record.binding_constraint = "duration"
+
+
+def _through_fiber_cuts(record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float, days: float,
+                        ctx: RunContext) -> float:
+    """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
+    (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
+    pieces = cut_pieces(ctx.fiber_cuts, start_day, start_day + days)
+    if all(not cuts for _, cuts in pieces):
+        return mfu
+    base = run_network(ctx.topology, nodes)
+    seen: dict[tuple, float | None] = {}  # cuts in effect -> MFU (None: stalled)
+    total = 0.0
+    for length, cuts in pieces:
+        if cuts not in seen:
+            topology = cut_topology(ctx.topology, cuts) if cuts else ctx.topology
+            if not topology.connected(nodes):
+                seen[cuts] = None
+            else:
+                network = run_network(topology, nodes)
+                if network == base:
+                    seen[cuts] = mfu
+                else:
+                    cut_step = step_on(network, plan.params, plan.batch_tokens, record.gpus, record.peak_flop_s,
+                                       ctx.physics)
+                    seen[cuts] = cut_step.mfu if mfu == step.mfu else mfu * cut_step.mfu / step.mfu
+        piece_mfu = seen[cuts]
+        if piece_mfu is None:
+            record.stalled_days += length
+            record.disrupted_days += length
+        elif cuts and piece_mfu != mfu:
+            record.disrupted_days += length
+            total += piece_mfu * length
+        else:
+            total += mfu * length
+    if record.disrupted_days == 0:
+        return mfu
+    return total / days
 
 
 def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext, status: str) -> RunRecord:

@@ -1,0 +1,137 @@
+"""Sweeps: results independent of workers, engine and interruption; bands and thresholds sane."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.errors import ScenarioError
+from sim.sweep import SweepSpec, parse_grid, pending, replication_path, run_sweep
+
+SHORT = ("end_date=2026-12-31",)  # a short horizon keeps replications quick
+SUMMARIES = ("bands.csv", "thresholds.csv")
+
+
+def sim_cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+def read(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in SUMMARIES}
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory) -> Path:
+    """The issue's command: 40 replications of the baseline on 2 workers."""
+    out = tmp_path_factory.mktemp("sweep") / "two"
+    proc = sim_cli("sweep", "-n", "40", "--workers", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_sweep_writes_ordered_bands_and_thresholds(two_workers):
+    bands = pd.read_csv(two_workers / "bands.csv")
+    assert list(bands.columns) == ["date", "metric", "p10", "p50", "p90", "mean"]
+    assert (bands["p10"] <= bands["p50"] + 1e-9).all() and (bands["p50"] <= bands["p90"] + 1e-9).all()
+    assert {"installed_h100e", "largest_run_flop_to_date", "power_online_mw"} <= set(bands["metric"])
+    thresholds = pd.read_csv(two_workers / "thresholds.csv")
+    assert set(thresholds["threshold_flop"]) >= {1e27, 1e28, 1e29}
+    years = [c for c in thresholds.columns if c.startswith("p_by_")]
+    probs = thresholds[years].to_numpy()
+    assert ((probs >= 0) & (probs <= 1)).all()
+    assert (probs[:, 1:] >= probs[:, :-1]).all()  # reached by a later year at least as often
+    assert (thresholds["replications"] == 40).all()
+    reps = pd.read_csv(two_workers / "replications.csv")
+    assert len(reps) == 40 and reps["seed"].nunique() == 40
+    assert any(c.startswith("input:") for c in reps.columns)  # the baseline's uncertain inputs were drawn
+    assert reps["largest_run_flop"].nunique() > 1  # replications differ
+
+
+def test_one_worker_gives_the_same_bytes(two_workers, tmp_path):
+    proc = sim_cli("sweep", "-n", "40", "--workers", "1", "--out", str(tmp_path / "one"))
+    assert proc.returncode == 0, proc.stderr
+    assert read(tmp_path / "one") == read(two_workers)
+
+
+def test_dask_local_cluster_gives_the_same_bytes(two_workers, tmp_path):
+    pytest.importorskip("distributed")
+    proc = sim_cli("sweep", "-n", "40", "--workers", "2", "--dask", "local", "--out", str(tmp_path / "dask"))
+    assert proc.returncode == 0, proc.stderr
+    assert read(tmp_path / "dask") == read(two_workers)
+
+
+def test_an_interrupted_sweep_resumes_without_losing_or_repeating(two_workers, tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", "-n", "40", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    reps = out / "replications"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not reps.exists() or len(list(reps.glob("*.json"))) < 5):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, pool workers included
+    proc.wait()
+    done_before = len(list(reps.glob("*.json")))
+    assert 5 <= done_before < 40, done_before
+    assert not (out / "bands.csv").exists()
+    refused = sim_cli("sweep", "-n", "40", "--workers", "2", "--out", str(out))
+    assert refused.returncode == 2 and "--resume" in refused.stderr  # never overwritten by accident
+    resumed = sim_cli("sweep", "-n", "40", "--workers", "2", "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(reps.glob("*.json"))) == 40
+    assert not list(reps.glob(".*.tmp"))  # half-written files of the killed run are cleared
+    assert read(out) == read(two_workers)
+
+
+def test_resume_runs_only_missing_replications(tmp_path):
+    spec = SweepSpec(scenario=None, overrides=SHORT, n=6, root_seed=3)
+    out = tmp_path / "s"
+    run_sweep(spec, out, progress=False)
+    first = read(out)
+    kept = replication_path(out, 0, 0).read_bytes()
+    for i in (2, 4):
+        replication_path(out, 0, i).unlink()
+    assert pending(spec, out) == [(0, 2), (0, 4)]
+    run_sweep(spec, out, resume=True, progress=False)
+    assert read(out) == first
+    assert replication_path(out, 0, 0).read_bytes() == kept  # finished ones are not run again
+
+
+def test_resume_refuses_a_different_sweep(tmp_path):
+    out = tmp_path / "s"
+    run_sweep(SweepSpec(scenario=None, overrides=SHORT, n=2), out, progress=False)
+    with pytest.raises(ScenarioError, match="--resume must repeat"):
+        run_sweep(SweepSpec(scenario=None, overrides=SHORT, n=3), out, resume=True, progress=False)
+
+
+def test_grid_runs_the_cartesian_product(tmp_path):
+    spec = SweepSpec(scenario=None, overrides=SHORT, n=3, root_seed=1,
+                     grid=parse_grid(["labs.openai.share_of_output=0.1,0.3", "tick_days=7,14"]))
+    assert len(spec.cells()) == 4
+    tables = run_sweep(spec, tmp_path / "g", progress=False)
+    reps = tables["replications"]
+    assert len(reps) == 12
+    assert set(map(str, reps["labs.openai.share_of_output"])) == {"0.1", "0.3"}
+    bands = tables["bands"]
+    assert {"labs.openai.share_of_output", "tick_days"} <= set(bands.columns)
+
+
+def test_bad_grid_is_refused_with_one_line(tmp_path):
+    proc = sim_cli("sweep", "-n", "2", "--grid", "tick_days", "--out", str(tmp_path / "g"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --grid: tick_days:") and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "g").exists()
+
+
+def test_sensitivity_ranks_inputs_by_swing(tmp_path):
+    proc = sim_cli("sensitivity", "--out", str(tmp_path / "t"), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "t" / "tornado.csv")
+    assert len(table) >= 3
+    assert (table["swing"].diff().dropna() <= 0).all()  # largest effect first
+    assert (table["low_value"] <= table["high_value"]).all()
