@@ -38,7 +38,6 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -120,11 +119,8 @@ def occurrences(s: Scenario, rng: np.random.Generator) -> list[Occurrence]:
     Each random disruption draws from its own child of `rng` (Generator.spawn, by its position), so
     changing one disruption's rate does not move the others' days. Deterministic for a given rng.
     """
-    # targets are not checked here: `sim compare` renames sites, and effects skip what they do not find
-    problem = check_disruptions(s, targets=False)
-    if problem is not None:
-        path, message = problem
-        raise ValueError(f"{'.'.join(map(str, path))}: {message}")
+    # the scenario's disruptions were checked when it was loaded (sim.disruption_checks); effects
+    # skip targets they do not find (`sim compare` renames sites)
     horizon = to_day(s.end_date, s.start_date) + 1.0  # through the end of the last day
     children = rng.spawn(len(s.disruptions)) if s.disruptions else []
     out = []
@@ -337,123 +333,3 @@ def active_rows(occs: list[Occurrence], s: Scenario, day: float) -> list[tuple]:
             continue
         rows.append((day, d.name, "disruption_active", sum(1 for o in occs if o.index == i and o.active(day))))
     return rows
-
-
-# --- checks --------------------------------------------------------------------------------------------
-
-def _known_topology_graph(s: Scenario):
-    """The scenario's topology graph when it can be found without knowing the scenario file's folder
-    (a shipped name or an absolute path); else None."""
-    from sim.errors import ScenarioError
-    from sim.topology import load_topology
-
-    ref = s.topology
-    if ref is None:
-        return None
-    path = Path(ref)
-    shipped_name = "/" not in ref and "\\" not in ref and not ref.endswith((".yaml", ".yml"))
-    if not (shipped_name or (path.is_absolute() and path.is_file())):
-        return None
-    try:
-        return load_topology(ref).graph
-    except ScenarioError:
-        return None  # reported by the scenario's topology check
-
-
-def _a(kind: str) -> str:
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
-
-
-def _choices(names) -> str:
-    names = list(names)
-    return f"({', '.join(names)}; or all)" if names else "(none defined; or all)"
-
-
-_FIND = object()
-
-
-def check_disruptions(s: Scenario, topology_graph=_FIND, targets: bool = True) -> tuple[tuple, str] | None:
-    """The first problem with the scenario's disruptions as (key path, problem), or None.
-
-    Checks: unique names; exactly one of start and rate_per_year; a start not before start_date;
-    the effect field the kind needs and no other; duration_days where the kind needs or allows it;
-    the target (a known fab, line, supplier, lab, plant type / site / plant, site, or a link "a-b"
-    of the topology; or all). A fiber cut needs a topology.
-
-    Whether a fiber cut's link exists is checked on `topology_graph` (a networkx graph, or None to
-    skip); by default on the scenario's topology when it is a shipped name or an absolute path (as
-    after sim.load_scenario; a path relative to the scenario file cannot be found from here).
-    targets=False skips the target checks (names, dates and effects only).
-    """
-    graph = topology_graph
-    if graph is _FIND and targets:
-        links_named = any(d.kind == "fiber_cut" and d.target != "all" for d in s.disruptions)
-        graph = _known_topology_graph(s) if links_named else None
-    names: set[str] = set()
-    for i, d in enumerate(s.disruptions):
-        at = ("disruptions", i)
-        if d.name in names:
-            return at + ("name",), f"duplicate disruption name {d.name!r}"
-        names.add(d.name)
-        if d.start is not None and d.rate_per_year is not None:
-            return at + ("rate_per_year",), "give start (scheduled) or rate_per_year (random), not both"
-        if d.start is None and d.rate_per_year is None:
-            return at, "give start (a date: scheduled) or rate_per_year (random)"
-        if d.start is not None and d.start < s.start_date:
-            return at + ("start",), f"is before start_date ({s.start_date})"
-        need = EFFECT[d.kind]
-        if need is not None and getattr(d, need) is None:
-            return at + (need,), f"required for {_a(d.kind)}"
-        for field in EFFECT_FIELDS:
-            allowed = field == need or (d.kind == "fiber_cut" and field == "capacity_factor")
-            if getattr(d, field) is not None and not allowed:
-                effect = f"its effect is {need}" if need else "it takes a link down, or keeps capacity_factor of it"
-                return at + (field,), f"not used by {_a(d.kind)} ({effect})"
-        rule = DURATION[d.kind]
-        if rule == "required" and d.duration_days is None:
-            return at + ("duration_days",), f"required for {_a(d.kind)}"
-        if rule == "unused" and d.duration_days is not None:
-            return at + ("duration_days",), f"not used by {_a(d.kind)} (it happens once: its effect is {need})"
-        problem = _check_target(s, d, graph) if targets else None
-        if problem is not None:
-            where, message = problem
-            return at + where, message
-    return None
-
-
-def _check_target(s: Scenario, d: Disruption, graph) -> tuple[tuple, str] | None:
-    kind, target = d.kind, d.target
-    if kind == "fiber_cut":
-        if s.topology is None:
-            return ("kind",), "a fiber_cut needs a topology (the scenario names none)"
-        if target == "all":
-            return None
-        site_node = {name: site.topology_site or name for name, site in s.sites.items()}
-        known = set(site_node) | set(site_node.values()) | (set(graph.nodes) if graph is not None else set())
-        pair = split_link(target, known)
-        if pair is None:
-            return ("target",), f"should be a link 'a-b' between two sites, or all (got {target!r})"
-        a, b = (site_node.get(x, x) for x in pair)
-        if a == b:
-            return ("target",), f"{target!r} joins a site to itself"
-        if graph is not None and not graph.has_edge(a, b):
-            return ("target",), f"no link between {a} and {b} in topology {graph.graph.get('name', '')!r}"
-        return None
-    if target == "all":
-        return None
-    if kind in SUPPLY_INPUT:
-        pool, what = {"fab_outage": (s.logic_fabs, "logic fab"), "packaging_outage": (s.packaging_lines, "packaging line"),
-                      "hbm_shortfall": (s.hbm_suppliers, "HBM supplier")}[kind]
-        if target not in pool:
-            return ("target",), f"unknown {what} {target!r} {_choices(pool)}"
-    elif kind == "export_rule":
-        if target not in s.labs:
-            return ("target",), f"unknown lab {target!r} {_choices(s.labs)}"
-    elif kind in ("turbine_backlog", "interconnection_delay"):
-        if target not in s.plant_types and not any(_plant_matches(target, p) for p in s.power_plants):
-            types = ", ".join(s.plant_types) or "none"
-            return ("target",), f"matches no power plant: give a plant type ({types}), a site, a plant's name, or all"
-    elif kind == "construction_delay":
-        if not any(_is(target, name) for name in s.sites):
-            return ("target",), f"unknown site {target!r} {_choices(s.sites)}"
-    return None

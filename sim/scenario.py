@@ -25,7 +25,8 @@ from sim.yaml_io import parse_value, read_yaml
 from sim.schema import Scenario
 from sim.hardware import good_dies_per_wafer
 from sim.schedule import to_day
-from sim.topology import load_topology, require_connected
+from sim.disruption_checks import check_disruptions
+from sim.topology import Topology, load_topology, require_connected
 
 SET_SOURCE = "--set"
 
@@ -200,10 +201,15 @@ def validate(doc: dict, sources: list[tuple[str, dict]], uncertain: Iterable[str
     if problem is not None:
         path, msg = problem
         raise ScenarioError(_source_of(path, sources), format_path(path), msg)
-    return _with_topology(scenario, sources)
+    scenario, topology = _with_topology(scenario, sources)
+    problem = check_disruptions(scenario, topology_graph=topology.graph if topology else None)
+    if problem is not None:
+        path, msg = problem
+        raise ScenarioError(_source_of(path, sources), format_path(path), msg)
+    return scenario
 
 
-def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> Scenario:
+def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenario, Topology | None]:
     """Check the scenario against its topology; the topology's path is made absolute.
 
     Every site must be a site of the topology and every run's sites connected by it. Without a
@@ -216,7 +222,7 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> Scenario:
         for i, run in enumerate(s.runs):
             if run.utilization is None:
                 raise fail(("runs", i, "utilization"), "required when the scenario names no topology")
-        return s
+        return s, None
     if s.training is None:
         raise fail(("training",), "required when the scenario names a topology")
     defined_in = _source_of(("topology",), sources)
@@ -237,7 +243,7 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> Scenario:
         nodes = [s.sites[name].topology_site or name for name in run.sites]
         require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
                           key_path=f"runs.{i}.sites")
-    return s.model_copy(update={"topology": ref})
+    return s.model_copy(update={"topology": ref}), topology
 
 
 def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Scenario:
@@ -402,8 +408,7 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
         if run.start is not None and run.start < s.start_date:
             return ("runs", i, "start"), f"is before start_date ({s.start_date})"
-    from sim.disruptions import check_disruptions  # disruptions' targets, effects and dates
-    return check_disruptions(s) or _check_initial_power(s)
+    return check_disruptions(s, targets=False) or _check_initial_power(s)
 
 
 def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:

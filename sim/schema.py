@@ -179,7 +179,7 @@ class Disruption(Strict):
 
     Each kind has one effect field (`capacity_factor`, `share_factor`, `lead_time_factor` or
     `delay_days`) and a target; which of them a kind needs, and whether the target exists, is checked
-    by `sim.disruptions.check_disruptions` (key paths such as disruptions.2.target).
+    by `sim.disruption_checks.check_disruptions` (key paths such as disruptions.2.target).
     """
 
     name: Name

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 import sim
 from factories import scenario_dicts
-from sim.disruptions import (DISRUPTION_SPAWN_KEY, capacity_factors, check_disruptions, cut_pieces,
+from sim.disruption_checks import check_disruptions
+from sim.disruptions import (DISRUPTION_SPAWN_KEY, capacity_factors, cut_pieces,
                              disruption_rng, occurrences, plant_online_days, share_changes, site_built_days,
                              split_link, FiberCut)
 from sim.engine import build_world, run_streams
