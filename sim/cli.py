@@ -4,6 +4,8 @@
     sim compare [SCENARIO] --topology A --topology B ... [--out DIR] [--seed N] [--set ...]
     sim sweep [SCENARIO] -n N [--workers K] [--dask local|ADDRESS] [--grid key=v1,v2 ...] --out DIR [--resume]
     sim sensitivity [SCENARIO] [--out DIR] [--workers K]
+    sim report DIR          (or --report on run, compare, sweep, sensitivity): DIR/report.html
+    sim validate [--out DIR]
 
 A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
 and exit status 2; nothing is written.
@@ -11,6 +13,7 @@ and exit status 2; nothing is written.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -18,9 +21,10 @@ from sim.compare import compare
 from sim.engine import run
 from sim.errors import ScenarioError
 from sim.placement import place_on_topology
-from sim.results import Result, write_files, yearly
+from sim.results import Result, package_version, write_files, yearly
 from sim.scenario import load_scenario, load_template
 from sim.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep, tornado
+from sim.validation import format_table, run_validation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +64,45 @@ def build_parser() -> argparse.ArgumentParser:
     sens_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sens_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a scenario key (repeatable)")
+    val_p = sub.add_parser("validate", help="recompute the public validation cases; exit 1 if any fails")
+    val_p.add_argument("--out", default=None, help="also write validation.csv to this folder")
+    for p in (run_p, cmp_p, sweep_p, sens_p):
+        p.add_argument("--report", action="store_true",
+                       help="also write report.html (figures and tables) into the output folder")
+    rep_p = sub.add_parser("report", help="write DIR/report.html: figures and tables of the outputs in DIR")
+    rep_p.add_argument("dir", help="a folder written by sim run, compare, sweep or sensitivity")
     return parser
+
+
+def write_report_to(out: str | Path) -> int:
+    """Write OUT/report.html and print its path (matplotlib is imported only here)."""
+    from sim.report import write_report
+
+    try:
+        path = write_report(out)
+    except OSError as exc:
+        print(f"error: {out}: cannot write report.html: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return write_report_to(args.dir)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    table = run_validation()
+    print(format_table(table))
+    if args.out:
+        out = Path(args.out)
+        try:
+            write_files(out, {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+        except OSError as exc:
+            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"wrote validation.csv to {out}")
+    return 0 if (table["status"] == "PASS").all() else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -75,7 +117,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     thresholds = tables["thresholds"]
     print(thresholds.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote bands.csv, thresholds.csv, replications.csv to {args.out}")
-    return 0
+    return write_report_to(args.out) if args.report else 0
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -87,10 +129,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return 2
     table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
     out = Path(args.out) if args.out else Path("results") / "sensitivity"
-    write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+    about = {"scenario": template.name, "seed": args.seed, "version": package_version(),
+             "overrides": list(args.overrides), "output": "largest completed run, FLOP"}
+    write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                      "tornado.json": json.dumps(about, indent=2) + "\n"})
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print(f"wrote tornado.csv to {out}")
-    return 0
+    print(f"wrote tornado.csv, tornado.json to {out}")
+    return write_report_to(out) if args.report else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -99,13 +144,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = compare(placed, seed=args.seed)
     out = Path(args.out) if args.out else Path("results") / "compare"
     try:
-        write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+        about = {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
+                 "topologies": list(args.topologies), "overrides": list(args.overrides)}
+        write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                          "compare.json": json.dumps(about, indent=2) + "\n"})
     except OSError as exc:
         print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print(f"wrote compare.csv to {out}")
-    return 0
+    print(f"wrote compare.csv, compare.json to {out}")
+    return write_report_to(out) if args.report else 0
 
 
 def format_summary(result: Result) -> str:
@@ -139,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(format_summary(result))
     print(f"wrote {', '.join(p.name for p in paths)} to {out}")
-    return 0
+    return write_report_to(out) if args.report else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "sensitivity":
             return cmd_sensitivity(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "validate":
+            return cmd_validate(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -66,6 +66,19 @@ class Result:
             "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
         }
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the headline, the year-by-year figures and the runs, as HTML tables."""
+        best = self.summary.get("largest_run_completed") or {}
+        head = (f"<p><b>{self.scenario_name}</b>, seed {self.seed}: largest completed run "
+                f"{best.get('run', '-')} at {best.get('flop', 0.0):.2e} FLOP, bound by "
+                f"{best.get('binding_constraint', '-')}</p>")
+        years = pd.DataFrame(self.summary.get("years", []))
+        cols = ["run", "lab", "start", "end", "gpus", "gpu_type", "flop", "mfu", "goodput", "binding_constraint", "status"]
+        runs = self.runs[[c for c in cols if c in self.runs.columns]]
+        fmt = {"flop": "{:.2e}".format, "mfu": "{:.3f}".format, "goodput": "{:.3f}".format}
+        return (head + years.to_html(index=False, float_format=lambda x: f"{x:,.3g}")
+                + runs.to_html(index=False, formatters=fmt))
+
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write the four files; each appears whole or not at all."""
         return write_files(Path(out_dir), self.files())

@@ -170,23 +170,21 @@ def save_replication(out: Path, record: dict) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+    """A one-line progress bar on stderr, redrawn in place; silent when stderr is not a terminal."""
 
-    def __init__(self, total: int, done: int = 0, stream=sys.stderr):
-        self.total, self.done, self.stream, self.start = total, done, stream, time.perf_counter()
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self._last_decile = -1
+    def __init__(self, total: int, done: int = 0, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.total, self.done, self.start = total, done, time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def step(self) -> None:
         self.done += 1
+        if not self.tty:
+            return
         rate = self.done / max(time.perf_counter() - self.start, 1e-9)
         filled = int(30 * self.done / max(self.total, 1))
         line = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} replications, {rate:.1f}/s"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
-        elif (decile := 10 * self.done // max(self.total, 1)) != self._last_decile:
-            self._last_decile = decile
-            self.stream.write(line + "\n")
+        self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
         self.stream.flush()
 
 
@@ -346,9 +344,13 @@ class Swing:
     output_low: float
     output_high: float
 
+    output_median: float = 0.0
+
     @property
     def swing(self) -> float:
-        return abs(self.output_high - self.output_low)
+        """The spread of the output over the input's p10, median and p90 (an effect need not be monotone)."""
+        outputs = (self.output_low, self.output_median, self.output_high)
+        return max(outputs) - min(outputs)
 
 
 def largest_completed_flop(result: Result) -> float:
@@ -359,7 +361,8 @@ def largest_completed_flop(result: Result) -> float:
 def tornado(scenario: str | None, overrides: tuple[str, ...] = (), seed: int = 0,
             output: Callable[[Result], float] = largest_completed_flop, workers: int = 1) -> pd.DataFrame:
     """One-at-a-time sensitivity: each uncertain input at its p10 and its p90, all others at
-    their medians, ranked by the swing in `output` (a tornado diagram's table)."""
+    their medians, ranked by the swing in `output` (a tornado diagram's table): the spread of the
+    output over the input's p10, median and p90."""
     from sim.scenario import load_template
 
     template = load_template(scenario, overrides)
@@ -369,8 +372,9 @@ def tornado(scenario: str | None, overrides: tuple[str, ...] = (), seed: int = 0
         tasks.append((item.key_path, low, high))
     results = _map(_swing_output, [(scenario, overrides, seed, key, value, output)
                                    for key, low, high in tasks for value in (low, high)], workers)
-    swings = [Swing(key, low, high, results[2 * i], results[2 * i + 1]) for i, (key, low, high) in enumerate(tasks)]
     baseline_output = output(_run_at(scenario, overrides, seed, {}))
+    swings = [Swing(key, low, high, results[2 * i], results[2 * i + 1], baseline_output)
+              for i, (key, low, high) in enumerate(tasks)]
     rows = [{"input": s.key_path, "low_value": s.low_value, "high_value": s.high_value,
              "output_at_low": s.output_low, "output_at_high": s.output_high,
              "output_at_median": baseline_output, "swing": s.swing} for s in swings]
