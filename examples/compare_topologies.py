@@ -50,11 +50,11 @@ def main(out_dir: str | None = None) -> None:
         write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
         print(f"wrote compare.csv to {out}")
         try:
-            from sim import plots
+            from sim import plots, study_plots
         except ImportError as exc:
             print(f"figure skipped: {exc}")
             return
-        paths = plots.save(plots.topology_comparison(table), out / "compare")
+        paths = plots.save(study_plots.topology_comparison(table), out / "compare")
         print(f"wrote {', '.join(p.name for p in paths)}")
 
 

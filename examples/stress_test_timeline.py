@@ -29,12 +29,12 @@ WORKERS = 2
 
 def save_figures(tables: dict, out: Path) -> None:
     try:
-        from sim import plots
+        from sim import plots, study_plots
     except ImportError as exc:  # matplotlib (or sim.plots) not installed
         print(f"figures skipped: {exc}")
         return
-    for name, fig in (("fan_chart", plots.fan_chart(tables["bands"])),
-                      ("thresholds", plots.threshold_curves(tables["thresholds"]))):
+    for name, fig in (("fan_chart", study_plots.fan_chart(tables["bands"])),
+                      ("thresholds", study_plots.threshold_curves(tables["thresholds"]))):
         paths = plots.save(fig, out / name)
         print(f"wrote {', '.join(p.name for p in paths)}")
 

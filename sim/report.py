@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import plots
+from sim import plots, study_plots
 from sim.errors import ScenarioError
 from sim.results import package_version, write_files
 
@@ -284,7 +284,7 @@ def compare_section(folder: Path) -> tuple[str, dict, int]:
         ("topologies", ", ".join(dict.fromkeys(str(t) for t in table["topology"]))),
         ("overrides", " ".join(info.get("overrides") or []) or None),
     ]))
-    parts.append(figure_html(plots.topology_comparison(table), "The same buildout on each topology: FLOP trained "
+    parts.append(figure_html(study_plots.topology_comparison(table), "The same buildout on each topology: FLOP trained "
                              "and MFU per run.", "topology comparison"))
     parts.append(html_table(table))
     parts.append("</section>")
@@ -306,9 +306,9 @@ def sweep_section(folder: Path) -> tuple[str, dict, int]:
         ("grid", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in grid) or None),
         ("overrides", " ".join(spec.get("overrides") or []) or None),
     ]))
-    parts.append(figure_html(plots.fan_chart(bands), "Per month over replications: the p10-p90 band and the median "
+    parts.append(figure_html(study_plots.fan_chart(bands), "Per month over replications: the p10-p90 band and the median "
                              "(FLOP on a log axis).", "Monte Carlo fan charts"))
-    parts.append(figure_html(plots.threshold_curves(thresholds), "The share of replications with a completed run at "
+    parts.append(figure_html(study_plots.threshold_curves(thresholds), "The share of replications with a completed run at "
                              "least this large by the end of each year.", "threshold probabilities"))
     parts.append("<h3>Thresholds</h3>" + html_table(thresholds))
     images = 2
@@ -316,7 +316,7 @@ def sweep_section(folder: Path) -> tuple[str, dict, int]:
         reps = _read_csv(folder, "replications.csv")
         if "largest_run_flop" in reps.columns:
             keys = [k for k, _ in grid if k in reps.columns]
-            parts.append(figure_html(plots.replication_histogram(reps, keys), "The largest completed run of each "
+            parts.append(figure_html(study_plots.replication_histogram(reps, keys), "The largest completed run of each "
                                      "replication; dashed: the median.", "largest run per replication"))
             images += 1
             groups = reps.groupby(keys, sort=False) if keys else [((), reps)]
@@ -350,7 +350,7 @@ def tornado_section(folder: Path) -> tuple[str, dict, int]:
         ("output", info.get("output", "largest completed run, FLOP")),
         ("overrides", " ".join(info.get("overrides") or []) or None),
     ]))
-    parts.append(figure_html(plots.tornado(table), "Each uncertain input at its p10 and at its p90, the others at "
+    parts.append(figure_html(study_plots.tornado(table), "Each uncertain input at its p10 and at its p90, the others at "
                              "their medians; largest swing on top.", "tornado"))
     parts.append(html_table(table, {c: _flop for c in ("output_at_low", "output_at_high", "output_at_median", "swing")}))
     parts.append("</section>")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sim import plots
+from sim import plots, study_plots
 from sim.errors import ScenarioError
 from sim.report import render_report, write_report
 
@@ -165,13 +165,13 @@ def test_each_plot_returns_a_figure_and_save_writes_png_and_svg(run_dir, sweep_d
         "buildout": plots.buildout(timeseries, runs),
         "frontier": plots.frontier(pd.read_csv(run_dir / "frontier.csv")),
         "runs": plots.runs_timeline(runs, "2026-12-31"),
-        "fan": plots.fan_chart(pd.read_csv(sweep_dir / "bands.csv")),
-        "thresholds": plots.threshold_curves(pd.read_csv(sweep_dir / "thresholds.csv")),
-        "histogram": plots.replication_histogram(pd.read_csv(sweep_dir / "replications.csv")),
-        "compare": plots.topology_comparison(pd.DataFrame({
+        "fan": study_plots.fan_chart(pd.read_csv(sweep_dir / "bands.csv")),
+        "thresholds": study_plots.threshold_curves(pd.read_csv(sweep_dir / "thresholds.csv")),
+        "histogram": study_plots.replication_histogram(pd.read_csv(sweep_dir / "replications.csv")),
+        "compare": study_plots.topology_comparison(pd.DataFrame({
             "topology": ["a", "a", "b", "b"], "run": ["r1", "r2"] * 2, "flop": [1e26, 0, 9e25, 0],
             "mfu": [0.4, 0, 0.36, 0], "status": ["completed", "after_horizon"] * 2})),
-        "tornado": plots.tornado(tornado_table()),
+        "tornado": study_plots.tornado(tornado_table()),
     }
     for name, fig in figures.items():
         assert isinstance(fig, Figure), name
