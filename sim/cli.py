@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run the cartesian product of these values (repeatable)")
     sweep_p.add_argument("--out", required=True, help="output folder")
     sweep_p.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep_p.add_argument("--quiet", action="store_true", help="no progress bar (there is none off a terminal anyway)")
     sweep_p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     sweep_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                          help="override a scenario key (repeatable)")
@@ -113,7 +114,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                      overrides=tuple(args.overrides), n=args.n, root_seed=args.seed, grid=parse_grid(args.grid))
     for cell in spec.cells():  # every cell's scenario is refused before anything runs
         cell_scenario(load_template(spec.scenario, cell_overrides(spec, cell)).median(), cell)
-    tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume)
+    tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume,
+                       progress=not args.quiet)
     thresholds = tables["thresholds"]
     print(thresholds.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote bands.csv, thresholds.csv, replications.csv to {args.out}")

@@ -135,3 +135,21 @@ def test_sensitivity_ranks_inputs_by_swing(tmp_path):
     assert len(table) >= 3
     assert (table["swing"].diff().dropna() <= 0).all()  # largest effect first
     assert (table["low_value"] <= table["high_value"]).all()
+
+
+def test_progress_bar_draws_on_a_terminal_and_stays_quiet_elsewhere():
+    import io
+
+    from sim.sweep import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term, pipe = Terminal(), io.StringIO()
+    for stream in (term, pipe):
+        bar = Progress(4, stream=stream)
+        for _ in range(4):
+            bar.step()
+    assert term.getvalue().count("\r") == 4 and "4/4 replications" in term.getvalue()
+    assert pipe.getvalue() == ""
