@@ -120,6 +120,11 @@ def run_replication(spec: SweepSpec, cell_index: int, index: int) -> dict:
     return summarise(result, spec, cell_index, index, seed, values)
 
 
+def run_replications(spec: SweepSpec, items: list[tuple[int, int]]) -> list[dict]:
+    """Several replications in one task, in order."""
+    return [run_replication(spec, cell, index) for cell, index in items]
+
+
 def summarise(result: Result, spec: SweepSpec, cell_index: int, index: int, seed: int, values: dict) -> dict:
     """The numbers a replication contributes: inputs drawn, outcomes, monthly band metrics."""
     runs = result.runs
@@ -246,17 +251,27 @@ def _execute_dask(spec: SweepSpec, todo: list[tuple[int, int]], workers: int, ad
         from distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - the extra is not installed
         raise ScenarioError("--dask", address, "needs the dask extra: pip install -e '.[dask]'") from None
+    import dask
+
     cluster = None
     if address == "local":
-        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+        # replications are pure CPU: the workers' statistical profiler (a stack sample every 10 ms)
+        # and frequent system monitoring only take cycles from them on a small machine
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              "distributed.admin.system-monitor.interval": "2s"}):
+            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     else:
         client = Client(address)
     try:
-        futures = [client.submit(run_replication, spec, cell, index, pure=False) for cell, index in todo]
+        # a few replications per task: Dask's per-task overhead (scheduler round trips, on the same
+        # cores as the workers) then stays small; each finished chunk is written at once
+        size = max(1, min(10, len(todo) // (4 * max(workers, 1))))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+        futures = [client.submit(run_replications, spec, chunk, pure=False) for chunk in chunks]
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         client.close()
         if cluster is not None:

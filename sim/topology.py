@@ -12,6 +12,7 @@ Link bandwidths are per direction (full duplex, as a fiber pair is).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -189,6 +190,17 @@ def load_topology(path_or_name: str | Path) -> Topology:
     Raises ScenarioError(file, key.path, problem) on any problem.
     """
     path = _resolve(path_or_name)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None  # read_yaml reports the missing file
+    return _load(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _load(path: str, stamp: int | None) -> Topology:
+    """A topology file, read once per process and version (sweeps validate every replication)."""
+    path = Path(path)
     try:
         doc = read_yaml(path)
     except ScenarioError as exc:
