@@ -27,25 +27,27 @@ from sim.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_
 from sim.validation import format_table, run_validation
 
 
+def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (default 0)") -> argparse.ArgumentParser:
+    """The arguments every scenario command takes: the scenario file, --seed and --set."""
+    p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario key, e.g. --set frontier.duration_days=120 (repeatable)")
+    p.add_argument("--report", action="store_true", help="also write report.html (figures and tables) into the output folder")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sim", description="Simulate AI training-cluster buildout.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="run a scenario and write runs.csv, timeseries.csv, frontier.csv, summary.json")
-    run_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    run_p = _scenario_args(sub.add_parser("run", help="run a scenario and write runs.csv, timeseries.csv, frontier.csv, summary.json"))
     run_p.add_argument("--out", default=None, help="output folder (default: results/SCENARIO_NAME)")
-    run_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a scenario key, e.g. --set frontier.duration_days=120 (repeatable)")
-    cmp_p = sub.add_parser("compare", help="run one scenario on several topologies and write compare.csv")
-    cmp_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    cmp_p = _scenario_args(sub.add_parser("compare", help="run one scenario on several topologies and write compare.csv"))
     cmp_p.add_argument("--topology", dest="topologies", action="append", required=True, metavar="TOPOLOGY",
                        help="a shipped topology name or a topology file (repeat for each)")
     cmp_p.add_argument("--out", default=None, help="output folder (default: results/compare)")
-    cmp_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    cmp_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a scenario key (repeatable)")
-    sweep_p = sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv")
-    sweep_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    sweep_p = _scenario_args(sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv"),
+                             seed_help="root seed (default 0)")
     sweep_p.add_argument("-n", type=int, default=100, help="replications (per grid cell; default 100)")
     sweep_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sweep_p.add_argument("--dask", default=None, metavar="local|ADDRESS",
@@ -55,21 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_p.add_argument("--out", required=True, help="output folder")
     sweep_p.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sweep_p.add_argument("--quiet", action="store_true", help="no progress bar (there is none off a terminal anyway)")
-    sweep_p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    sweep_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a scenario key (repeatable)")
-    sens_p = sub.add_parser("sensitivity", help="tornado: each uncertain input at p10 and p90, ranked by effect")
-    sens_p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
+    sens_p = _scenario_args(sub.add_parser("sensitivity", help="tornado: each uncertain input at p10 and p90, ranked by effect"))
     sens_p.add_argument("--out", default=None, help="output folder (default: results/sensitivity)")
     sens_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    sens_p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sens_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a scenario key (repeatable)")
     val_p = sub.add_parser("validate", help="recompute the public validation cases; exit 1 if any fails")
     val_p.add_argument("--out", default=None, help="also write validation.csv to this folder")
-    for p in (run_p, cmp_p, sweep_p, sens_p):
-        p.add_argument("--report", action="store_true",
-                       help="also write report.html (figures and tables) into the output folder")
     rep_p = sub.add_parser("report", help="write DIR/report.html: figures and tables of the outputs in DIR")
     rep_p.add_argument("dir", help="a folder written by sim run, compare, sweep or sensitivity")
     return parser
