@@ -12,13 +12,14 @@ import simpy
 from sim.sites import Cohort, SiteState
 
 
-def entitlement(share: float, cumulative: int) -> int:
+def entitlement(share: float, cumulative: int, base_entitled: float = 0.0, base_cumulative: int = 0) -> int:
     """A buyer's whole-GPU entitlement of a cumulative output: floor(share x total).
 
     Working on cumulative totals keeps rounding from drifting: over time each buyer receives its
-    share to within one GPU per product, and never more than was made.
+    share to within one GPU per product, and never more than was made. When the share has changed,
+    `base_entitled` (fractional GPUs) was owed on the `base_cumulative` made before the change.
     """
-    return int(share * cumulative + 1e-9)
+    return int(base_entitled + share * (cumulative - base_cumulative) + 1e-9)
 
 
 @dataclass
@@ -180,7 +181,7 @@ class Allocator:
             base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
             batch = [0] * self.n
             for i in products:
-                owed = int(base_entitled[i] + share * (self.produced_total[i] - base_made[i]) + 1e-9) - shipped[i]
+                owed = entitlement(share, self.produced_total[i], base_entitled[i], base_made[i]) - shipped[i]
                 if owed > 0:
                     batch[i] = owed
                     shipped[i] += owed

@@ -273,17 +273,27 @@ def _frontier_pivot(frontier: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _study_info(folder: Path, json_name: str) -> tuple[dict, dict]:
+    """What a comparison or tornado recorded about itself, and the scenario/seed/version of it."""
+    info = _read_json(folder, json_name) or {}
+    return info, {"scenario": info.get("scenario"), "seed": info.get("seed"), "version": info.get("version")}
+
+
+def _study_rows(info: dict, json_name: str, extra: tuple[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("scenario", info.get("scenario", f"not recorded (no {json_name})")),
+        ("seed", info.get("seed", "not recorded")), ("sim version", info.get("version")),
+        extra,
+        ("overrides", " ".join(info.get("overrides") or []) or None),
+    ]
+
+
 def compare_section(folder: Path) -> tuple[str, dict, int]:
     table = _read_csv(folder, "compare.csv")
-    info = _read_json(folder, "compare.json") or {}
-    meta = {"scenario": info.get("scenario"), "seed": info.get("seed"), "version": info.get("version")}
+    info, meta = _study_info(folder, "compare.json")
     parts = ['<section id="compare"><h2>Topology comparison</h2>']
-    parts.append(meta_table([
-        ("scenario", info.get("scenario", "not recorded (no compare.json)")),
-        ("seed", info.get("seed", "not recorded")), ("sim version", info.get("version")),
-        ("topologies", ", ".join(dict.fromkeys(str(t) for t in table["topology"]))),
-        ("overrides", " ".join(info.get("overrides") or []) or None),
-    ]))
+    parts.append(meta_table(_study_rows(info, "compare.json",
+                                        ("topologies", ", ".join(dict.fromkeys(str(t) for t in table["topology"]))))))
     parts.append(figure_html(study_plots.topology_comparison(table), "The same buildout on each topology: FLOP trained "
                              "and MFU per run.", "topology comparison"))
     parts.append(html_table(table))
@@ -341,15 +351,10 @@ def _flop(v: Any) -> str:
 
 def tornado_section(folder: Path) -> tuple[str, dict, int]:
     table = _read_csv(folder, "tornado.csv")
-    info = _read_json(folder, "tornado.json") or {}
-    meta = {"scenario": info.get("scenario"), "seed": info.get("seed"), "version": info.get("version")}
+    info, meta = _study_info(folder, "tornado.json")
     parts = ['<section id="tornado"><h2>Sensitivity (tornado)</h2>']
-    parts.append(meta_table([
-        ("scenario", info.get("scenario", "not recorded (no tornado.json)")),
-        ("seed", info.get("seed", "not recorded")), ("sim version", info.get("version")),
-        ("output", info.get("output", "largest completed run, FLOP")),
-        ("overrides", " ".join(info.get("overrides") or []) or None),
-    ]))
+    parts.append(meta_table(_study_rows(info, "tornado.json",
+                                        ("output", info.get("output", "largest completed run, FLOP")))))
     parts.append(figure_html(study_plots.tornado(table), "Each uncertain input at its p10 and at its p90, the others at "
                              "their medians; largest swing on top.", "tornado"))
     parts.append(html_table(table, {c: _flop for c in ("output_at_low", "output_at_high", "output_at_median", "swing")}))

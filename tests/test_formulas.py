@@ -560,3 +560,16 @@ def test_engine_brings_plants_online_on_their_day(baseline):
     assert world.sites["colossus"].firm_mw_online == pytest.approx(150)
     world.env.run(until=255.5)
     assert world.sites["colossus"].firm_mw_online == pytest.approx(150 + 180)
+
+
+def test_max_tokens_latency_wall():
+    """Epoch App. E: D = T B / (t_L L(N)). 270 days, 110 us per layer, 60M-token batch, N = 7e14."""
+    from sim.step_time import layers
+    from sim.walls import max_tokens_latency_wall
+
+    duration_s, t_layer_s, batch, params = 270 * 86_400.0, 110e-6, 6e7, 7e14
+    tokens = max_tokens_latency_wall(duration_s, t_layer_s, params, batch)
+    assert tokens == pytest.approx(duration_s * batch / (t_layer_s * layers(params)), rel=1e-12)
+    # Epoch case 8: at N ~ 7e14 the wall allows about the compute-optimal 20 N tokens (within 20%)
+    assert tokens == pytest.approx(20 * params, rel=0.2)
+    assert max_tokens_latency_wall(2 * duration_s, t_layer_s, params, batch) == pytest.approx(2 * tokens)
