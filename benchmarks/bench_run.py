@@ -14,9 +14,9 @@ import time
 import simpy
 
 import sim
-from sim.engine import build_world
-from sim.results import build_result
-from sim.schema import Scenario
+from sim.world.assembly import build_world
+from sim.outputs.tables import build_result
+from sim.config.schema import Scenario
 
 
 def bare_loop_events_per_s(n_events: int = 200_000) -> float:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.sweep import SweepSpec, run_sweep
+from sim.studies.sweep import SweepSpec, run_sweep
 
 
 def timed_sweep(n: int, workers: int, dask: str | None = None, seed: int = 0) -> float:

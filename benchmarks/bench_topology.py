@@ -1,6 +1,6 @@
 """Benchmark: a 20-site, 10M-GPU topology (500k GPUs per site, every pair of sites linked) evaluated
 the way a training run's step time needs it: build and validate the graph, the ring over all sites,
-path latency and bottleneck bandwidth for every pair, and (if sim.step_time is there) the best
+path latency and bottleneck bandwidth for every pair, and (if sim.physics.step_time is there) the best
 parallelism plan for a 2e29-FLOP run across all 20 sites.
 
     python benchmarks/bench_topology.py [--repeat N]
@@ -15,8 +15,8 @@ import itertools
 import statistics
 import time
 
-from sim.run_physics import plan_run, run_network
-from sim.topology import (
+from sim.physics.sizing import plan_run, run_network
+from sim.network.topology import (
     bottleneck_bandwidth_bit_s,
     path_latency_s,
     ring_over_sites,

@@ -2,10 +2,10 @@
 
     python examples/compare_topologies.py [OUT_DIR]
 
-`sim.placement.place_on_topology` splits every site of the baseline across the topology's sites
-(same power, GPUs and dates in total), and `sim.compare.compare` runs each with the same seed, so
+`sim.network.placement.place_on_topology` splits every site of the baseline across the topology's sites
+(same power, GPUs and dates in total), and `sim.studies.compare.compare` runs each with the same seed, so
 the topologies differ only in how the GPUs are connected: step time, MFU and FLOP. With OUT_DIR it
-also writes compare.csv and a figure (sim.plots). SIM_EXAMPLE_END=2026-12-31 shortens the horizon.
+also writes compare.csv and a figure (sim.outputs.plots). SIM_EXAMPLE_END=2026-12-31 shortens the horizon.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import sim
-from sim.compare import compare
-from sim.placement import place_on_topology
-from sim.results import write_files
+from sim.studies.compare import compare
+from sim.network.placement import place_on_topology
+from sim.outputs.tables import write_files
 
 END = os.environ.get("SIM_EXAMPLE_END")  # e.g. 2026-12-31
 OVERRIDES = [f"end_date={END}"] if END else []
@@ -50,7 +50,7 @@ def main(out_dir: str | None = None) -> None:
         write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
         print(f"wrote compare.csv to {out}")
         try:
-            from sim import plots, study_plots
+            from sim.outputs import plots, study_plots
         except ImportError as exc:
             print(f"figure skipped: {exc}")
             return

@@ -3,7 +3,7 @@ supplier, one training run.
 
     python examples/custom_scenario.py
 
-The dict has the same keys as a scenario file (README, "Scenario files"); `sim.scenario.validate`
+The dict has the same keys as a scenario file (README, "Scenario files"); `sim.config.loading.validate`
 applies the same schema and cross-reference checks as `sim.load_scenario`, so a mistake is refused
 with its key path (shown at the end). SIM_EXAMPLE_END=2026-12-31 shortens the horizon.
 """
@@ -14,7 +14,7 @@ import datetime as dt
 import os
 
 import sim
-from sim.scenario import validate
+from sim.config.loading import validate
 
 END = os.environ.get("SIM_EXAMPLE_END")  # e.g. 2026-12-31
 D = dt.date.fromisoformat  # dates are dates, as YAML reads an unquoted 2024-01-01 (a string is refused)

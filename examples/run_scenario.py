@@ -2,7 +2,7 @@
 
     python examples/run_scenario.py [OUT_DIR]
 
-Writes runs.csv, timeseries.csv, frontier.csv, summary.json and the figures (sim.plots, PNG and SVG)
+Writes runs.csv, timeseries.csv, frontier.csv, summary.json and the figures (sim.outputs.plots, PNG and SVG)
 to OUT_DIR, or to a new temporary folder. SIM_EXAMPLE_END=2026-12-31 shortens the horizon (the
 scenario override `end_date=...`), as the tests do.
 """
@@ -21,8 +21,8 @@ OVERRIDES = [f"end_date={END}"] if END else []
 
 def save_figures(result: sim.Result, out: Path) -> None:
     try:
-        from sim import plots
-    except ImportError as exc:  # matplotlib (or sim.plots) not installed
+        from sim.outputs import plots
+    except ImportError as exc:  # matplotlib (or sim.outputs.plots) not installed
         print(f"figures skipped: {exc}")
         return
     figures = {

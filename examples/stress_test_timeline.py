@@ -6,7 +6,7 @@ Each replication draws CoWoS and HBM growth, plant lead times, build times, kern
 OpenAI's share of output from its own seed (the baseline's `{dist: ...}` values) and runs the
 buildout; the sweep reports, per FLOP threshold, the share of replications with a completed run at
 least that large by the end of each year, and the p10/p50/p90 bands of the buildout (a fan chart with
-sim.plots). Writes bands.csv, thresholds.csv, replications.csv (and the figures) to OUT_DIR, which
+sim.outputs.plots). Writes bands.csv, thresholds.csv, replications.csv (and the figures) to OUT_DIR, which
 must not hold a sweep already, or to a new temporary folder.
 
 SIM_EXAMPLE_N (default 20) sets the number of replications; SIM_EXAMPLE_END=2026-12-31 shortens
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.sweep import SweepSpec, run_sweep
+from sim.studies.sweep import SweepSpec, run_sweep
 
 END = os.environ.get("SIM_EXAMPLE_END")  # e.g. 2026-12-31
 OVERRIDES = (f"end_date={END}",) if END else ()
@@ -29,8 +29,8 @@ WORKERS = 2
 
 def save_figures(tables: dict, out: Path) -> None:
     try:
-        from sim import plots, study_plots
-    except ImportError as exc:  # matplotlib (or sim.plots) not installed
+        from sim.outputs import plots, study_plots
+    except ImportError as exc:  # matplotlib (or sim.outputs.plots) not installed
         print(f"figures skipped: {exc}")
         return
     for name, fig in (("fan_chart", study_plots.fan_chart(tables["bands"])),

@@ -7,13 +7,13 @@
     template = sim.load_template(path)      # a scenario whose numbers may be distributions
     scenario, drawn = template.sample(numpy.random.default_rng(1))
 """
-from sim.distributions import Distribution, parse_distribution
-from sim.engine import run
-from sim.results import Result, package_version
-from sim.scenario import (ScenarioError, ScenarioTemplate, UncertainInput, load_scenario, load_template,
+from sim.config.distributions import Distribution, parse_distribution
+from sim.world.assembly import run
+from sim.outputs.tables import Result, package_version
+from sim.config.loading import (ScenarioError, ScenarioTemplate, UncertainInput, load_scenario, load_template,
                           packaged_scenario)
-from sim.schema import Scenario
-from sim.topology import Topology, load_topology
+from sim.config.schema import Scenario
+from sim.network.topology import Topology, load_topology
 
 __version__ = package_version()
 __all__ = ["run", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",

@@ -17,14 +17,14 @@ import json
 import sys
 from pathlib import Path
 
-from sim.compare import compare
-from sim.engine import run
-from sim.errors import ScenarioError
-from sim.placement import place_on_topology
-from sim.results import Result, package_version, write_files, yearly
-from sim.scenario import load_scenario, load_template
-from sim.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep, tornado
-from sim.validation import format_table, run_validation
+from sim.studies.compare import compare
+from sim.world.assembly import run
+from sim.config.errors import ScenarioError
+from sim.network.placement import place_on_topology
+from sim.outputs.tables import Result, package_version, write_files, yearly
+from sim.config.loading import load_scenario, load_template
+from sim.studies.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep, tornado
+from sim.studies.validate import format_table, run_validation
 
 
 def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (default 0)") -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def write_report_to(out: str | Path) -> int:
     """Write OUT/report.html and print its path (matplotlib is imported only here)."""
-    from sim.report import write_report
+    from sim.outputs.report import write_report
 
     try:
         path = write_report(out)

@@ -25,7 +25,7 @@ def test_a_failed_write_leaves_earlier_files_untouched(tmp_path, baseline_result
     baseline_result.write(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import sim.results as results
+    import sim.outputs.tables as results
 
     calls = {"n": 0}
     real_replace = results.os.replace

@@ -21,19 +21,19 @@ from hypothesis import strategies as st
 
 import sim
 from factories import scenario_dicts
-from sim.disruption_checks import check_disruptions
-from sim.disruptions import (DISRUPTION_SPAWN_KEY, capacity_factors, cut_pieces,
+from sim.config.disruption_checks import check_disruptions
+from sim.world.disruptions import (DISRUPTION_SPAWN_KEY, capacity_factors, cut_pieces,
                              disruption_rng, occurrences, plant_online_days, share_changes, site_built_days,
                              split_link, FiberCut)
-from sim.engine import build_world, run_streams
-from sim.labs import Allocator, LabState, entitlement
-from sim.power import plant_online_day
-from sim.results import build_result
-from sim.scenario import check_references
-from sim.schedule import to_day
-from sim.schema import Scenario
-from sim.supply import plan_supply
-from sim.training import SECONDS_PER_DAY
+from sim.world.assembly import build_world, run_streams
+from sim.world.labs import Allocator, LabState, entitlement
+from sim.world.power import plant_online_day
+from sim.outputs.tables import build_result
+from sim.config.loading import check_references
+from sim.config.schedule import to_day
+from sim.config.schema import Scenario
+from sim.world.supply import plan_supply
+from sim.world.training import SECONDS_PER_DAY
 from test_properties import _check_snapshots, _check_supply_totals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -455,7 +455,7 @@ def test_invariants_hold_under_random_disruptions(doc):
 
 def _problem(*disruptions: dict, overrides: tuple[str, ...] = ()) -> tuple[tuple, str] | None:
     base = sim.load_scenario(overrides=list(overrides))
-    from sim.schema import Disruption
+    from sim.config.schema import Disruption
     return check_disruptions(base.model_copy(update={"disruptions": [Disruption.model_validate(d) for d in disruptions]}))
 
 

@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.distributions import (Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform, beta_cdf, beta_quantile,
+from sim.config.distributions import (Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform, beta_cdf, beta_quantile,
                                find_distributions, normal_cdf, parse_distribution, replace_at)
-from sim.errors import ScenarioError
-from sim.scenario import load_template
+from sim.config.errors import ScenarioError
+from sim.config.loading import load_template
 
 Z = NormalDist()
 

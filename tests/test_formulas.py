@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.engine import build_world
-from sim.frontier import lab_frontier
-from sim.hardware import (
+from sim.world.assembly import build_world
+from sim.physics.frontier import lab_frontier
+from sim.physics.hardware import (
     facility_mw_for,
     facility_w_per_gpu,
     good_dies_per_wafer,
@@ -26,13 +26,13 @@ from sim.hardware import (
     peak_flop_s,
     poisson_yield,
 )
-from sim.labs import Allocator, LabState, Refresh, entitlement
-from sim.power import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
-from sim.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
-from sim.schema import GpuType
-from sim.sites import SiteState
-from sim.supply import assemble, mix_shares, plan_supply
-from sim.training import binding_constraint, training_flop
+from sim.world.labs import Allocator, LabState, Refresh, entitlement
+from sim.world.power import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
+from sim.config.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
+from sim.config.schema import GpuType
+from sim.world.sites import SiteState
+from sim.world.supply import assemble, mix_shares, plan_supply
+from sim.world.training import binding_constraint, training_flop
 
 D = dt.date
 START = D(2024, 1, 1)
@@ -564,8 +564,8 @@ def test_engine_brings_plants_online_on_their_day(baseline):
 
 def test_max_tokens_latency_wall():
     """Epoch App. E: D = T B / (t_L L(N)). 270 days, 110 us per layer, 60M-token batch, N = 7e14."""
-    from sim.step_time import layers
-    from sim.walls import max_tokens_latency_wall
+    from sim.physics.step_time import layers
+    from sim.physics.walls import max_tokens_latency_wall
 
     duration_s, t_layer_s, batch, params = 270 * 86_400.0, 110e-6, 6e7, 7e14
     tokens = max_tokens_latency_wall(duration_s, t_layer_s, params, batch)

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from factories import scenario_dicts
-from sim.engine import build_world
-from sim.frontier import CONSTRAINTS
-from sim.results import build_result
-from sim.scenario import check_references
-from sim.schedule import to_day
-from sim.schema import Scenario
-from sim.training import SECONDS_PER_DAY, binding_constraint
+from sim.world.assembly import build_world
+from sim.physics.frontier import CONSTRAINTS
+from sim.outputs.tables import build_result
+from sim.config.loading import check_references
+from sim.config.schedule import to_day
+from sim.config.schema import Scenario
+from sim.world.training import SECONDS_PER_DAY, binding_constraint
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MW_TOL = 1e-6  # MW: absolute slack for float sums of per-GPU watts

@@ -14,7 +14,7 @@ import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.reliability import (
+from sim.physics.reliability import (
     MAX_EXPECTED_FAILURES,
     RSC1_PER_GPU_DAY,
     RSC2_PER_GPU_DAY,

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sim import plots, study_plots
-from sim.errors import ScenarioError
-from sim.report import render_report, write_report
+from sim.outputs import plots, study_plots
+from sim.config.errors import ScenarioError
+from sim.outputs.report import render_report, write_report
 
 IMG = '<img src="data:image/png;base64,'
 

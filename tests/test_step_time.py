@@ -1,5 +1,5 @@
-"""Unit and property tests of the step-time model (sim.step_time) and the collective costs it uses
-(sim.collectives): the plan respects its limits, MFU stays in (0, 1], bandwidth never hurts, the
+"""Unit and property tests of the step-time model (sim.physics.step_time) and the collective costs it uses
+(sim.physics.collectives): the plan respects its limits, MFU stays in (0, 1], bandwidth never hurts, the
 latency floor binds where it should, and a 10M-GPU, 20-site search takes milliseconds.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.collectives import (
+from sim.physics.collectives import (
     all_gather_s,
     busbw_factor,
     epoch_allreduce_latency_s,
@@ -19,7 +19,7 @@ from sim.collectives import (
     reduce_scatter_s,
     ring_allreduce_s,
 )
-from sim.step_time import (
+from sim.physics.step_time import (
     best_plan,
     chinchilla_params,
     chinchilla_tokens,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.errors import ScenarioError
-from sim.sweep import SweepSpec, parse_grid, pending, replication_path, run_sweep
+from sim.config.errors import ScenarioError
+from sim.studies.sweep import SweepSpec, parse_grid, pending, replication_path, run_sweep
 
 SHORT = ("end_date=2026-12-31",)  # a short horizon keeps replications quick
 SUMMARIES = ("bands.csv", "thresholds.csv")
@@ -140,7 +140,7 @@ def test_sensitivity_ranks_inputs_by_swing(tmp_path):
 def test_progress_bar_draws_on_a_terminal_and_stays_quiet_elsewhere():
     import io
 
-    from sim.sweep import Progress
+    from sim.studies.sweep import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

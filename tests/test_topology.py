@@ -9,8 +9,8 @@ import networkx as nx
 import pytest
 import yaml
 
-from sim.errors import ScenarioError
-from sim.topology import (
+from sim.config.errors import ScenarioError
+from sim.network.topology import (
     DEFAULT_ROUTE_FACTOR,
     FIBER_S_PER_KM,
     Fabric,

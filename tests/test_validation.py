@@ -11,8 +11,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from sim.frontier import CONSTRAINTS, WALLS
-from sim.schedule import month_starts
+from sim.physics.frontier import CONSTRAINTS, WALLS
+from sim.config.schedule import month_starts
 
 
 @pytest.fixture(scope="module")

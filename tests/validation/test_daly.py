@@ -1,6 +1,6 @@
 """Validation of sim/reliability.py against the worked cases in shared/reference/reliability.md.
 
-Each check states its tolerance. The worked figures themselves are rows of sim.validation.CASES
+Each check states its tolerance. The worked figures themselves are rows of sim.studies.validate.CASES
 (the table `sim validate` prints); the tests here check those rows and the readings around them.
 Where the reference quotes a figure without all of its inputs (the effective-training-time cases),
 the test names the reading it assumes.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.reliability import (
+from sim.physics.reliability import (
     RSC1_PER_GPU_DAY,
     RSC2_PER_GPU_DAY,
     daly_interval_s,
@@ -19,7 +19,7 @@ from sim.reliability import (
     job_mttf_s,
     rate_per_gpu_day_from_mttf,
 )
-from sim.validation import CASES
+from sim.studies.validate import CASES
 
 MIN = 60.0
 HOUR = 3600.0
@@ -32,7 +32,7 @@ RELIABILITY_CASES = [c for c in CASES if c.source in ("Daly 2006", "Young 1974",
 
 @pytest.mark.parametrize("case", RELIABILITY_CASES, ids=[c.id for c in RELIABILITY_CASES])
 def test_worked_case_within_tolerance(case):
-    """Rows of sim.validation.CASES (`sim validate`): Daly 2006 eq. 37 within 2% of 117, 57 and
+    """Rows of sim.studies.validate.CASES (`sim validate`): Daly 2006 eq. 37 within 2% of 117, 57 and
     9.1 min (computed 116.7, 56.7, 9.14); Young within 0.5% of 120, 60 and 12.2 (12.25); the
     projected job MTTFs at the RSC-1 rate, 1.803 h and 0.2254 h, within about 0.005 h (±0.3%
     and ±2.2%), the rounding of the quoted 0.23 h."""

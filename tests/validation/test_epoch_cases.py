@@ -3,7 +3,7 @@
 Source: Epoch AI, "Can AI Scaling Continue Through 2030?" (Sevilla et al., Aug 2024), App. E, and
 Erdil & Schneider-Joseph, arXiv 2411.01137; inputs, expected values and tolerances as listed in
 shared/reference/epoch_2030.md, "Public validation cases" (case numbers below are that list's).
-The expected figures and tolerances live in sim.validation.CASES (the table `sim validate` prints);
+The expected figures and tolerances live in sim.studies.validate.CASES (the table `sim validate` prints);
 this file checks every row and what the table does not carry. Then the collective-cost identities
 (Thakur, Rabenseifner & Gropp 2005; nccl-tests doc/PERFORMANCE.md) and two sanity checks on distance.
 """
@@ -14,21 +14,21 @@ import math
 
 import pytest
 
-from sim.collectives import (
+from sim.physics.collectives import (
     algbw_from_busbw,
     busbw_factor,
     epoch_allreduce_latency_s,
     epoch_pairwise_allreduce_latency_s,
     ring_allreduce_s,
 )
-from sim.step_time import (
+from sim.physics.step_time import (
     best_plan,
     chinchilla_params,
     critical_batch_tokens,
     layer_latency_s,
 )
-from sim.validation import CASES
-from sim.walls import (
+from sim.studies.validate import CASES
+from sim.physics.walls import (
     bandwidth_wall_params,
     data_wall_flop,
     data_wall_tokens,
@@ -52,7 +52,7 @@ def within_factor(value: float, expected: float, factor: float) -> bool:
 
 
 # --- the ten cases ---------------------------------------------------------------------------
-# Each figure of the ten cases is a row of sim.validation.CASES (what `sim validate` prints), with
+# Each figure of the ten cases is a row of sim.studies.validate.CASES (what `sim validate` prints), with
 # its expected value, tolerance and the computation by the model's functions; the checks after the
 # parametrized test are the ones the table does not carry (other inputs in a case's range, exact
 # identities, the arithmetic linking a case's steps).

@@ -1,4 +1,4 @@
-"""`sim validate` and the table behind it (sim.validation): every row computed, PASS/FAIL by its
+"""`sim validate` and the table behind it (sim.studies.validate): every row computed, PASS/FAIL by its
 tolerance, exit status 1 when any fails, validation.csv written whole, and the README's copy current."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import sim.cli
 from sim.cli import main
-from sim.validation import CASES, COLUMNS, ValidationCase, markdown_table, run_validation
+from sim.studies.validate import CASES, COLUMNS, ValidationCase, markdown_table, run_validation
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -1,0 +1,434 @@
+"""Loading a scenario: YAML files, `extends:` chains, `--set` overrides, validation.
+
+Every problem is raised as one `ScenarioError` naming the file the offending key came from,
+the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
+
+Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`, sim/distributions.py).
+`load_template` gives a `ScenarioTemplate`: the merged document with its uncertain inputs, from which
+`median()`, `at(values)` and `sample(rng)` make validated Scenarios. `load_scenario` is the median.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pydantic
+import yaml
+
+from sim.config.distributions import Distribution, find_distributions, is_distribution, parse_distribution, replace_at
+from sim.config.errors import ScenarioError, format_path, from_pydantic
+from sim.config.yaml_io import parse_value, read_yaml
+
+from sim.config.schema import Scenario
+from sim.physics.hardware import good_dies_per_wafer
+from sim.config.schedule import to_day
+from sim.config.disruption_checks import check_disruptions
+from sim.network.topology import Topology, load_topology, require_connected
+
+SET_SOURCE = "--set"
+
+
+def packaged_scenario(name: str = "baseline") -> Path:
+    """Path of a scenario shipped inside the package (scenarios/NAME.yaml)."""
+    return Path(str(resources.files("sim.scenarios") / f"{name}.yaml"))
+
+
+def _resolve_extends(ref: Any, child: Path) -> Path:
+    if not isinstance(ref, str) or not ref:
+        raise ScenarioError(child, "extends", "must be a file path or a shipped scenario name")
+    local = (child.parent / ref).resolve()
+    if local.exists():
+        return local
+    if "/" not in ref and not ref.endswith((".yaml", ".yml")):
+        shipped = packaged_scenario(ref)
+        if shipped.exists():
+            return shipped.resolve()
+    raise ScenarioError(child, "extends", f"no such scenario {ref!r}")
+
+
+def _load_chain(path: Path) -> list[tuple[str, dict]]:
+    """The file and each file it extends, child first: [(file, raw dict), ...]."""
+    chain: list[tuple[str, dict]] = []
+    seen: list[Path] = []
+    current = Path(path)
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(p.name for p in [*seen, resolved])
+            raise ScenarioError(chain[-1][0], "extends", f"extends cycle: {cycle}")
+        seen.append(resolved)
+        doc = read_yaml(current)
+        chain.append((str(current), doc))
+        if "extends" not in doc:
+            return chain
+        current = _resolve_extends(doc["extends"], current)
+
+
+REPLACED_WHOLE = {"points"}  # a ramp's dated points: a child states its own timeline
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`: mappings merge key by key, anything else is replaced.
+
+    A ramp's `points` mapping is replaced whole, so a child can redraw a capacity timeline. A
+    distribution (`{dist: ...}`) replaces whatever was there whole; a mapping without `dist` on top
+    of a distribution changes just the parameters it names.
+    """
+    out = dict(base)
+    for key, value in override.items():
+        if (isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_WHOLE
+                and not is_distribution(value)):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_set(doc: dict, assignment: str) -> tuple[dict, tuple]:
+    """Apply one `path.to.key=value` override (list items by index); returns the new doc and path."""
+    if "=" not in assignment:
+        raise ScenarioError(SET_SOURCE, assignment, "expected path.to.key=value")
+    key_path, text = assignment.split("=", 1)
+    parts = tuple(key_path.strip().split("."))
+    if not all(parts):
+        raise ScenarioError(SET_SOURCE, key_path.strip() or assignment, "empty key in path")
+    try:
+        value = parse_value(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(SET_SOURCE, key_path, f"cannot parse value: {getattr(exc, 'problem', None) or exc}") from None
+    doc = deep_merge(doc, {})
+    node: Any = doc
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(SET_SOURCE, where, f"no list item {part} (list has {len(node)})")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node[index] = _copy(node[index])
+                node = node[index]
+        elif isinstance(node, dict):
+            key = _match_key(node, part)
+            if last:
+                node[key] = value
+            else:
+                if key not in node:
+                    node[key] = {}
+                node[key] = _copy(node[key])
+                node = node[key]
+        else:
+            raise ScenarioError(SET_SOURCE, where, "cannot set a key inside a plain value")
+    return doc, parts
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _match_key(node: dict, part: str) -> Any:
+    """A mapping key as written on the command line, matching dates and numbers used as keys."""
+    if part in node:
+        return part
+    for key in node:
+        if str(key) == part:
+            return key
+    return part
+
+
+def _has_path(doc: Any, path: tuple) -> tuple[int, bool]:
+    """How many leading parts of `path` exist in `doc`, and whether `doc` holds a whole value
+    (a list or plain value, not a mapping) on the way: that value replaced whatever the files
+    below had there (`deep_merge` merges mappings only), so none of them wrote anything beneath."""
+    depth, whole = 0, False
+    for part in path:
+        if isinstance(doc, dict):
+            hit = next((k for k in doc if str(k) == str(part)), _MISSING)
+            if hit is _MISSING:
+                break
+            doc = doc[hit]
+        elif isinstance(doc, list) and isinstance(part, int) and 0 <= part < len(doc):
+            doc = doc[part]
+        else:
+            break
+        depth += 1
+        whole = whole or not isinstance(doc, dict)
+    return depth, whole
+
+
+_MISSING = object()
+
+
+def _source_of(path: tuple, sources: list[tuple[str, dict]]) -> str:
+    """The file that wrote the deepest part of `path`; earlier sources win ties.
+
+    A key no source has at all (a missing required key) is blamed on the scenario file, not --set.
+    """
+    best = next((name for name, _ in sources if name != SET_SOURCE), sources[0][0])
+    best_depth = 0
+    for name, doc in sources:
+        depth, whole = _has_path(doc, path)
+        if depth > best_depth:
+            best, best_depth = name, depth
+        if whole:
+            break
+    return best
+
+
+def validate(doc: dict, sources: list[tuple[str, dict]], uncertain: Iterable[str] = ()) -> Scenario:
+    """Schema and reference checks on a merged scenario dict.
+
+    `uncertain`: the key paths that held distributions; a whole number wanted there is hinted at.
+    """
+    doc = {k: v for k, v in doc.items() if k != "extends"}
+    try:
+        scenario = Scenario.model_validate(doc)
+    except pydantic.ValidationError as exc:
+        err = from_pydantic(exc, lambda loc: _source_of(loc, sources))
+        if err.key_path in set(uncertain) and "valid integer" in err.problem:
+            err = ScenarioError(err.file, err.key_path, f"{err.problem}; use round: true for whole numbers")
+        raise err from None
+    problem = check_references(scenario)
+    if problem is not None:
+        path, msg = problem
+        raise ScenarioError(_source_of(path, sources), format_path(path), msg)
+    scenario, topology = _with_topology(scenario, sources)
+    problem = check_disruptions(scenario, topology_graph=topology.graph if topology else None)
+    if problem is not None:
+        path, msg = problem
+        raise ScenarioError(_source_of(path, sources), format_path(path), msg)
+    return scenario
+
+
+def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenario, Topology | None]:
+    """Check the scenario against its topology; the topology's path is made absolute.
+
+    Every site must be a site of the topology and every run's sites connected by it. Without a
+    topology, runs must give their utilization (there is no network to derive it from).
+    """
+    def fail(path: tuple, problem: str) -> ScenarioError:
+        return ScenarioError(_source_of(path, sources), format_path(path), problem)
+
+    if s.topology is None:
+        for i, run in enumerate(s.runs):
+            if run.utilization is None:
+                raise fail(("runs", i, "utilization"), "required when the scenario names no topology")
+        return s, None
+    if s.training is None:
+        raise fail(("training",), "required when the scenario names a topology")
+    defined_in = _source_of(("topology",), sources)
+    base = Path.cwd() if defined_in == SET_SOURCE else Path(defined_in).parent
+    candidate = base / s.topology
+    ref = str(candidate.resolve()) if candidate.is_file() else s.topology
+    try:
+        topology = load_topology(ref)
+    except ScenarioError as exc:
+        if exc.key_path != "(file)":
+            raise  # a fault inside the topology file: that file and key path
+        raise fail(("topology",), exc.problem) from None
+    for name, site in s.sites.items():
+        if (site.topology_site or name) not in topology.graph:
+            where = ("sites", name, "topology_site") if site.topology_site else ("sites", name)
+            raise fail(where, f"{site.topology_site or name!r} is not a site of topology {topology.name!r}")
+    for i, run in enumerate(s.runs):
+        nodes = [s.sites[name].topology_site or name for name in run.sites]
+        require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
+                          key_path=f"runs.{i}.sites")
+    return s.model_copy(update={"topology": ref}), topology
+
+
+def load_scenario(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, merge (`extends`), override (`--set` style strings) and validate a scenario.
+
+    With no path, the baseline shipped in the package. Raises ScenarioError on any problem.
+    Every distribution in it is at its median (`load_template` for the distributions themselves).
+    """
+    return load_template(path, overrides).median()
+
+
+@dataclass(frozen=True)
+class UncertainInput:
+    """A number of the scenario given as a distribution: where it is and what it is."""
+
+    key_path: str  # dotted, as errors name it: "labs.openai.delivery_lead_time_days", "runs.0.duration_days"
+    path: tuple  # the same as a tuple of mapping keys (dates as dates) and list indices (ints)
+    distribution: Distribution
+    file: str = ""  # the file that wrote it ("--set" for a command-line override)
+
+
+@dataclass(frozen=True)
+class ScenarioTemplate:
+    """A scenario whose numbers may be distributions: a recipe for Scenarios.
+
+    `inputs` are in document order, the order `sample` draws them in. Every Scenario it makes is
+    validated; the median one is validated when the template is loaded, so a bad scenario is
+    refused before any sweep starts.
+    """
+
+    name: str
+    inputs: tuple[UncertainInput, ...]
+    doc: Mapping = field(repr=False, compare=False)  # the merged document, distributions and all
+    sources: tuple = field(repr=False, compare=False)  # ((file, raw dict), ...) for naming the file at fault
+    _median: Scenario = field(repr=False, compare=False)  # validated when loaded
+
+    def median(self) -> Scenario:
+        """The scenario with every distribution at its median."""
+        return self._median
+
+    def at(self, values: Mapping[str | tuple, float]) -> Scenario:
+        """The scenario with the given inputs at the given numbers (by dotted key path, or path tuple)
+        and the rest at their medians. A distribution with `round: true` gets the number rounded."""
+        by_key = {item.key_path: item for item in self.inputs}
+        by_path = {item.path: item for item in self.inputs}
+        chosen: dict[tuple, float] = {}
+        for key, value in values.items():
+            item = by_path.get(key) if isinstance(key, tuple) else by_key.get(key)
+            if item is None:
+                known = ", ".join(by_key) or "none"
+                file = next((name for name, _ in self.sources if name != SET_SOURCE), "(scenario)")
+                where = format_path(key) if isinstance(key, tuple) else str(key)
+                raise ScenarioError(file, where, f"is not an uncertain input of this scenario (its inputs: {known})")
+            if hasattr(value, "item"):  # a numpy number: the schema takes plain Python numbers
+                value = value.item()
+            if item.distribution.round and isinstance(value, (int, float)) and math.isfinite(value):
+                value = item.distribution._out(value)
+            chosen[item.path] = value
+        return self._build({**{i.path: i.distribution.median() for i in self.inputs}, **chosen})
+
+    def sample(self, rng) -> tuple[Scenario, dict[str, float]]:
+        """A scenario with every input drawn from `rng` (a numpy Generator), one draw per input in the
+        order of `inputs`, and the numbers drawn by key path. The same generator state gives the same draw."""
+        drawn = {item.path: item.distribution.sample(rng) for item in self.inputs}
+        values = {item.key_path: drawn[item.path] for item in self.inputs}
+        return self._build(drawn), values
+
+    def _build(self, values: dict[tuple, float]) -> Scenario:
+        return _realise(self.doc, self.sources, self.inputs, values)
+
+
+def _realise(doc: Mapping, sources: Iterable[tuple[str, dict]], inputs: Iterable[UncertainInput],
+             values: dict[tuple, float]) -> Scenario:
+    """The validated scenario with numbers in place of the distributions at `values`' paths."""
+    return validate(replace_at(dict(doc), values), list(sources), uncertain=[item.key_path for item in inputs])
+
+
+def load_template(path: str | Path | None = None, overrides: Iterable[str] = ()) -> ScenarioTemplate:
+    """Read, merge (`extends`) and override a scenario, parse its distributions and validate its
+    median. With no path, the baseline shipped in the package. Raises ScenarioError on any problem,
+    naming the file that wrote the offending key."""
+    doc, sources = _merged(path, overrides)
+    inputs = []
+    for where, spec in find_distributions(doc):
+        file = _source_of(where, sources)
+        key_path = format_path(where)
+        inputs.append(UncertainInput(key_path, where, parse_distribution(spec, file, key_path), file))
+    median = _realise(doc, sources, inputs, {item.path: item.distribution.median() for item in inputs})
+    return ScenarioTemplate(name=median.name, inputs=tuple(inputs), doc=doc, sources=tuple(sources), _median=median)
+
+
+def _merged(path: str | Path | None, overrides: Iterable[str]) -> tuple[dict, list[tuple[str, dict]]]:
+    """The merged document (extends chain, then --set) and its sources, --set first, child before parent."""
+    path = packaged_scenario() if path is None else Path(path)
+    chain = _load_chain(path)
+    doc: dict = {}
+    for _, raw in reversed(chain):
+        doc = deep_merge(doc, raw)
+    set_doc: dict = {}
+    for assignment in overrides:
+        doc, set_path = apply_set(doc, assignment)
+        set_doc = _nest(set_doc, set_path)
+    sources = ([(SET_SOURCE, set_doc)] if set_doc else []) + chain
+    return doc, sources
+
+
+def _nest(tree: dict, path: tuple) -> dict:
+    """Record that `path` was written by --set (for naming the source of an error)."""
+    out = dict(tree)
+    node = out
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = True
+    return out
+
+
+def check_references(s: Scenario) -> tuple[tuple, str] | None:
+    """The first broken cross-reference or ordering as (key path, problem), or None."""
+    if s.end_date <= s.start_date:
+        return ("end_date",), f"must be after start_date ({s.start_date})"
+    if s.h100e_reference not in s.gpu_types:
+        return ("h100e_reference",), f"unknown GPU type {s.h100e_reference!r}"
+    last = None
+    for i, point in enumerate(s.mix):
+        if last is not None and point.date <= last:
+            return ("mix", i, "date"), "mix dates must be in increasing order"
+        last = point.date
+        for gpu in point.shares:
+            if gpu not in s.gpu_types:
+                return ("mix", i, "shares", gpu), f"unknown GPU type {gpu!r}"
+    for fab_name, fab in s.logic_fabs.items():
+        for gpu_name, gpu in s.gpu_types.items():
+            if good_dies_per_wafer(gpu.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) < 1:
+                return (("gpu_types", gpu_name, "die_area_mm2"),
+                        f"logic fab {fab_name!r} yields less than one good die per wafer of this size")
+    if sum(lab.share_of_output for lab in s.labs.values()) > 1 + 1e-9:
+        return ("labs",), "shares of output add up to more than 1"
+    for name, site in s.sites.items():
+        if site.lab not in s.labs:
+            return ("sites", name, "lab"), f"unknown lab {site.lab!r}"
+        for gpu in site.initial_gpus:
+            if gpu not in s.gpu_types:
+                return ("sites", name, "initial_gpus", gpu), f"unknown GPU type {gpu!r}"
+    for i, plant in enumerate(s.power_plants):
+        if plant.site not in s.sites:
+            return ("power_plants", i, "site"), f"unknown site {plant.site!r}"
+        if plant.type not in s.plant_types:
+            return ("power_plants", i, "type"), f"unknown plant type {plant.type!r}"
+    names = set()
+    for i, run in enumerate(s.runs):
+        if run.name in names:
+            return ("runs", i, "name"), f"duplicate run name {run.name!r}"
+        names.add(run.name)
+        if run.lab not in s.labs:
+            return ("runs", i, "lab"), f"unknown lab {run.lab!r}"
+        for j, site in enumerate(run.sites):
+            if site not in s.sites:
+                return ("runs", i, "sites", j), f"unknown site {site!r}"
+            if s.sites[site].lab != run.lab:
+                return ("runs", i, "sites", j), f"site {site!r} belongs to lab {s.sites[site].lab!r}"
+        if run.gpu_type is not None and run.gpu_type not in s.gpu_types:
+            return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
+        if run.start is not None and run.start < s.start_date:
+            return ("runs", i, "start"), f"is before start_date ({s.start_date})"
+    return check_disruptions(s, targets=False) or _check_initial_power(s)
+
+
+def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
+    """GPUs installed on the start date need a built, powered site."""
+    from sim.world.power import firm_mw_online  # late import: power depends on schema only
+
+    for name, site in s.sites.items():
+        if not site.initial_gpus:
+            continue
+        built_day = to_day(site.construction_start, s.start_date) + site.construction_days
+        if built_day > 0:
+            return ("sites", name, "initial_gpus"), "site is not built by start_date"
+        draw_mw = sum(
+            n * s.gpu_types[g].all_in_it_w * site.pue for g, n in site.initial_gpus.items()
+        ) / 1e6
+        available_mw = min(site.facility_mw, firm_mw_online(s, name, 0.0))
+        if draw_mw > available_mw + 1e-9:
+            return (
+                ("sites", name, "initial_gpus"),
+                f"needs {draw_mw:.1f} MW but only {available_mw:.1f} MW is built and powered on start_date",
+            )
+    return None
+

@@ -1,0 +1,427 @@
+"""One self-contained HTML report of an output folder: `sim report DIR` writes DIR/report.html.
+
+The folder may hold any combination of
+    a run          runs.csv, timeseries.csv, frontier.csv, summary.json   (sim run)
+    a comparison   compare.csv [+ compare.json]                           (sim compare)
+    a sweep        bands.csv, thresholds.csv [+ sweep.json, replications.csv]   (sim sweep)
+    a tornado      tornado.csv [+ tornado.json]                           (sim sensitivity)
+and the report has a section for each. Figures are embedded as base64 PNG data URIs and the styles
+are inline: the file needs nothing else, no network, no other files.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import numbers
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.outputs import plots, study_plots
+from sim.config.errors import ScenarioError
+from sim.outputs.tables import package_version, write_files
+
+REPORT_NAME = "report.html"
+
+RUN_FILES = ("runs.csv", "timeseries.csv", "frontier.csv", "summary.json")
+SWEEP_FILES = ("bands.csv", "thresholds.csv")
+REQUIRED_COLUMNS = {
+    "replications.csv": ["replication", "seed", "largest_run_flop"],
+    "runs.csv": ["run", "lab", "start", "end", "gpus", "gpu_type", "flop", "mfu", "binding_constraint", "status"],
+    "timeseries.csv": ["date", "entity", "metric", "value"],
+    "frontier.csv": ["date", "constraint", "max_flop", "binding_constraint"],
+    "compare.csv": ["topology", "run", "flop", "mfu", "status"],
+    "bands.csv": ["date", "metric", "p10", "p50", "p90"],
+    "thresholds.csv": ["threshold_flop", "replications"],
+    "tornado.csv": ["input", "low_value", "high_value", "output_at_low", "output_at_high", "output_at_median", "swing"],
+}
+KNOWN = ("a run (runs.csv, timeseries.csv, frontier.csv, summary.json), compare.csv, "
+         "a sweep (bands.csv, thresholds.csv) or tornado.csv")
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto;
+       max-width: 1180px; padding: 1.5em 2em 4em; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.35em; margin-top: 2.2em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; }
+h3 { font-size: 1.1em; margin-top: 1.6em; }
+.meta { border-collapse: collapse; margin: 0.6em 0 1em; }
+.meta th { text-align: left; padding: 0.15em 1.2em 0.15em 0; color: #555; font-weight: 600; }
+.meta td { padding: 0.15em 0; }
+nav a { margin-right: 1.2em; }
+figure { margin: 1.2em 0 1.8em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
+figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
+table.data { border-collapse: collapse; font-size: 0.88em; margin: 0.5em 0 1.2em; }
+table.data th { background: #f3f3f5; text-align: left; padding: 0.3em 0.7em; border-bottom: 1px solid #ccc;
+                position: sticky; top: 0; }
+table.data td { padding: 0.22em 0.7em; border-bottom: 1px solid #eee; white-space: nowrap; }
+table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.data tr:hover td { background: #fafafa; }
+details { margin: 0.6em 0 1.2em; }
+details summary { cursor: pointer; color: #0b5cad; }
+.scroll { overflow-x: auto; max-height: 36em; overflow-y: auto; }
+.note { color: #555; font-size: 0.92em; }
+footer { margin-top: 3em; color: #777; font-size: 0.85em; }
+"""
+
+# Columns shown with digits as they are (no thousands separators, no exponent).
+PLAIN_COLUMNS = {"year", "seed", "replication", "replications", "interruptions_seed"}
+
+
+# ---------------------------------------------------------------------------------------------- formatting
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def format_value(column: str, value: Any) -> str:
+    """A table cell: FLOP in short scientific notation (8.13e27), counts with thousands separators,
+    fractions to three significant digits, empty for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if not _is_number(value):
+        text = str(value)
+        return "" if text == "nan" else text
+    v = float(value)
+    if column in PLAIN_COLUMNS and v.is_integer():
+        return str(int(v))
+    if "flop" in column.lower() and "flop_per" not in column.lower() and v != 0:
+        return plots.sci(v)
+    if v.is_integer() and abs(v) < 1e9:
+        return f"{int(v):,}"
+    if abs(v) >= 1e9:
+        return plots.sci(v)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if v == 0:
+        return "0"
+    return f"{v:.3g}"
+
+
+def html_table(df: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | None = None) -> str:
+    """A DataFrame as an HTML table, numbers right-aligned and formatted (`format_value`)."""
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = []
+        for col, v in zip(df.columns, values):
+            text = formats[col](v) if col in formats else format_value(str(col), v)
+            numeric = _is_number(v)
+            cells.append(f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def figure_html(fig, caption: str, alt: str) -> str:
+    """A figure as an <img> with a base64 PNG data URI, and its caption."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def meta_table(items: list[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items if v is not None)
+    return f'<table class="meta">{rows}</table>'
+
+
+def details(summary: str, body: str) -> str:
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+def _read_csv(folder: Path, name: str) -> pd.DataFrame:
+    path = folder / name
+    try:
+        table = pd.read_csv(path, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise ScenarioError(path, "(report)", f"cannot read {name}: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS.get(name, []) if c not in table.columns]
+    if missing:
+        raise ScenarioError(path, "(report)", f"not a sim {name}: no column {', '.join(missing)}")
+    return table
+
+
+def _read_json(folder: Path, name: str, required: bool = False) -> dict | None:
+    path = folder / name
+    if not path.is_file():
+        if required:
+            raise ScenarioError(path, "(report)", f"{name} is missing")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ScenarioError(path, "(report)", f"cannot read {name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "(report)", f"{name} should hold a JSON object")
+    return data
+
+
+def detect(folder: str | Path) -> dict[str, bool]:
+    """Which kinds of output a folder holds: {'run', 'compare', 'sweep', 'tornado'} -> bool."""
+    folder = Path(folder)
+
+    def has(name: str) -> bool:
+        return (folder / name).is_file()
+
+    return {
+        "run": all(has(n) for n in RUN_FILES),
+        "compare": has("compare.csv"),
+        "sweep": all(has(n) for n in SWEEP_FILES),
+        "tornado": has("tornado.csv"),
+    }
+
+
+def _incomplete(folder: Path) -> list[str]:
+    """Notes on sets of files found only in part (e.g. runs.csv without summary.json)."""
+    notes = []
+    for kind, names in (("run", RUN_FILES), ("sweep", SWEEP_FILES)):
+        present = [n for n in names if (folder / n).is_file()]
+        if present and len(present) < len(names):
+            missing = [n for n in names if n not in present]
+            notes.append(f"{', '.join(present)} without {', '.join(missing)} (a {kind} needs all of "
+                         f"{', '.join(names)})")
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------- sections
+
+def _scenario_label(name: str | None) -> str:
+    return name if name else "baseline (shipped)"
+
+
+def run_section(folder: Path) -> tuple[str, dict, int]:
+    summary = _read_json(folder, "summary.json", required=True)
+    runs = _read_csv(folder, "runs.csv")
+    timeseries = _read_csv(folder, "timeseries.csv")
+    frontier = _read_csv(folder, "frontier.csv")
+    meta = {"scenario": summary.get("scenario"), "seed": summary.get("seed"), "version": summary.get("version")}
+    parts = ['<section id="run"><h2>Run</h2>']
+    parts.append(meta_table([
+        ("scenario", summary.get("scenario")), ("seed", summary.get("seed")), ("sim version", summary.get("version")),
+        ("horizon", f"{summary.get('start_date', '?')} to {summary.get('end_date', '?')}"),
+        ("runs", f"{summary.get('runs_completed', '?')} of {summary.get('runs', '?')} completed"),
+        ("SimPy events", format_value("events", summary.get("events_processed"))),
+    ]))
+    best = summary.get("largest_run_completed")
+    if best:
+        parts.append(f"<p><b>Largest completed run:</b> {html.escape(str(best['run']))} "
+                     f"({html.escape(str(best['lab']))}), {plots.sci(float(best['flop']))} FLOP on "
+                     f"{int(best['gpus']):,} x {html.escape(str(best['gpu_type']))}, {html.escape(str(best['start']))} "
+                     f"to {html.escape(str(best['end']))}, bound by {html.escape(str(best['binding_constraint']))}.</p>")
+    years = pd.DataFrame(summary.get("years") or [])
+    if len(years):
+        years = years.rename(columns={
+            "gpus_delivered_h100e": "H100e delivered in year", "power_online_gw": "firm power online, GW (year end)",
+            "installed_gpus": "GPUs installed (year end)", "installed_h100e": "H100e installed (year end)",
+            "largest_run_flop": "largest run completed in year, FLOP", "frontier_max_flop": "frontier max, FLOP"})
+        parts.append("<h3>Per year</h3>" + html_table(years))
+    images = 0
+    parts.append(figure_html(plots.buildout(timeseries, runs), "GPUs installed by product in H100-equivalents "
+                             "(stacked); the world's firm power online, available and drawn; power drawn and GPUs "
+                             "installed per site. Monthly.", "buildout"))
+    parts.append(figure_html(plots.frontier(frontier), "The largest run any lab could start each month under each "
+                             "constraint alone and combined; the wide band marks the constraint that binds. Diamonds: "
+                             "Epoch AI's 2030 medians (Can AI Scaling Continue Through 2030?, 2024); the bar: its "
+                             "inter-DC bandwidth range.", "frontier"))
+    parts.append(figure_html(plots.runs_timeline(runs, summary.get("end_date")), "Planned training runs, start to end, "
+                             "coloured by lab; hatched: not completed within the horizon.", "training runs"))
+    images += 3
+    shown = [c for c in ["run", "lab", "status", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "goodput",
+                         "binding_constraint", "params", "step_time_s", "comm_fraction", "interruptions",
+                         "disrupted_days", "stalled_days"] if c in runs.columns]
+    parts.append("<h3>Training runs</h3>" + html_table(runs[shown]))
+    parts.append(details("All columns of runs.csv", html_table(runs)))
+    pivot = _frontier_pivot(frontier)
+    if len(pivot):
+        year_end = year_end_rows(pivot)
+        parts.append("<h3>Frontier at each year's last month</h3><p class=\"note\">Largest run any lab could start, "
+                     "FLOP, under each constraint.</p>" + html_table(year_end))
+        parts.append(details("Frontier, every month", html_table(pivot)))
+    disruptions = summary.get("disruptions") or []
+    if disruptions:
+        parts.append("<h3>Disruptions that occurred</h3>" + html_table(pd.DataFrame(disruptions)))
+    parts.append("</section>")
+    return "".join(parts), meta, images
+
+
+def year_end_rows(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
+    """The rows of each year's last date (per combination of `keys`, if given)."""
+    when = pd.to_datetime(table["date"])
+    groups = [table[k] for k in keys or []] + [when.dt.year]
+    return table[when.groupby(groups).transform("max") == when]
+
+
+def _frontier_pivot(frontier: pd.DataFrame) -> pd.DataFrame:
+    order = [c for c in plots.CONSTRAINT_ORDER if c in set(frontier["constraint"])]
+    order += [c for c in dict.fromkeys(frontier["constraint"]) if c not in order]
+    table = frontier.pivot_table(index="date", columns="constraint", values="max_flop", aggfunc="last")
+    table = table.reindex(columns=order)
+    binding = frontier.drop_duplicates("date").set_index("date")["binding_constraint"]
+    table["binding"] = binding.reindex(table.index)
+    table = table.reset_index()
+    table.columns.name = None
+    return table
+
+
+def _study_info(folder: Path, json_name: str) -> tuple[dict, dict]:
+    """What a comparison or tornado recorded about itself, and the scenario/seed/version of it."""
+    info = _read_json(folder, json_name) or {}
+    return info, {"scenario": info.get("scenario"), "seed": info.get("seed"), "version": info.get("version")}
+
+
+def _study_rows(info: dict, json_name: str, extra: tuple[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("scenario", info.get("scenario", f"not recorded (no {json_name})")),
+        ("seed", info.get("seed", "not recorded")), ("sim version", info.get("version")),
+        extra,
+        ("overrides", " ".join(info.get("overrides") or []) or None),
+    ]
+
+
+def compare_section(folder: Path) -> tuple[str, dict, int]:
+    table = _read_csv(folder, "compare.csv")
+    info, meta = _study_info(folder, "compare.json")
+    parts = ['<section id="compare"><h2>Topology comparison</h2>']
+    parts.append(meta_table(_study_rows(info, "compare.json",
+                                        ("topologies", ", ".join(dict.fromkeys(str(t) for t in table["topology"]))))))
+    parts.append(figure_html(study_plots.topology_comparison(table), "The same buildout on each topology: FLOP trained "
+                             "and MFU per run.", "topology comparison"))
+    parts.append(html_table(table))
+    parts.append("</section>")
+    return "".join(parts), meta, 1
+
+
+def sweep_section(folder: Path) -> tuple[str, dict, int]:
+    bands = _read_csv(folder, "bands.csv")
+    thresholds = _read_csv(folder, "thresholds.csv")
+    spec = _read_json(folder, "sweep.json") or {}
+    meta = {"scenario": _scenario_label(spec.get("scenario")) if spec else None, "seed": spec.get("root_seed"),
+            "version": None}
+    grid = spec.get("grid") or []
+    parts = ['<section id="sweep"><h2>Monte Carlo sweep</h2>']
+    parts.append(meta_table([
+        ("scenario", _scenario_label(spec.get("scenario")) if spec else "not recorded (no sweep.json)"),
+        ("root seed", spec.get("root_seed", "not recorded")),
+        ("replications", f"{spec['n']} per grid cell" if "n" in spec else None),
+        ("grid", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in grid) or None),
+        ("overrides", " ".join(spec.get("overrides") or []) or None),
+    ]))
+    parts.append(figure_html(study_plots.fan_chart(bands), "Per month over replications: the p10-p90 band and the median "
+                             "(FLOP on a log axis).", "Monte Carlo fan charts"))
+    parts.append(figure_html(study_plots.threshold_curves(thresholds), "The share of replications with a completed run at "
+                             "least this large by the end of each year.", "threshold probabilities"))
+    parts.append("<h3>Thresholds</h3>" + html_table(thresholds))
+    images = 2
+    if (folder / "replications.csv").is_file():
+        reps = _read_csv(folder, "replications.csv")
+        if "largest_run_flop" in reps.columns:
+            keys = [k for k, _ in grid if k in reps.columns]
+            parts.append(figure_html(study_plots.replication_histogram(reps, keys), "The largest completed run of each "
+                                     "replication; dashed: the median.", "largest run per replication"))
+            images += 1
+            groups = reps.groupby(keys, sort=False) if keys else [((), reps)]
+            rows = []
+            for key, rows_ in groups:
+                key = key if isinstance(key, tuple) else (key,)
+                flop = pd.to_numeric(rows_["largest_run_flop"], errors="coerce")
+                rows.append({**dict(zip(keys, key)), "replications": len(rows_), "min": flop.min(),
+                             "p10": flop.quantile(0.1), "p50": flop.quantile(0.5), "p90": flop.quantile(0.9),
+                             "max": flop.max()})
+            parts.append("<h3>Largest completed run per replication, FLOP</h3>"
+                         + html_table(pd.DataFrame(rows), {c: _flop for c in ("min", "p10", "p50", "p90", "max")}))
+    keys = [c for c in bands.columns if c not in ("date", "p10", "p50", "p90", "mean")]  # metric and grid keys
+    parts.append(details("Bands at each year's last month", html_table(year_end_rows(bands, keys))))
+    parts.append("</section>")
+    return "".join(parts), meta, images
+
+
+def _flop(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else ("0" if v == 0 else plots.sci(float(v)))
+
+
+def tornado_section(folder: Path) -> tuple[str, dict, int]:
+    table = _read_csv(folder, "tornado.csv")
+    info, meta = _study_info(folder, "tornado.json")
+    parts = ['<section id="tornado"><h2>Sensitivity (tornado)</h2>']
+    parts.append(meta_table(_study_rows(info, "tornado.json",
+                                        ("output", info.get("output", "largest completed run, FLOP")))))
+    parts.append(figure_html(study_plots.tornado(table), "Each uncertain input at its p10 and at its p90, the others at "
+                             "their medians; largest swing on top.", "tornado"))
+    parts.append(html_table(table, {c: _flop for c in ("output_at_low", "output_at_high", "output_at_median", "swing")}))
+    parts.append("</section>")
+    return "".join(parts), meta, 1
+
+
+SECTIONS = (("run", "Run", run_section), ("compare", "Topology comparison", compare_section),
+            ("sweep", "Monte Carlo sweep", sweep_section), ("tornado", "Sensitivity", tornado_section))
+
+
+# ---------------------------------------------------------------------------------------------- the report
+
+def render_report(folder: str | Path) -> tuple[str, int]:
+    """The report's HTML for a folder of outputs, and how many figures it embeds."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(folder, "(report)", "no such folder")
+    found = detect(folder)
+    if not any(found.values()):
+        partial = _incomplete(folder)
+        problem = f"nothing to report: found {partial[0]}" if partial else f"no sim outputs here; expected {KNOWN}"
+        raise ScenarioError(folder, "(report)", problem)
+    bodies, metas, images = [], [], 0
+    for key, _, make in SECTIONS:
+        if found[key]:
+            body, meta, n = make(folder)
+            bodies.append(body)
+            metas.append(meta)
+            images += n
+    scenarios = list(dict.fromkeys(str(m["scenario"]) for m in metas if m.get("scenario")))
+    seeds = list(dict.fromkeys(str(m["seed"]) for m in metas if m.get("seed") is not None))
+    versions = list(dict.fromkeys(str(m["version"]) for m in metas if m.get("version")))
+    title = f"sim report: {', '.join(scenarios) or folder.name}"
+    nav = " ".join(f'<a href="#{key}">{label}</a>' for key, label, _ in SECTIONS if found[key])
+    notes = "".join(f'<p class="note">Not shown: {html.escape(n)}.</p>' for n in _incomplete(folder))
+    header = meta_table([
+        ("folder", folder.resolve().name), ("scenario", ", ".join(scenarios) or "not recorded"),
+        ("seed", ", ".join(seeds) or "not recorded"), ("sim version", ", ".join(versions) or "not recorded"),
+        ("report written by", f"sim {package_version()}"),
+    ])
+    document = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+{header}
+<nav>{nav}</nav>
+{notes}
+{''.join(bodies)}
+<footer>Written by sim {html.escape(package_version())} from the files in this folder; {images} figure{"" if images == 1 else "s"}.
+Self-contained: figures are embedded PNG images, styles inline.</footer>
+</body>
+</html>
+"""
+    return document, images
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write FOLDER/report.html (whole or not at all) for the outputs the folder holds; returns its path.
+
+    Raises ScenarioError when the folder holds no sim outputs or a file cannot be read."""
+    folder = Path(folder)
+    document, _ = render_report(folder)
+    return write_files(folder, {REPORT_NAME: document})[0]

@@ -1,0 +1,220 @@
+"""Results as tidy tables (runs, timeseries, frontier), the summary, and writing them to disk.
+
+Every file is rendered in memory first, written under a temporary name in the output folder,
+then renamed into place, so a file is either whole or absent (DEVELOPERS.md, "Bad input").
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.world.disruptions import active_rows
+from sim.physics.hardware import peak_flop_s
+from sim.world.probes import frontier_rows, timeseries_rows
+from sim.physics.sizing import frontier_walls, run_network
+from sim.config.schedule import to_date
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.world.assembly import World
+
+RUN_COLUMNS = [
+    "run", "lab", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "binding_constraint",
+    "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
+    "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
+    "disrupted_days", "stalled_days",
+]
+FLOAT_FORMAT = "%.10g"
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("sim-buildout")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+@dataclass
+class Result:
+    """What a simulation produced: three tables, the summary, and how it was made."""
+
+    scenario_name: str
+    seed: int
+    runs: pd.DataFrame
+    timeseries: pd.DataFrame
+    frontier: pd.DataFrame
+    summary: dict[str, Any]
+    events_processed: int
+
+    def files(self) -> dict[str, str]:
+        """The output files' names and exact contents."""
+        def csv(df: pd.DataFrame) -> str:
+            return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+        return {
+            "runs.csv": csv(self.runs),
+            "timeseries.csv": csv(self.timeseries),
+            "frontier.csv": csv(self.frontier),
+            "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
+        }
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the headline, the year-by-year figures and the runs, as HTML tables."""
+        best = self.summary.get("largest_run_completed") or {}
+        head = (f"<p><b>{self.scenario_name}</b>, seed {self.seed}: largest completed run "
+                f"{best.get('run', '-')} at {best.get('flop', 0.0):.2e} FLOP, bound by "
+                f"{best.get('binding_constraint', '-')}</p>")
+        years = pd.DataFrame(self.summary.get("years", []))
+        cols = ["run", "lab", "start", "end", "gpus", "gpu_type", "flop", "mfu", "goodput", "binding_constraint", "status"]
+        runs = self.runs[[c for c in cols if c in self.runs.columns]]
+        fmt = {"flop": "{:.2e}".format, "mfu": "{:.3f}".format, "goodput": "{:.3f}".format}
+        return (head + years.to_html(index=False, float_format=lambda x: f"{x:,.3g}")
+                + runs.to_html(index=False, formatters=fmt))
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write the four files; each appears whole or not at all."""
+        return write_files(Path(out_dir), self.files())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_files(out_dir: Path, contents: dict[str, str]) -> list[Path]:
+    """Write each file to a temporary name in `out_dir`, then rename them all into place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, text in contents.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            staged.append((name, Path(tmp)))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            os.chmod(tmp, mode)
+        final = []
+        for name, tmp in staged:
+            os.replace(tmp, out_dir / name)
+            final.append(out_dir / name)
+        return final
+    finally:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def build_result(world: "World") -> Result:
+    """Turn a finished world into tables and a summary."""
+    s = world.scenario
+    probe = world.probe
+    order = {r.name: i for i, r in enumerate(s.runs)}
+    records = sorted(world.runs.records, key=lambda r: order[r.run])
+    runs = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=RUN_COLUMNS)
+    for col in ("start", "end"):
+        runs[col] = runs[col].map(lambda d: d.isoformat() if d is not None else "")
+
+    dates = {}
+    def iso(day: float) -> str:
+        if day not in dates:
+            dates[day] = to_date(day, s.start_date).isoformat()
+        return dates[day]
+
+    names = world.runs.names
+    h100e = np.array(world.runs.h100e)
+    ts_rows = [row for snap in probe.snapshots
+               for row in timeseries_rows(snap, names, h100e, world.plan) + active_rows(world.occurrences, s, snap.day)]
+    timeseries = pd.DataFrame(ts_rows, columns=["day", "entity", "metric", "value"])
+    timeseries.insert(0, "date", timeseries.pop("day").map(iso))
+    timeseries["value"] = timeseries["value"].astype(float)
+    walls = lab_walls(world)
+    fr_rows = [row for snap in probe.snapshots for row in frontier_rows(snap, s, names, world.runs.h100e, walls)]
+    frontier = pd.DataFrame(
+        fr_rows, columns=["day", "constraint", "max_flop", "h100e", "lab", "binding_constraint"]
+    )
+    frontier.insert(0, "date", frontier.pop("day").map(iso))
+    summary = build_summary(world, runs, timeseries, frontier)
+    return Result(
+        scenario_name=s.name, seed=world.seed, runs=runs, timeseries=timeseries, frontier=frontier,
+        summary=summary, events_processed=world.env.events_processed,
+    )
+
+
+def lab_walls(world: "World") -> dict[str, dict[str, float]]:
+    """Each lab's network, latency and data walls for the frontier's run, on its topology."""
+    s, ctx = world.scenario, world.runs
+    if ctx.topology is None or ctx.physics is None:
+        return {}
+    best_peak = max(peak_flop_s(g, s.frontier.precision) for g in s.gpu_types.values())
+    walls = {}
+    for lab in s.labs:
+        nodes = list(dict.fromkeys(ctx.site_node[n] for n, site in s.sites.items() if site.lab == lab))
+        if nodes and ctx.topology.connected(nodes):
+            network = run_network(ctx.topology, nodes)
+            walls[lab] = frontier_walls(network, best_peak, s.frontier.duration_days, ctx.physics)
+    return walls
+
+
+def _run_brief(row: pd.Series | None) -> dict | None:
+    if row is None:
+        return None
+    return {
+        "run": row["run"], "lab": row["lab"], "start": row["start"], "end": row["end"],
+        "gpus": int(row["gpus"]), "gpu_type": row["gpu_type"], "flop": float(row["flop"]),
+        "binding_constraint": row["binding_constraint"],
+    }
+
+
+def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
+    """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
+    the largest run completed in the year and the frontier's best combined run."""
+    world = timeseries[timeseries["entity"] == "world"].pivot(index="date", columns="metric", values="value")
+    world.index = pd.to_datetime(world.index)
+    rows = []
+    for year in sorted(world.index.year.unique()):
+        in_year = world[world.index.year == year]
+        after = world[world.index.year > year]
+        end = after.iloc[0] if len(after) else in_year.iloc[-1]
+        start = in_year.iloc[0]
+        done = runs[(runs["status"] == "completed") & runs["end"].str.startswith(str(year))]
+        front = frontier[(frontier["constraint"] == "combined") & frontier["date"].str.startswith(str(year))]
+        rows.append({
+            "year": int(year),
+            "gpus_delivered_h100e": float(end["delivered_h100e_total"] - start["delivered_h100e_total"]),
+            "power_online_gw": float(end["power_online_mw"]) / 1e3,
+            "installed_gpus": int(end["installed_gpus"]),
+            "installed_h100e": float(end["installed_h100e"]),
+            "largest_run_flop": float(done["flop"].max()) if len(done) else 0.0,
+            "frontier_max_flop": float(front["max_flop"].max()) if len(front) else 0.0,
+        })
+    return pd.DataFrame(rows)
+
+
+def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, frontier: pd.DataFrame) -> dict:
+    s = world.scenario
+    done = runs[runs["status"] == "completed"]
+    largest = done.loc[done["flop"].idxmax()] if len(done) else None
+    started = runs[runs["gpus"] > 0]
+    largest_any = started.loc[started["flop"].idxmax()] if len(started) else None
+    return {
+        "scenario": s.name,
+        "seed": world.seed,
+        "version": package_version(),
+        "start_date": s.start_date.isoformat(),
+        "end_date": s.end_date.isoformat(),
+        "events_processed": world.env.events_processed,
+        "runs": int(len(runs)),
+        "runs_completed": int(len(done)),
+        "largest_run_completed": _run_brief(largest),
+        "largest_run_started": _run_brief(largest_any),
+        "years": yearly(timeseries, runs, frontier).to_dict(orient="records"),
+        "disruptions": [o.record(s.start_date) for o in world.occurrences],
+    }

@@ -1,0 +1,65 @@
+"""The frontier: for each month, the largest run that could start then, under each constraint
+alone and under all of them together, and which one binds.
+
+This is the Epoch 2030 report's constraint chart made dynamic: instead of one figure per
+constraint for 2030, the simulator recomputes each month from the state of the buildout.
+  chips alone: every GPU the lab holds (installed or waiting), as if power were unlimited;
+  power alone: the lab's built, powered site capacity filled with the most efficient GPU on sale;
+  combined:    the GPUs actually installed and powered.
+Each is sized as GPUs x peak FLOP/s x utilization x duration x the run's share of the fleet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.physics.hardware import gpus_within_power
+from sim.world.training import binding_constraint, training_flop
+
+CONSTRAINTS = ("chips", "power", "combined")
+WALLS = ("network", "latency", "data")  # with a topology: walls from sim/run_physics.py (Epoch App. E)
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    constraint: str
+    flop: float
+    h100e: float
+
+
+def lab_frontier(
+    installed: list[int],
+    inventory: list[int],
+    site_power: list[tuple[float, float]],
+    on_sale: list[bool],
+    peak_flop_s: list[float],
+    it_w: list[float],
+    h100e: list[float],
+    gpu_share: float,
+    utilization: float,
+    duration_days: float,
+) -> tuple[dict[str, FrontierPoint], str]:
+    """One lab's largest feasible run under each constraint, and the binding one.
+
+    `site_power` is (available MW, PUE) for each of the lab's sites; `on_sale` marks products
+    that can be bought by this month.
+    """
+    def point(name: str, counts: list[float]) -> FrontierPoint:
+        flop_s = sum(n * p for n, p in zip(counts, peak_flop_s))
+        gpus_h100e = sum(n * e for n, e in zip(counts, h100e))
+        return FrontierPoint(name, training_flop(gpu_share, flop_s, utilization, duration_days), gpu_share * gpus_h100e)
+
+    n = len(installed)
+    held = [installed[i] + inventory[i] for i in range(n)]
+    powered = [0.0] * n
+    for available_mw, pue in site_power:
+        candidates = [i for i in range(n) if on_sale[i]]
+        if not candidates or available_mw <= 0:
+            continue
+        best = max(candidates, key=lambda i: (peak_flop_s[i] / (it_w[i] * pue), i))
+        powered[best] += gpus_within_power(available_mw, it_w[best], pue)
+    points = {
+        "chips": point("chips", held),
+        "power": point("power", powered),
+        "combined": point("combined", installed),
+    }
+    return points, binding_constraint(points["chips"].flop, points["power"].flop)

@@ -1,0 +1,266 @@
+"""Step time of a training run from a parallelism plan, and the search for the best plan.
+
+Pure functions of numbers (DESIGN.md, "Physics kept as pure functions"). The model is the usual
+3D-parallel one (Megatron-LM: Shoeybi et al. 2019; Narayanan et al. 2021, "Efficient large-scale
+language model training on GPU clusters"):
+  tensor parallel (tp) inside an NVLink domain, all-reduces of activations every layer;
+  pipeline parallel (pp) over the scale-out fabric, (interleaved) 1F1B with bubble (pp-1)/(v m);
+  data parallel (dp) across the rest of the site and across sites, one hierarchical gradient
+  all-reduce per step (sim.physics.collectives) overlapped with the backward pass.
+Compute-optimal sizing, layer count, critical batch and the per-layer latency floor follow the
+Epoch 2030 report, App. E (shared/reference/epoch_2030.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s
+
+TOKENS_PER_PARAM = 20.0
+"""Chinchilla: compute-optimal D = 20 N (Hoffmann et al. 2022; Epoch 2030 App. E)."""
+
+CRITICAL_BATCH_EXPONENT = 0.36
+"""The critical batch grows ~ N^0.36 (Epoch 2030 App. E, latency inputs)."""
+
+CRITICAL_BATCH_ANCHOR_FLOP = 2e29
+CRITICAL_BATCH_ANCHOR_TOKENS = 6e7
+"""Anchor: a compute-optimal 2e29-FLOP model (N ~ 4.1e13) gets 60M tokens, Epoch's median
+achievable batch (P10/P50/P90 1.6e7 / 6e7 / 3.6e8) for the 2030 run the report centres on."""
+
+KERNEL_LATENCY_S = 4.5e-6
+"""Minimum latency of one GPU kernel (Epoch 2030 App. E)."""
+
+SERIAL_OPS_PER_LAYER = 8
+"""Serial operations per layer per step, each a kernel plus (with tensor parallelism) an all-reduce:
+Epoch's intranode t_L ~ 8 x 13.7 us ~ 110 us (13.7 = 4.5 kernel + 9.2 all-reduce, App. E)."""
+
+
+def chinchilla_params(compute_flop: float) -> float:
+    """Compute-optimal parameters: C = 6 N D with D = 20 N, so N = sqrt(C / 120)
+    (Hoffmann et al. 2022, as used by Epoch 2030 App. E)."""
+    return math.sqrt(compute_flop / (6.0 * TOKENS_PER_PARAM))
+
+
+def chinchilla_tokens(compute_flop: float) -> float:
+    """Compute-optimal training tokens: D = 20 N = 20 sqrt(C / 120) (Epoch 2030 App. E)."""
+    return TOKENS_PER_PARAM * chinchilla_params(compute_flop)
+
+
+def training_compute_flop(params: float, tokens: float) -> float:
+    """Training compute C = 6 N D (Kaplan et al. 2020; Epoch 2030 App. E)."""
+    return 6.0 * params * tokens
+
+
+def layers(params: float) -> float:
+    """Layer count of a model with N parameters: L = 0.088 N^0.27 (Epoch 2030 App. E, a fit to
+    published models). A 1e12-parameter model has ~150 layers."""
+    return 0.088 * params**0.27
+
+
+def critical_batch_tokens(params: float, fixed_tokens: float | None = None) -> float:
+    """Largest batch (tokens) that trains efficiently: grows ~ N^0.36 (Epoch 2030 App. E),
+    anchored at 60M tokens for the compute-optimal 2e29-FLOP model (N ~ 4.1e13). A 1e12-parameter
+    model gets ~16M (Llama 3 405B trained at 16M). `fixed_tokens` returns a fixed batch instead,
+    as in the report's fixed-60M-token variant."""
+    if fixed_tokens is not None:
+        return float(fixed_tokens)
+    anchor = chinchilla_params(CRITICAL_BATCH_ANCHOR_FLOP)
+    return CRITICAL_BATCH_ANCHOR_TOKENS * (params / anchor) ** CRITICAL_BATCH_EXPONENT
+
+
+def hidden_size(params: float) -> float:
+    """Model width d from N ~ 12 L d^2 (transformer blocks: 4 d^2 attention + 8 d^2 MLP; Kaplan et al.
+    2020), with L from `layers`. Sets how many activation bytes tensor and pipeline parallelism move."""
+    return math.sqrt(params / (12.0 * layers(params)))
+
+
+def layer_latency_s(
+    allreduce_s: float, kernel_latency_s: float = KERNEL_LATENCY_S, ops: int = SERIAL_OPS_PER_LAYER
+) -> float:
+    """Minimum time per layer per step, t_L = ops x (kernel latency + all-reduce latency).
+
+    Epoch 2030 App. E: 8 serial operations per layer, each a 4.5 us kernel and an all-reduce. With
+    4-way tensor parallelism in one NVLink domain (all-reduce 6.8 + 0.6 x 4 = 9.2 us) this is the
+    report's 8 x 13.7 us ~ 110 us (case 8); with the internode all-reduce of case 9 (50.7 us),
+    8 x 55.2 us ~ 440 us (the report says ~400 us and a 290-440 us range). No tensor parallelism,
+    no all-reduce: 8 x 4.5 = 36 us.
+    """
+    return ops * (kernel_latency_s + allreduce_s)
+
+
+def tensor_parallel_allreduce_latency_s(tp: int) -> float:
+    """Latency of a tensor-parallel all-reduce inside one NVLink domain (one pod): Epoch's
+    6.8 us + 0.6 us per rank (App. E); none without tensor parallelism."""
+    return epoch_allreduce_latency_s(tp, 1) if tp > 1 else 0.0
+
+
+def fabric_step_latency_s(hop_latency_s: float, pods: int) -> float:
+    """Latency of one collective step over the scale-out fabric: switch hops x per-hop latency.
+
+    Fat tree (Al-Fares et al. 2008): leaf-spine-leaf is 3 hops inside a pod, leaf-spine-core-spine-leaf
+    5 hops between pods (Llama 3 §3.3: multi-hop latency reaches tens of microseconds).
+    """
+    return hop_latency_s * (3 if pods <= 1 else 5)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One training step under a parallelism plan (seconds unless named otherwise).
+
+    compute_s is the pure compute time (6 N B over the plan's GPUs at kernel efficiency);
+    exposed_comm_s is what communication adds beyond compute and pipeline bubble;
+    latency_floor_s is the layer-latency bound; step_time_s = max(compute + bubble + exposed, floor).
+    bubble_s is the pipeline's idle time; gpus_used = tp x pp x dp (the rest idle for want of batch);
+    virtual_stages is v of the interleaved schedule (1 = plain 1F1B).
+    """
+
+    step_time_s: float
+    mfu: float
+    comm_fraction: float
+    tp: int
+    pp: int
+    dp: int
+    microbatches: int
+    exposed_comm_s: float
+    compute_s: float
+    latency_floor_s: float
+    bubble_s: float = 0.0
+    gpus_used: int = 0
+    virtual_stages: int = 1
+
+
+def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float) -> bool:
+    """Model state fits in HBM: bf16 weights and gradients (4 bytes per parameter) of the GPU's
+    1/(tp pp) shard, plus fp32 master weights and Adam moments (12 bytes per parameter) sharded over
+    data parallelism too (ZeRO-1, Rajbhandari et al. 2020); at most 3/4 of HBM, the rest left to
+    activations and buffers."""
+    shard = params / (tp * pp)
+    return shard * 4.0 + shard / dp * 12.0 <= 0.75 * hbm_bytes
+
+
+def _powers_of_two(upto: float) -> list[int]:
+    out, v = [], 1
+    while v <= upto:
+        out.append(v)
+        v *= 2
+    return out
+
+
+def best_plan(
+    params: float,
+    batch_tokens: float,
+    gpus: int,
+    peak_flop_s: float,
+    *,
+    kernel_efficiency: float = 0.6,
+    nvlink_domain: int = 8,
+    nvlink_bytes_s: float = 450e9,
+    fabric_bytes_s_per_gpu: float = 50e9,
+    hop_latency_s: float = 2e-6,
+    pods: int = 1,
+    sites: int = 1,
+    wan_latency_s: float = 0.0,
+    wan_bytes_s: float = math.inf,
+    sequence_tokens: float = 8192,
+    activation_bytes: float = 2.0,
+    gradient_bytes: float = 2.0,
+    kernel_latency_s: float = KERNEL_LATENCY_S,
+    max_microbatches: int = 256,
+    max_virtual_stages: int = 8,
+    hbm_bytes: float | None = None,
+) -> StepTime:
+    """The fastest plan for one training step of a dense transformer, from a small grid: tp in powers
+    of 2 up to the NVLink domain, pp in powers of 2 up to the layer count, microbatches m in powers
+    of 2 (and the most the batch allows), virtual stages v in powers of 2 up to max_virtual_stages.
+
+    Per plan (Megatron-LM, Narayanan et al. 2021; alpha-beta costs from sim.physics.collectives):
+      compute  = 6 N B / (GPUs used x peak x kernel_efficiency); per stage, m microbatches;
+      TP       = 4 all-reduces of a microbatch's activations per layer (2 forward, 2 backward) on
+                 NVLink, each Epoch's all-reduce latency plus the ring's bandwidth term; exposed;
+      PP       = a chunk's activations forward and gradients back over the fabric (1/tp per GPU);
+      pipeline = interleaved 1F1B (v model chunks per GPU): max(m, pp) v + min(m, pp) - 1 chunk slots,
+                 a slot the slower of a chunk's compute + TP and its PP transfer, plus the fill's
+                 transfers; for m >= pp the bubble is (pp-1)/(v m) of compute (v = 1: plain 1F1B,
+                 (pp-1)/m);
+      DP       = hierarchical all-reduce (sim.physics.collectives) of the GPU's gradients, N/(tp pp) x
+                 gradient_bytes, across its site's replicas and then across sites; the site's WAN
+                 link carries all tp x pp shards' gradients. It overlaps the backward pass of the
+                 last microbatch (gradients are final only then); the rest is exposed;
+      floor    = chunk slots x L/(pp v) layers x t_L, t_L from `layer_latency_s` at tp
+                 (Epoch App. E); with m = pp = 1 this is Epoch's L x t_L per step.
+    step time = max(compute + bubble + exposed communication, floor); MFU = 6 N B / (gpus x peak x step).
+    A replica's microbatch holds at least one sequence of `sequence_tokens` (Llama 3: 8,192), so
+    dp x m <= B / sequence_tokens; GPUs the batch cannot feed stay idle, and MFU counts all `gpus`.
+    GPUs split evenly across `sites`; model-parallel groups stay inside a site; `pods` is pods per
+    site (fabric hop count). With `hbm_bytes`, plans whose model state does not fit are skipped;
+    if none fits, the result has tp = pp = dp = 0, step_time_s = inf and mfu = 0.
+    """
+    if gpus < 1 or sites < 1 or gpus < sites:
+        raise ValueError(f"need at least one GPU per site: {gpus} GPUs, {sites} sites")
+    if params <= 0 or batch_tokens <= 0 or peak_flop_s <= 0:
+        raise ValueError("params, batch_tokens and peak_flop_s must be positive")
+    per_site = gpus // sites
+    n_layers = layers(params)
+    d_model = hidden_size(params)
+    work_flop = 6.0 * params * batch_tokens
+    flop_s_gpu = peak_flop_s * kernel_efficiency
+    fabric_alpha = fabric_step_latency_s(hop_latency_s, pods)
+    sequences = batch_tokens / sequence_tokens
+
+    best = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+    for tp in _powers_of_two(min(nvlink_domain, per_site)):
+        tp_latency = tensor_parallel_allreduce_latency_s(tp)
+        layer_floor = n_layers * layer_latency_s(tp_latency, kernel_latency_s)
+        tp_s_per_byte = 2.0 * (tp - 1) / tp / nvlink_bytes_s
+        nvlink_dp = max(1, nvlink_domain // tp)
+        for pp in _powers_of_two(min(n_layers, per_site // tp)):
+            mp = tp * pp
+            dp_site_max = per_site // mp
+            # microbatches: powers of 2 up to the most that keep every replica fed (m_full), and
+            # m_full itself; more would only idle replicas and lengthen the pipeline
+            m_full = max(1, min(max_microbatches, math.floor(sequences / (sites * dp_site_max))))
+            # (without a pipeline, one: more would only shrink the backward the DP all-reduce hides behind)
+            m_options = [1] if pp == 1 else _powers_of_two(m_full)
+            if pp > 1 and m_options[-1] != m_full:
+                m_options.append(m_full)
+            v_options = [1] if pp == 1 else _powers_of_two(min(max_virtual_stages, n_layers / pp))
+            grad_bytes = params / mp * gradient_bytes
+            t_dp, dp_site_done = 0.0, -1
+            for m in m_options:
+                # one sequence per replica per microbatch; a batch too small to feed one replica
+                # per site still runs one per site (on part of a sequence)
+                dp_site = max(1, min(dp_site_max, math.floor(sequences / (m * sites))))
+                dp = dp_site * sites
+                if hbm_bytes is not None and not _fits_memory(params, tp, pp, dp, hbm_bytes):
+                    continue
+                used = dp * mp
+                compute = work_flop / (used * flop_s_gpu)
+                t_c = compute / m
+                act_mb = batch_tokens / dp / m * d_model * activation_bytes
+                t_tp = 4.0 * (n_layers / pp) * (tp_latency + act_mb * tp_s_per_byte) if tp > 1 else 0.0
+                t_pp = 2.0 * (fabric_alpha + act_mb / tp / fabric_bytes_s_per_gpu) if pp > 1 else 0.0
+                if dp_site != dp_site_done:
+                    t_dp = hierarchical_allreduce_s(
+                        grad_bytes, dp_site, nvlink_dp, nvlink_bytes_s, fabric_bytes_s_per_gpu, fabric_alpha,
+                        wan_latency_s, wan_bytes_s / mp, sites,
+                    ).total_s
+                    dp_site_done = dp_site
+                dp_exposed = max(0.0, t_dp - (2.0 / 3.0) * t_c)
+                for v in v_options:
+                    # each microbatch goes round the pp stages v times; with m < pp a round waits
+                    # for the first microbatch to come back
+                    slots = max(m, pp) * v + min(m, pp) - 1
+                    busy = slots * max((t_c + t_tp) / v, t_pp) + (pp - 1) * t_pp + dp_exposed
+                    floor = slots / (pp * v) * layer_floor
+                    step = max(busy, floor)
+                    if step < best.step_time_s:
+                        bubble = max(0.0, slots * t_c / v - compute)
+                        exposed = max(0.0, busy - compute - bubble)
+                        best = StepTime(
+                            step_time_s=step, mfu=work_flop / (gpus * peak_flop_s * step),
+                            comm_fraction=exposed / step, tp=tp, pp=pp, dp=dp, microbatches=m,
+                            exposed_comm_s=exposed, compute_s=compute, latency_floor_s=floor,
+                            bubble_s=bubble, gpus_used=used, virtual_stages=v,
+                        )
+    return best

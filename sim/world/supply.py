@@ -1,0 +1,270 @@
+"""Chip supply: logic fabs, CoWoS packaging lines and HBM suppliers feed GPU assembly.
+
+Flows, per tick (DESIGN.md, "The world, as flows of counts"):
+  logic wafers -> good dies of each product (wafers started by the product mix; Poisson yield)
+  CoWoS wafers -> interposer capacity (packages per wafer by product; packaging yield)
+  HBM stacks   -> stacks
+Each input arrives after its cycle time into a stock. Assembly builds GPUs by bill of materials:
+the scarcest input limits output and what is left is carried over. Capacities are ramps over time
+(shared/reference/supply.csv); they are evaluated for every tick before the run, so the event loop
+only moves numbers between stocks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import simpy
+
+from sim.physics.hardware import good_dies_per_wafer
+from sim.config.schedule import DAYS_PER_MONTH, Ramp, constant_ramp, to_day
+from sim.config.schema import RampSpec, Scenario
+
+
+def build_ramp(spec, start) -> Ramp:
+    """A schema ramp (or plain number) as a Ramp over simulated days."""
+    if not isinstance(spec, RampSpec):
+        return constant_ramp(spec)
+    return Ramp(
+        days=tuple(to_day(d, start) for d in spec.points),
+        values=tuple(float(v) for v in spec.points.values()),
+        growth_per_year_after=spec.growth_per_year_after,
+    )
+
+
+def per_tick(ramp: Ramp, tick_starts: np.ndarray, tick_days: float) -> np.ndarray:
+    """Amount a per-month ramp delivers in each tick [start, start + tick_days)."""
+    return ramp.mean_over(tick_starts, tick_days) * (tick_days / DAYS_PER_MONTH)
+
+
+def mix_shares(s: Scenario, names: list[str], days: np.ndarray) -> np.ndarray:
+    """Share of assembly for each product on each day: mix points interpolated, rows sum to 1.
+
+    A product is not made before its `available_from` date: its share goes to the others, and a
+    day on which nothing in the mix is available yet gets an all-zero row.
+    """
+    point_days = [to_day(p.date, s.start_date) for p in s.mix]
+    table = np.array([[p.shares.get(n, 0.0) for n in names] for p in s.mix], dtype=float)
+    table /= table.sum(axis=1, keepdims=True)
+    out = np.column_stack([np.interp(days, point_days, table[:, j]) for j in range(len(names))])
+    available = np.array([to_day(s.gpu_types[n].available_from, s.start_date) for n in names])
+    out = np.where(np.asarray(days, dtype=float)[:, None] >= available[None, :], out, 0.0)
+    totals = out.sum(axis=1, keepdims=True)
+    return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
+
+
+def assemble(
+    dies: list[float],
+    cowos_wafers: float,
+    hbm_stacks: float,
+    shares: list[float],
+    dies_per_gpu: list[float],
+    cowos_wafers_per_gpu: list[float],
+    hbm_stacks_per_gpu: list[float],
+) -> list[int]:
+    """GPUs of each product that the stocks allow, by bill of materials.
+
+    The shared inputs (CoWoS, HBM) support at most G GPUs at the current mix, G set by the
+    scarcer of the two; each product gets its mix share of G, limited by its own dies. Shared
+    input left over (a product short of dies) then goes to products that still have dies, so
+    dies started under an older mix are not stranded. Whatever is not used stays in stock.
+    """
+    n = len(dies)
+    cowos_per_mix_gpu = sum(shares[i] * cowos_wafers_per_gpu[i] for i in range(n))
+    hbm_per_mix_gpu = sum(shares[i] * hbm_stacks_per_gpu[i] for i in range(n))
+    shared = math.inf
+    if cowos_per_mix_gpu > 0:
+        shared = cowos_wafers / cowos_per_mix_gpu
+    if hbm_per_mix_gpu > 0:
+        shared = min(shared, hbm_stacks / hbm_per_mix_gpu)
+    by_dies = [dies[i] / dies_per_gpu[i] for i in range(n)]
+    made = [int(min(shares[i] * shared, by_dies[i]) + 1e-9) if shares[i] > 0 else 0 for i in range(n)]
+    cowos_left = cowos_wafers - sum(made[i] * cowos_wafers_per_gpu[i] for i in range(n))
+    hbm_left = hbm_stacks - sum(made[i] * hbm_stacks_per_gpu[i] for i in range(n))
+    for i in range(n):
+        spare_dies = by_dies[i] - made[i]
+        if spare_dies < 1 or cowos_left <= 0 or hbm_left < 0:
+            continue
+        extra = min(spare_dies, cowos_left / cowos_wafers_per_gpu[i])
+        if hbm_stacks_per_gpu[i] > 0:
+            extra = min(extra, hbm_left / hbm_stacks_per_gpu[i])
+        extra = int(extra + 1e-9)
+        if extra > 0:
+            made[i] += extra
+            cowos_left -= extra * cowos_wafers_per_gpu[i]
+            hbm_left -= extra * hbm_stacks_per_gpu[i]
+    return made
+
+
+def capacity_in_gpus(
+    dies: np.ndarray, cowos_wafers: np.ndarray, hbm_stacks: np.ndarray, shares: np.ndarray,
+    dies_per_gpu: np.ndarray, cowos_wafers_per_gpu: np.ndarray, hbm_stacks_per_gpu: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """GPUs per tick (at the mix) that each input's arrivals alone would allow; the least binds."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_product = np.where(shares > 0, dies / dies_per_gpu / shares, np.inf)
+        hbm_need = shares @ hbm_stacks_per_gpu
+        return {
+            "logic": per_product.min(axis=1),
+            "cowos": cowos_wafers / (shares @ cowos_wafers_per_gpu),
+            "hbm": np.where(hbm_need > 0, hbm_stacks / hbm_need, np.inf),
+        }
+
+
+@dataclass
+class Stocks:
+    """Inputs waiting for assembly: good dies by product, yielded CoWoS wafers, HBM stacks."""
+
+    dies: list[float]
+    cowos_wafers: float = 0.0
+    hbm_stacks: float = 0.0
+
+
+@dataclass
+class SupplyPlan:
+    """Everything about supply that does not depend on the simulation: arrivals per tick."""
+
+    names: list[str]
+    tick_days: float
+    tick_starts: np.ndarray
+    shares: np.ndarray  # [tick, product]
+    die_arrivals: dict[str, np.ndarray]  # fab -> [tick, product] good dies arriving
+    cowos_arrivals: dict[str, np.ndarray]  # line -> [tick] yielded wafers arriving
+    hbm_arrivals: dict[str, np.ndarray]  # supplier -> [tick] stacks arriving
+    dies_per_gpu: np.ndarray
+    cowos_wafers_per_gpu: np.ndarray
+    hbm_stacks_per_gpu: np.ndarray
+    capacity_gpus: dict[str, np.ndarray]  # input -> [tick] GPUs its arrivals alone allow
+
+
+def _arrivals(starts_per_tick: np.ndarray, start_days: np.ndarray, cycle_days: float, tick_days: float, n_ticks: int) -> np.ndarray:
+    """Sum what is started in each tick into the first tick at or after its completion day."""
+    arrive = np.ceil((start_days + cycle_days) / tick_days - 1e-9).astype(int)
+    keep = (arrive >= 0) & (arrive < n_ticks)
+    out = np.zeros((n_ticks,) + starts_per_tick.shape[1:])
+    np.add.at(out, arrive[keep], starts_per_tick[keep])
+    return out
+
+
+CapacityFactor = Callable[[str, str, np.ndarray], np.ndarray]
+
+
+def plan_supply(s: Scenario, capacity_factor: CapacityFactor | None = None) -> SupplyPlan:
+    """Evaluate every capacity ramp, the mix and the cycle times for every tick of the run.
+
+    Work started before the start date (within one cycle time) arrives during the run, so the
+    pipelines start full rather than empty.
+
+    capacity_factor(source, name, start_days) -> the share of capacity left for the work started in
+    each tick starting on those days (source "logic", "cowos" or "hbm"; sim/disruptions.py builds
+    it from outages and shortfalls). It scales what is *started*, so an outage reaches assembly after
+    the input's cycle time. None: full capacity throughout.
+    """
+    names = list(s.gpu_types)
+    gpus = [s.gpu_types[n] for n in names]
+    tick = s.tick_days
+    horizon = to_day(s.end_date, s.start_date)
+    n_ticks = int(math.floor(horizon / tick)) + 1
+    tick_starts = np.arange(n_ticks) * tick
+    dies_per_gpu = np.array([g.dies_per_gpu for g in gpus], dtype=float)
+
+    die_arrivals = {}
+    for fab_name, fab in s.logic_fabs.items():
+        first = -int(math.ceil(fab.cycle_time_days / tick))
+        starts = np.arange(first, n_ticks) * tick
+        wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
+        if capacity_factor is not None:
+            wafers = wafers * capacity_factor("logic", fab_name, starts)
+        # wafers are started for the mix that will be assembled when they come out of the fab
+        shares = mix_shares(s, names, starts + fab.cycle_time_days)
+        good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
+        if np.any(good <= 0):
+            bad = names[int(np.argmin(good))]
+            raise ValueError(f"logic fab {fab_name!r} yields no good dies of {bad!r}")
+        # wafers are started in proportion to the wafers each product's share of GPUs needs
+        wafer_need = shares * dies_per_gpu / good
+        need_total = wafer_need.sum(axis=1, keepdims=True)  # zero while nothing in the mix is on sale
+        wafer_split = np.divide(wafer_need, need_total, out=np.zeros_like(wafer_need), where=need_total > 0)
+        good_dies = wafers[:, None] * wafer_split * good
+        die_arrivals[fab_name] = _arrivals(good_dies, starts, fab.cycle_time_days, tick, n_ticks)
+
+    cowos_arrivals = {}
+    for line_name, line in s.packaging_lines.items():
+        first = -int(math.ceil(line.cycle_time_days / tick))
+        starts = np.arange(first, n_ticks) * tick
+        wafers = (per_tick(build_ramp(line.wafer_capacity_wpm, s.start_date), starts, tick)
+                  * line.allocation_share * line.packaging_yield)
+        if capacity_factor is not None:
+            wafers = wafers * capacity_factor("cowos", line_name, starts)
+        cowos_arrivals[line_name] = _arrivals(wafers, starts, line.cycle_time_days, tick, n_ticks)
+
+    hbm_arrivals = {
+        name: per_tick(build_ramp(sup.stack_capacity_per_month, s.start_date), tick_starts, tick) * sup.allocation_share
+        for name, sup in s.hbm_suppliers.items()
+    }
+    if capacity_factor is not None:  # stacks have no cycle time: what is made in a tick arrives in it
+        hbm_arrivals = {name: stacks * capacity_factor("hbm", name, tick_starts) for name, stacks in hbm_arrivals.items()}
+    shares = mix_shares(s, names, tick_starts)
+    cowos_wafers_per_gpu = np.array([1.0 / g.packages_per_cowos_wafer for g in gpus])
+    hbm_stacks_per_gpu = np.array([float(g.hbm_stacks) for g in gpus])
+    capacity = capacity_in_gpus(
+        sum(die_arrivals.values()), sum(cowos_arrivals.values()), sum(hbm_arrivals.values()),
+        shares, dies_per_gpu, cowos_wafers_per_gpu, hbm_stacks_per_gpu,
+    )
+    return SupplyPlan(
+        names=names,
+        tick_days=tick,
+        tick_starts=tick_starts,
+        shares=shares,
+        die_arrivals=die_arrivals,
+        cowos_arrivals=cowos_arrivals,
+        hbm_arrivals=hbm_arrivals,
+        dies_per_gpu=dies_per_gpu,
+        cowos_wafers_per_gpu=cowos_wafers_per_gpu,
+        hbm_stacks_per_gpu=hbm_stacks_per_gpu,
+        capacity_gpus=capacity,
+    )
+
+
+@dataclass
+class SupplyState:
+    """What the supply chain holds and has made so far (counts, not objects)."""
+
+    stocks: Stocks
+    produced_total: list[int]  # GPUs by product, cumulative
+
+
+def input_process(env: simpy.Environment, plan: SupplyPlan, arrivals: np.ndarray, deposit: Callable):
+    """A fab, packaging line or HBM supplier: each tick, hand over what completes in it."""
+    for day, amount in zip(plan.tick_starts.tolist(), arrivals.tolist()):
+        if day > env.now:
+            yield env.timeout(day - env.now)
+        if amount:
+            deposit(amount)
+
+
+def assembly_process(env: simpy.Environment, plan: SupplyPlan, state: SupplyState, ship: Callable[[list[int]], None]):
+    """Each tick, after the inputs have arrived: build what the stocks allow and ship it."""
+    stocks = state.stocks
+    n = len(plan.names)
+    dies_per_gpu = plan.dies_per_gpu.tolist()
+    cowos_per_gpu = plan.cowos_wafers_per_gpu.tolist()
+    hbm_per_gpu = plan.hbm_stacks_per_gpu.tolist()
+    shares_by_tick = plan.shares.tolist()
+    for k, day in enumerate(plan.tick_starts.tolist()):
+        if day > env.now:
+            yield env.timeout(day - env.now)
+        dies = stocks.dies
+        made = assemble(dies, stocks.cowos_wafers, stocks.hbm_stacks, shares_by_tick[k],
+                        dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
+        if not any(made):
+            continue
+        for i in range(n):
+            if made[i]:
+                dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
+                state.produced_total[i] += made[i]
+        stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
+        stocks.hbm_stacks = max(stocks.hbm_stacks - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
+        ship(made)

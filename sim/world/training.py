@@ -1,0 +1,260 @@
+"""Training runs: at start a run takes the installed, powered, free GPUs of its sites, holds them
+for its duration and achieves GPUs x peak FLOP/s x MFU x goodput x time.
+
+MFU is the run's fixed `utilization` or, with a topology, derived from the step time of its
+network (sim/run_physics.py); goodput comes from failures and checkpoints (sim/reliability.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
+from sim.physics.hardware import gpus_within_power
+from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
+from sim.physics.sizing import plan_run, run_network, step_on
+from sim.world.labs import LabState
+from sim.config.schedule import to_date, to_day
+from sim.config.schema import TrainingPhysics, TrainingRun
+from sim.world.sites import SiteState
+from sim.network.topology import Topology
+
+SECONDS_PER_DAY = 86_400.0
+
+
+def training_flop(gpus: float, peak_flop_s: float, utilization: float, duration_days: float) -> float:
+    """Achieved FLOP = GPUs x peak FLOP/s x utilization x time (Epoch 2030 report, case 7:
+    16M H100e x 2e15 x 0.4 x 6 months = 2.0e29)."""
+    return gpus * peak_flop_s * utilization * duration_days * SECONDS_PER_DAY
+
+
+def binding_constraint(chips_alone: float, power_alone: float) -> str:
+    """The constraint that allows the smaller run binds; ties go to chips."""
+    return "power" if power_alone < chips_alone else "chips"
+
+
+@dataclass
+class RunRecord:
+    """One row of runs.csv."""
+
+    run: str
+    lab: str
+    start: dt.date | None
+    end: dt.date | None
+    gpus: int
+    gpu_type: str
+    sites: str
+    flop: float
+    mfu: float
+    binding_constraint: str
+    status: str
+    duration_days: float
+    h100e: float
+    peak_flop_s: float
+    precision: str
+    chips_alone_gpus: int
+    power_alone_gpus: int
+    goodput: float = 1.0
+    interruptions: int = 0
+    step_time_s: float = float("nan")
+    comm_fraction: float = float("nan")
+    params: float = float("nan")
+    disrupted_days: float = 0.0  # days of the run a fiber cut slowed (re-planned) or stalled it
+    stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
+
+
+@dataclass
+class RunContext:
+    """What a run process needs to see of the world."""
+
+    start_date: dt.date
+    horizon_day: float
+    tick_days: float
+    names: list[str]
+    h100e: list[float]  # per GPU, by product
+    peak_bf16: list[float]
+    peak_fp8: list[float]
+    sites: dict[str, SiteState]
+    labs: dict[str, LabState]
+    topology: Topology | None = None
+    site_node: dict[str, str] = field(default_factory=dict)  # scenario site -> topology site
+    physics: TrainingPhysics | None = None
+    rngs: dict[str, np.random.Generator] = field(default_factory=dict)  # one stream per run
+    fiber_cuts: list[FiberCut] = field(default_factory=list)  # WAN links down (sim/disruptions.py)
+    records: list[RunRecord] = field(default_factory=list)
+
+    def peak(self, product: int, precision: str) -> float:
+        return self.peak_fp8[product] if precision == "fp8" else self.peak_bf16[product]
+
+    def installed_h100e(self, sites: list[SiteState]) -> float:
+        return sum(n * self.h100e[i] for s in sites for i, n in enumerate(s.installed))
+
+
+def choose_product(sites: list[SiteState], ctx: RunContext, precision: str) -> int:
+    """The product whose free installed GPUs in the sites give the most peak FLOP/s."""
+    totals = [sum(s.free(i) for s in sites) * ctx.peak(i, precision) for i in range(len(ctx.names))]
+    return max(range(len(totals)), key=lambda i: (totals[i], i))
+
+
+def size_alone(run: TrainingRun, product: int, sites: list[SiteState], lab: LabState) -> tuple[int, int]:
+    """GPUs the run could take if only chips limited it, and if only power did.
+
+    Chips alone: the lab's free installed GPUs of the product in these sites plus its inventory.
+    Power alone: the sites' available power not drawn by other products or other runs, in GPUs.
+    """
+    free = sum(s.free(product) for s in sites)
+    chips = int(run.gpu_share * (free + lab.inventory[product]))
+    power = 0
+    for s in sites:
+        other_mw = s.drawn_mw - s.free(product) * s.it_w_per_gpu[product] * s.pue / 1e6
+        power += gpus_within_power(s.available_mw - other_mw, s.it_w_per_gpu[product], s.pue)
+    return chips, int(run.gpu_share * power)
+
+
+def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
+    """Wait for the start (a date, or an installed-H100e threshold), take GPUs, train, release."""
+    sites = [ctx.sites[n] for n in run.sites]
+    lab = ctx.labs[run.lab]
+    if run.start is not None:
+        start_day = to_day(run.start, ctx.start_date)
+        if start_day >= ctx.horizon_day:
+            ctx.records.append(_not_started(run, sites, lab, ctx, "after_horizon"))
+            return
+        if start_day > env.now:
+            yield env.timeout(start_day - env.now)
+    else:
+        while ctx.installed_h100e(sites) < run.start_when_h100e_installed:
+            if env.now + ctx.tick_days >= ctx.horizon_day:  # the next look would fall at or past the end
+                ctx.records.append(_not_started(run, sites, lab, ctx, "never_started"))
+                return
+            yield env.timeout(ctx.tick_days)
+
+    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
+    chips, power = size_alone(run, product, sites, lab)
+    taken = []
+    for s in sites:
+        n = int(run.gpu_share * s.free(product))
+        s.busy[product] += n
+        taken.append((s, n))
+    gpus = sum(n for _, n in taken)
+    peak = ctx.peak(product, run.precision)
+    days = min(run.duration_days, ctx.horizon_day - env.now)  # a run still going at the end counts until then
+    record = RunRecord(
+        run=run.name, lab=run.lab, start=to_date(env.now, ctx.start_date),
+        end=to_date(env.now + run.duration_days, ctx.start_date), gpus=gpus, gpu_type=ctx.names[product],
+        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+        binding_constraint=binding_constraint(chips, power),
+        status="completed" if days >= run.duration_days else "running_at_end", duration_days=run.duration_days,
+        h100e=gpus * ctx.h100e[product], peak_flop_s=peak, precision=run.precision,
+        chips_alone_gpus=chips, power_alone_gpus=power,
+    )
+    ctx.records.append(record)
+    if gpus == 0:
+        record.status, record.end = "no_gpus", record.start
+        return
+    train(record, run, [(s.name, n) for s, n in taken], days, ctx, start_day=env.now)
+    yield env.timeout(run.duration_days)
+    for s, n in taken:
+        lab.retired_total[product] += s.release(product, n)
+
+
+def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float, ctx: RunContext,
+          start_day: float = 0.0) -> None:
+    """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
+
+    With a topology, MFU comes from the step time of the best parallel plan over the run's sites
+    and the model is sized under the data and latency walls (sim/run_physics.py); failures are
+    sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
+    achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
+    Binding: data or latency when a wall caps the model (or the latency floor sets the step);
+    network when exposed communication is at least half the step; duration when the simulation
+    ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
+
+    Fiber cuts (ctx.fiber_cuts) overlapping [start_day, start_day + days): for each overlap the same
+    model and batch are re-planned on the topology without the cut links; the overlap runs at that
+    MFU (a fixed `utilization` is scaled by the re-planned / planned MFU), or makes no progress when
+    the run's sites are no longer connected. FLOP sums the pieces; `mfu` is then the time-weighted
+    mean and `disrupted_days` / `stalled_days` count the days slowed / stopped.
+    """
+    gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
+    mfu = run.utilization
+    if ctx.topology is not None and ctx.physics is not None:
+        physics = ctx.physics
+        nodes = list(dict.fromkeys(ctx.site_node[name] for name, n in taken if n > 0))
+        plan = plan_run(gpus, peak, run.duration_days, run_network(ctx.topology, nodes), physics, run.model_params)
+        step = plan.step
+        mfu = step.mfu if mfu is None else mfu
+        record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
+        if plan.limited_by != "compute":
+            flop_cap = 6.0 * plan.params * 20.0 * plan.params  # C = 6 N D at D = 20 N (Epoch App. E)
+        mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
+        interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
+        outcome = simulate_failures(ctx.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
+                                    physics.checkpoint_write_s, physics.restart_s)
+        record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
+        record.interruptions = outcome.interruptions
+        if plan.limited_by != "compute" or step.step_time_s <= step.latency_floor_s:
+            record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
+        elif step.comm_fraction >= 0.5:
+            record.binding_constraint = "network"
+        if ctx.fiber_cuts and len(nodes) > 1:
+            mfu = _through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days, ctx)
+    record.mfu = mfu
+    record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
+    if days < run.duration_days and record.binding_constraint in ("chips", "power"):
+        record.binding_constraint = "duration"
+
+
+def _through_fiber_cuts(record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float, days: float,
+                        ctx: RunContext) -> float:
+    """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
+    (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
+    pieces = cut_pieces(ctx.fiber_cuts, start_day, start_day + days)
+    if all(not cuts for _, cuts in pieces):
+        return mfu
+    base = run_network(ctx.topology, nodes)
+    seen: dict[tuple, float | None] = {}  # cuts in effect -> MFU (None: stalled)
+    total = 0.0
+    for length, cuts in pieces:
+        if cuts not in seen:
+            topology = cut_topology(ctx.topology, cuts) if cuts else ctx.topology
+            if not topology.connected(nodes):
+                seen[cuts] = None
+            else:
+                network = run_network(topology, nodes)
+                if network == base:
+                    seen[cuts] = mfu
+                else:
+                    cut_step = step_on(network, plan.params, plan.batch_tokens, record.gpus, record.peak_flop_s,
+                                       ctx.physics)
+                    seen[cuts] = cut_step.mfu if mfu == step.mfu else mfu * cut_step.mfu / step.mfu
+        piece_mfu = seen[cuts]
+        if piece_mfu is None:
+            record.stalled_days += length
+            record.disrupted_days += length
+        elif cuts and piece_mfu != mfu:
+            record.disrupted_days += length
+            total += piece_mfu * length
+        else:
+            total += mfu * length
+    if record.disrupted_days == 0:
+        return mfu
+    return total / days
+
+
+def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext, status: str) -> RunRecord:
+    """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
+    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
+    chips, power = size_alone(run, product, sites, lab)
+    return RunRecord(
+        run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=ctx.names[product],
+        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+        binding_constraint=binding_constraint(chips, power), status=status,
+        duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
+        chips_alone_gpus=chips, power_alone_gpus=power,
+    )
