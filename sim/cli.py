@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from sim.studies.compare import compare
-from sim.world.assembly import run
+from sim.api import run
 from sim.config.errors import ScenarioError
 from sim.network.placement import place_on_topology
 from sim.outputs.tables import Result, package_version, write_files, yearly

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.world.assembly import run
+from sim.api import run
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
 

@@ -108,7 +108,7 @@ def cell_scenario(scenario, cell: tuple[tuple[str, str], ...]):
 
 def run_replication(spec: SweepSpec, cell_index: int, index: int) -> dict:
     """One replication: draw the inputs, run, and keep what the summaries need (a plain dict)."""
-    from sim.world.assembly import run
+    from sim.api import run
 
     cell = spec.cells()[cell_index]
     template = _template(spec.scenario, cell_overrides(spec, cell))
@@ -399,7 +399,7 @@ def tornado(scenario: str | None, overrides: tuple[str, ...] = (), seed: int = 0
 
 
 def _run_at(scenario, overrides, seed, values: dict) -> Result:
-    from sim.world.assembly import run
+    from sim.api import run
 
     return run(_template(scenario, tuple(overrides)).at(values), seed=seed)
 

@@ -1,0 +1,29 @@
+"""The simulator's Python interface: load a scenario or topology, run it, get tables back.
+
+    import sim
+    scenario = sim.load_scenario()          # the shipped baseline
+    result = sim.run(scenario, seed=0)      # Result: .runs, .timeseries, .frontier, .summary
+
+Everything here is re-exported from `sim` (lazily: `import sim` stays cheap).
+"""
+from __future__ import annotations
+
+from sim.config.distributions import Distribution, parse_distribution
+from sim.config.errors import ScenarioError
+from sim.config.loading import (ScenarioTemplate, UncertainInput, load_scenario, load_template,
+                                packaged_scenario)
+from sim.config.schema import Scenario
+from sim.network.topology import Topology, load_topology
+from sim.outputs.tables import Result, build_result
+from sim.world.assembly import build_world
+
+
+def run(scenario: Scenario, seed: int = 0) -> Result:
+    """Simulate a scenario from its start date through its end date and return its tables."""
+    world = build_world(scenario, seed)
+    world.env.run(until=world.horizon_day)
+    return build_result(world)
+
+
+__all__ = ["run", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
+           "Distribution", "Result", "Scenario", "ScenarioError", "ScenarioTemplate", "Topology", "UncertainInput"]
