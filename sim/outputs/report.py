@@ -25,7 +25,8 @@ import pandas as pd
 
 from sim.outputs import plots, study_plots
 from sim.config.errors import ScenarioError
-from sim.outputs.tables import package_version, write_files
+from sim.outputs.files import write_files
+from sim.version import package_version
 
 REPORT_NAME = "report.html"
 

@@ -1,27 +1,22 @@
-"""Results as tidy tables (runs, timeseries, frontier), the summary, and writing them to disk.
+"""Results as tidy tables (runs, timeseries, frontier) and the summary, built from what the world's
+probes recorded and nothing else: no physics and no disruption rule is recomputed here.
 
-Every file is rendered in memory first, written under a temporary name in the output folder,
-then renamed into place, so a file is either whole or absent (DEVELOPERS.md, "Bad input").
+Timeseries rows gain their unit from the metrics registry (sim/metrics.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from sim.world.disruptions import active_rows
-from sim.physics.hardware import peak_flop_s
-from sim.world.probes import frontier_rows, timeseries_rows
-from sim.physics.sizing import frontier_walls, run_network
+from sim import metrics
 from sim.config.schedule import to_date
+from sim.outputs.files import write_files
+from sim.version import package_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.world.assembly import World
@@ -33,13 +28,6 @@ RUN_COLUMNS = [
     "disrupted_days", "stalled_days",
 ]
 FLOAT_FORMAT = "%.10g"
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("sim-buildout")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 @dataclass
@@ -84,63 +72,22 @@ class Result:
         return write_files(Path(out_dir), self.files())
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_files(out_dir: Path, contents: dict[str, str]) -> list[Path]:
-    """Write each file to a temporary name in `out_dir`, then rename them all into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mode = 0o666 & ~_umask()
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, text in contents.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            staged.append((name, Path(tmp)))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-            os.chmod(tmp, mode)
-        final = []
-        for name, tmp in staged:
-            os.replace(tmp, out_dir / name)
-            final.append(out_dir / name)
-        return final
-    finally:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+TIMESERIES_COLUMNS = ["date", "entity", "kind", "metric", "value", "unit"]
+FRONTIER_COLUMNS = ["date", "constraint", "max_flop", "h100e", "lab", "binding_constraint"]
 
 
 def build_result(world: "World") -> Result:
-    """Turn a finished world into tables and a summary."""
+    """Turn a finished world's records into tables and a summary."""
     s = world.scenario
-    probe = world.probe
     order = {r.name: i for i, r in enumerate(s.runs)}
-    records = sorted(world.runs.records, key=lambda r: order[r.run])
+    records = sorted(world.training.records, key=lambda r: order[r.run])
     runs = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=RUN_COLUMNS)
     for col in ("start", "end"):
         runs[col] = runs[col].map(lambda d: d.isoformat() if d is not None else "")
-
-    dates = {}
-    def iso(day: float) -> str:
-        if day not in dates:
-            dates[day] = to_date(day, s.start_date).isoformat()
-        return dates[day]
-
-    names = world.runs.names
-    h100e = np.array(world.runs.h100e)
-    ts_rows = [row for snap in probe.snapshots
-               for row in timeseries_rows(snap, names, h100e, world.plan) + active_rows(world.occurrences, s, snap.day)]
-    timeseries = pd.DataFrame(ts_rows, columns=["day", "entity", "metric", "value"])
-    timeseries.insert(0, "date", timeseries.pop("day").map(iso))
-    timeseries["value"] = timeseries["value"].astype(float)
-    walls = lab_walls(world)
-    fr_rows = [row for snap in probe.snapshots for row in frontier_rows(snap, s, names, world.runs.h100e, walls)]
-    frontier = pd.DataFrame(
-        fr_rows, columns=["day", "constraint", "max_flop", "h100e", "lab", "binding_constraint"]
-    )
-    frontier.insert(0, "date", frontier.pop("day").map(iso))
+    dates = {day: to_date(day, s.start_date).isoformat() for day in world.recorder.sample_days}
+    timeseries = timeseries_table(world.recorder.rows, dates)
+    frontier = pd.DataFrame(world.frontier.rows, columns=["day", *FRONTIER_COLUMNS[1:]])
+    frontier.insert(0, "date", frontier.pop("day").map(dates))
     summary = build_summary(world, runs, timeseries, frontier)
     return Result(
         scenario_name=s.name, seed=world.seed, runs=runs, timeseries=timeseries, frontier=frontier,
@@ -148,19 +95,15 @@ def build_result(world: "World") -> Result:
     )
 
 
-def lab_walls(world: "World") -> dict[str, dict[str, float]]:
-    """Each lab's network, latency and data walls for the frontier's run, on its topology."""
-    s, ctx = world.scenario, world.runs
-    if ctx.topology is None or ctx.physics is None:
-        return {}
-    best_peak = max(peak_flop_s(g, s.frontier.precision) for g in s.gpu_types.values())
-    walls = {}
-    for lab in s.labs:
-        nodes = list(dict.fromkeys(ctx.site_node[n] for n, site in s.sites.items() if site.lab == lab))
-        if nodes and ctx.topology.connected(nodes):
-            network = run_network(ctx.topology, nodes)
-            walls[lab] = frontier_walls(network, best_peak, s.frontier.duration_days, ctx.physics)
-    return walls
+def timeseries_table(rows: list[tuple], dates: dict[float, str]) -> pd.DataFrame:
+    """Probe rows (day, entity, kind, metric, value) as the tidy timeseries table, with units."""
+    table = pd.DataFrame(rows, columns=["day", "entity", "kind", "metric", "value"])
+    table.insert(0, "date", table.pop("day").map(dates))
+    table["value"] = table["value"].astype(float)
+    pairs = table[["kind", "metric"]].drop_duplicates()
+    units = {(k, m): metrics.unit(k, m) for k, m in zip(pairs["kind"], pairs["metric"])}
+    table["unit"] = [units[key] for key in zip(table["kind"], table["metric"])]
+    return table
 
 
 def _run_brief(row: pd.Series | None) -> dict | None:
@@ -216,5 +159,5 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
         "largest_run_completed": _run_brief(largest),
         "largest_run_started": _run_brief(largest_any),
         "years": yearly(timeseries, runs, frontier).to_dict(orient="records"),
-        "disruptions": [o.record(s.start_date) for o in world.occurrences],
+        "disruptions": world.disruptions.records(),
     }

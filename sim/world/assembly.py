@@ -1,29 +1,32 @@
-"""Assembles a scenario into SimPy processes, runs it and returns the Result.
+"""The world assembler: builds the components of a scenario and wires them together. Wiring only:
+each component starts its own processes and records its own probes.
 
-Component tree, built once from the scenario (desmod style): supply (fabs, packaging lines,
-HBM suppliers, assembly) -> allocator -> labs (inventory, installers) -> sites (construction,
-power plants) -> training runs; a monthly probe records the state.
+Component tree, built in this order (the order fixes SimPy's tie-breaking, so it is part of the
+model's definition): disruptions (drawn first: they change the inputs the others are built from) ->
+sites (construction) -> power plants -> labs and their start-date fleets -> supply (fabs, packaging
+lines, HBM suppliers, assembly) -> allocator -> lab installers -> training runs -> probes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import simpy
 
-from sim.world.disruptions import (Occurrence, disruption_rng, fiber_cuts, occurrences, plant_online_days, share_changes,
-                              site_built_days, supply_capacity_factor)
-from sim.physics.hardware import h100e_per_gpu
-from sim.world.labs import Allocator, LabState, Refresh, installer_process
-from sim.world.power import plant_firm_mw, plant_process
-from sim.world.probes import Probe, probe_process
-from sim.outputs.tables import Result, build_result
 from sim.config.schedule import month_starts, to_day
 from sim.config.schema import Scenario
-from sim.world.sites import Cohort, SiteState, construction_process
-from sim.world.supply import Stocks, SupplyPlan, SupplyState, assembly_process, input_process, plan_supply
 from sim.network.topology import load_topology
-from sim.world.training import RunContext, run_process
+from sim.world.allocator import Allocator
+from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, share_changes, site_built_days,
+                                   supply_capacity_factor)
+from sim.world.fleet import Refresh
+from sim.world.labs import Lab
+from sim.world.power import Plant, plant_firm_mw
+from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
+from sim.world.products import Products
+from sim.world.sites import Site
+from sim.world.streams import RandomStreams
+from sim.world.supply import Supply, SupplyPlan, plan_supply
+from sim.world.training import TrainingRuns
 
 
 class CountingEnvironment(simpy.Environment):
@@ -40,153 +43,104 @@ class CountingEnvironment(simpy.Environment):
 
 @dataclass
 class World:
-    """Everything a running simulation holds, by component."""
+    """A simulation ready to run (or run): the environment and every component, by role."""
 
     scenario: Scenario
     seed: int
     env: CountingEnvironment
     horizon_day: float
-    supply: SupplyState
+    products: Products
+    disruptions: Disruptions
+    sites: dict[str, Site]
+    plants: list[Plant]
+    labs: dict[str, Lab]
+    supply: Supply
     allocator: Allocator
-    labs: dict[str, LabState]
-    sites: dict[str, SiteState]
-    runs: RunContext
-    plan: SupplyPlan
-    probe: Probe
-    occurrences: list[Occurrence]  # disruptions, in time order
+    training: TrainingRuns
+    recorder: Recorder
+    frontier: FrontierProbe
+
+    @property
+    def plan(self) -> SupplyPlan:
+        return self.supply.plan
+
+    @property
+    def occurrences(self):
+        return self.disruptions.occurrences
 
 
 def build_world(s: Scenario, seed: int = 0) -> World:
-    """Create the state and register every process; nothing has run yet.
-
-    Disruptions (sim/disruptions.py) are drawn first, from their own stream (`disruption_rng(seed)`),
-    and change the inputs the processes are built from: site completion and plant online days, the
-    supply plan, the allocator's shares, and the fiber cuts the runs see.
-    """
+    """Create every component and start its processes; nothing has run yet."""
     env = CountingEnvironment()
-    names = list(s.gpu_types)
-    gpus = [s.gpu_types[n] for n in names]
-    index = {n: i for i, n in enumerate(names)}
-    reference = s.gpu_types[s.h100e_reference]
+    streams = RandomStreams(seed)
+    products = Products.of(s)
     horizon_day = to_day(s.end_date, s.start_date) + 1.0  # through the end of the last day
-    newest_first = sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True)
-    life_days = s.gpu_service_life_days
-    occs = occurrences(s, disruption_rng(seed))
-    built_days = site_built_days(s, occs)
-    online_days = plant_online_days(s, occs)
+    disruptions = Disruptions(env, s, streams.disruptions())
+    occs = disruptions.occurrences
+    sites, plants = _build_sites(env, s, products, disruptions)
+    labs = _build_labs(env, s, products, sites)
 
-    # sites built and plants online by the start date are set directly; the rest are processes
-    sites: dict[str, SiteState] = {}
-    for name, spec in s.sites.items():
-        site = SiteState(name=name, lab=spec.lab, facility_mw=spec.facility_mw, pue=spec.pue,
-                         it_w_per_gpu=[g.all_in_it_w for g in gpus])
-        sites[name] = site
-        built_day = built_days[name]
-        if built_day <= 0:
-            site.mark_built()
-        else:
-            env.process(construction_process(env, site, built_day))
-    for plant, online_day in zip(s.power_plants, online_days):
-        site, firm_mw = sites[plant.site], plant_firm_mw(s, plant)
-        if online_day <= 0:
-            site.add_power(firm_mw)
-        else:
-            env.process(plant_process(env, online_day, firm_mw, site.add_power))
-
-    labs = {
-        name: LabState(name=name, sites=[st for st in sites.values() if st.lab == name], inventory=[0] * len(names))
-        for name in s.labs
-    }
-
-    def retire_later(site: SiteState, product: int, cohort: Cohort) -> None:
-        lab = labs[site.lab]
-
-        def retire(_event) -> None:
-            lab.retired_total[product] += site.retire(product, cohort)
-
-        env.timeout(life_days).callbacks.append(retire)
-
-    # the fleet installed on the start date (validated to fit the power online then)
-    for name, spec in s.sites.items():
-        for gpu_name, count in spec.initial_gpus.items():
-            cohort = sites[name].install(index[gpu_name], count)
-            labs[spec.lab].initial_total[index[gpu_name]] += count
-            retire_later(sites[name], index[gpu_name], cohort)
-
-    plan = plan_supply(s, supply_capacity_factor(occs, s.tick_days))
-    supply = SupplyState(stocks=Stocks(dies=[0.0] * len(names)), produced_total=[0] * len(names))
-    lab_list = list(labs.values())
-    changes = share_changes(s, occs)
-    allocator = Allocator(env, lab_list, [s.labs[n].share_of_output for n in labs],
-                          [s.labs[n].delivery_lead_time_days for n in labs], len(names),
-                          share_changes=[changes.get(n, []) for n in labs])
-
-    stocks = supply.stocks
-    for arrivals in plan.die_arrivals.values():
-        env.process(input_process(env, plan, arrivals, _deposit_dies(stocks)))
-    for arrivals in plan.cowos_arrivals.values():
-        env.process(input_process(env, plan, arrivals, _deposit_attr(stocks, "cowos_wafers")))
-    for arrivals in plan.hbm_arrivals.values():
-        env.process(input_process(env, plan, arrivals, _deposit_attr(stocks, "hbm_stacks")))
-    env.process(assembly_process(env, plan, supply, allocator.ship))
+    allocator = Allocator(env, list(labs.values()), [s.labs[n].share_of_output for n in labs],
+                          [s.labs[n].delivery_lead_time_days for n in labs], len(products),
+                          share_changes=[share_changes(s, occs).get(n, []) for n in labs])
+    supply = Supply(env, plan_supply(s, supply_capacity_factor(occs, s.tick_days)), allocator.ship)
     refresh = None
     if s.gpu_refresh_min_flop_per_w_gain is not None:
-        refresh = Refresh([g.bf16_dense_flop_s / g.all_in_it_w for g in gpus], s.gpu_refresh_min_flop_per_w_gain)
-    for lab in lab_list:
-        env.process(installer_process(env, lab, plan.tick_starts.tolist(), newest_first, refresh, retire_later))
+        refresh = Refresh(products.flop_per_w(), s.gpu_refresh_min_flop_per_w_gain)
+    for lab in labs.values():
+        lab.start_installing(supply.plan.tick_starts.tolist(), products.newest_first, refresh)
 
     topology = load_topology(s.topology) if s.topology else None
     site_node = {name: spec.topology_site or name for name, spec in s.sites.items()}
-    runs = RunContext(
-        start_date=s.start_date, horizon_day=horizon_day, tick_days=s.tick_days, names=names,
-        h100e=[h100e_per_gpu(g, reference) for g in gpus],
-        peak_bf16=[g.bf16_dense_flop_s for g in gpus],
-        peak_fp8=[g.fp8_dense_flop_s or g.bf16_dense_flop_s for g in gpus],
-        sites=sites, labs=labs,
-        topology=topology,
-        site_node=site_node,
-        physics=s.training,
-        rngs=run_streams(seed, [r.name for r in s.runs]),
-        fiber_cuts=fiber_cuts(occs, topology, site_node),
+    training = TrainingRuns(
+        env, s.runs, start_date=s.start_date, horizon_day=horizon_day, tick_days=s.tick_days, products=products,
+        sites=sites, labs=labs, topology=topology, site_node=site_node, physics=s.training,
+        rngs=streams.runs([r.name for r in s.runs]), fiber_cuts=fiber_cuts(occs, topology, site_node),
     )
-    for spec in s.runs:
-        env.process(run_process(env, spec, runs))
+    recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, sites, disruptions,
+                                       horizon_day, lab_walls(s, topology, site_node))
+    return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, products=products,
+                 disruptions=disruptions, sites=sites, plants=plants, labs=labs, supply=supply,
+                 allocator=allocator, training=training, recorder=recorder, frontier=frontier)
 
-    probe = Probe(supply=supply, allocator=allocator, labs=labs, sites=sites)
-    # the start date, then every month start after it (a mid-month start gets no sample before it)
+
+def _build_sites(env: simpy.Environment, s: Scenario, products: Products,
+                 disruptions: Disruptions) -> tuple[dict[str, Site], list[Plant]]:
+    """Sites (built on their day, after construction delays) and the plants feeding them (online
+    on their day, after turbine backlogs and interconnection delays)."""
+    built_days = site_built_days(s, disruptions.occurrences)
+    sites = {
+        name: Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, s.gpu_service_life_days,
+                   built_day=built_days[name])
+        for name, spec in s.sites.items()
+    }
+    plants = [Plant(env, plant.name, sites[plant.site], plant_firm_mw(s, plant), online_day)
+              for plant, online_day in zip(s.power_plants, plant_online_days(s, disruptions.occurrences))]
+    return sites, plants
+
+
+def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: dict[str, Site]) -> dict[str, Lab]:
+    """Labs with their sites, and the fleet installed on the start date (validated to fit the power
+    online then)."""
+    labs = {name: Lab(env, name, [site for site in sites.values() if site.lab == name], len(products),
+                      products.h100e)
+            for name in s.labs}
+    index = {name: i for i, name in enumerate(products.names)}
+    for name, spec in s.sites.items():
+        for gpu_name, count in spec.initial_gpus.items():
+            labs[spec.lab].install_initial(sites[name], index[gpu_name], count)
+    return labs
+
+
+def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocator: Allocator, labs: dict[str, Lab],
+                  sites: dict[str, Site], disruptions: Disruptions, horizon_day: float,
+                  walls: dict[str, dict[str, float]]) -> tuple[Recorder, FrontierProbe]:
+    """The recorder samples, in this order: products, supply, each lab, each site, the world totals,
+    the disruptions; and the frontier. Samples fall on the start date, then every month start after it
+    (a mid-month start gets no sample before it)."""
+    lab_list, site_list = list(labs.values()), list(sites.values())
+    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls)
+    probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
+              WorldProbe(env, products, allocator, lab_list, site_list), disruptions]
     sample_days = [0.0] + [day for d in month_starts(s.start_date, s.end_date) if (day := to_day(d, s.start_date)) > 0]
-    env.process(probe_process(env, probe, sample_days, horizon_day))
-    return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, supply=supply, allocator=allocator,
-                 labs=labs, sites=sites, runs=runs, plan=plan, probe=probe, occurrences=occs)
-
-
-def _deposit_dies(stocks: Stocks):
-    def deposit(dies: list[float]) -> None:
-        held = stocks.dies
-        for i, x in enumerate(dies):
-            held[i] += x
-    return deposit
-
-
-def _deposit_attr(stocks: Stocks, attr: str):
-    def deposit(amount: float) -> None:
-        setattr(stocks, attr, getattr(stocks, attr) + amount)
-    return deposit
-
-
-def run_streams(seed: int, names: list[str]) -> dict[str, np.random.Generator]:
-    """One independent random stream per run, all spawned from the one seed (numpy SeedSequence).
-
-    The children of SeedSequence(seed) have one-word spawn keys (0,), (1,), ...; disruptions draw
-    from SeedSequence(seed, spawn_key=disruptions.DISRUPTION_SPAWN_KEY), a two-word key, so adding
-    disruptions to a scenario leaves every run's stream as it was.
-    """
-    children = np.random.SeedSequence(seed).spawn(len(names))
-    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
-
-
-def run(scenario: Scenario, seed: int = 0) -> Result:
-    """Simulate a scenario from its start date through its end date."""
-    world = build_world(scenario, seed)
-    world.env.run(until=world.horizon_day)
-    return build_result(world)
+    return Recorder(env, sample_days, horizon_day, probes, [frontier.sample]), frontier

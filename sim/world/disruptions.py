@@ -1,6 +1,6 @@
 """Disruptions: scheduled or random events with a target, an effect and a duration.
 
-Kinds (issue "disruptions"; DESIGN.md, "Stress-test buildout timelines"):
+Kinds:
 
 | kind                 | target                                   | effect                        | window          |
 |----------------------|------------------------------------------|-------------------------------|-----------------|
@@ -13,22 +13,22 @@ Kinds (issue "disruptions"; DESIGN.md, "Stress-test buildout timelines"):
 | construction_delay   | a site, or all                           | delay_days                    | instant         |
 | fiber_cut            | a link "a-b" of the topology, or all     | capacity_factor (default 0: down) | duration_days |
 
-How the engine applies them (sim/engine.py):
+How the world applies them (sim/world/assembly.py):
 - outages and shortfalls multiply the wafers / stacks *started* in each tick by the capacity left
   (the share of the tick inside the window counts), so an outage reaches assembly after the cycle
   time and lingers for one cycle after it ends (`supply_capacity_factor`, used by plan_supply);
 - an export rule multiplies a lab's share of output for GPUs made inside its window; what the lab
-  does not get goes to other buyers (`share_changes`, used by labs.Allocator);
+  does not get goes to other buyers (`share_changes`, used by the Allocator);
 - a turbine backlog multiplies the lead time of matching plants whose construction starts inside its
   window; an interconnection delay pushes back matching plants not yet online on its day; a
   construction delay pushes back sites not yet built on its day (`plant_online_days`,
   `site_built_days`: applied before the processes are created);
 - a fiber cut takes a WAN link down (or leaves `capacity_factor` of its bandwidth): a run whose
   window overlaps it is re-planned for the overlap on the graph without the link, and stalls when its
-  sites are no longer connected (`fiber_cuts`, used by training.train).
+  sites are no longer connected (`fiber_cuts`, used by the training runs).
 
 Random disruptions arrive as a Poisson process at `rate_per_year` over [start_date, end_date], each
-lasting its duration. Their draws come from a stream of their own (`disruption_rng`), so the run
+lasting its duration. Their draws come from a stream of their own (sim/world/streams.py), so the run
 streams, and every result of a scenario without disruptions, are the same as without this module.
 A target naming a site or a plant also matches the parts `sim compare` splits it into (`name@node`).
 """
@@ -44,10 +44,8 @@ import numpy as np
 
 from sim.config.schedule import DAYS_PER_YEAR, to_date, to_day
 from sim.config.schema import Disruption, PowerPlant, Scenario
-
-# SeedSequence spawn key of the disruption stream. Run streams are the children spawned from
-# SeedSequence(seed), whose keys are one word each, (0,), (1,), ...; a two-word key never equals one.
-DISRUPTION_SPAWN_KEY = (0x64697372, 0x75707431)  # "disr", "upt1"
+from sim.world.component import Component, Row
+from sim.world.power import plant_lead_time_days, plant_online_day
 
 SUPPLY_INPUT = {"fab_outage": "logic", "packaging_outage": "cowos", "hbm_shortfall": "hbm"}
 EFFECT_FIELDS = ("capacity_factor", "share_factor", "lead_time_factor", "delay_days")
@@ -102,14 +100,6 @@ class Occurrence:
 
 
 # --- occurrences -----------------------------------------------------------------------------------
-
-def disruption_rng(seed: int) -> np.random.Generator:
-    """The random stream of a run's disruptions: SeedSequence(seed, spawn_key=DISRUPTION_SPAWN_KEY).
-
-    Independent of the per-run streams (engine.run_streams: the children of SeedSequence(seed)).
-    """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=DISRUPTION_SPAWN_KEY))
-
 
 def occurrences(s: Scenario, rng: np.random.Generator) -> list[Occurrence]:
     """Every occurrence over the horizon, in time order (ties: scenario order).
@@ -211,8 +201,6 @@ def plant_online_days(s: Scenario, occs: list[Occurrence]) -> list[float]:
     x lead_time_factor. Interconnection delay: a matching plant not yet online on the day it occurs
     comes online delay_days later (delays add up, in time order).
     """
-    from sim.world.power import plant_lead_time_days, plant_online_day  # late import: power imports schema only
-
     backlogs = [o for o in occs if o.kind == "turbine_backlog"]
     delays = [o for o in occs if o.kind == "interconnection_delay"]
     out = []
@@ -322,14 +310,27 @@ def cut_topology(topology, cuts: tuple[FiberCut, ...]):
     return dataclasses.replace(topology, graph=graph)
 
 
-# --- outputs -------------------------------------------------------------------------------------------
+# --- the component ------------------------------------------------------------------------------------
 
-def active_rows(occs: list[Occurrence], s: Scenario, day: float) -> list[tuple]:
-    """Timeseries rows for one sample day: (day, disruption name, "disruption_active", occurrences in
-    effect) for every disruption with a window (delays are instantaneous and have none)."""
-    rows = []
-    for i, d in enumerate(s.disruptions):
-        if d.kind in INSTANT:
-            continue
-        rows.append((day, d.name, "disruption_active", sum(1 for o in occs if o.index == i and o.active(day))))
-    return rows
+class Disruptions(Component):
+    """The scenario's disruptions as they occurred in this simulation: what the other components were
+    built from, and a probe of which were in effect on each sample day."""
+
+    kind = "disruption"
+
+    def __init__(self, env, s: Scenario, rng: np.random.Generator):
+        super().__init__(env, "disruptions")
+        self.scenario = s
+        self.occurrences = occurrences(s, rng)
+        self._windowed = [(i, d.name) for i, d in enumerate(s.disruptions) if d.kind not in INSTANT]
+
+    def records(self) -> list[dict]:
+        """Every occurrence as summary.json lists it, in time order."""
+        return [o.record(self.scenario.start_date) for o in self.occurrences]
+
+    def probe(self, day: float, rows: list[Row]) -> None:
+        """`disruption_active`: occurrences in effect, for every disruption with a window (delays are
+        instantaneous and have none)."""
+        for i, name in self._windowed:
+            rows.append((day, name, self.kind, "disruption_active",
+                         sum(1 for o in self.occurrences if o.index == i and o.active(day))))

@@ -1,17 +1,17 @@
 """Power plants and grid interconnections coming online at sites.
 
-A plant delivers firm MW (nameplate x firm fraction) from its online day: construction start
-(or, for a grid interconnection, the request date) plus its lead time (the queue wait). Lead
-times and firm fractions default from the scenario's plant types (shared/reference/power.csv).
+A plant delivers firm MW (nameplate x firm fraction) from its online day: construction start (or,
+for a grid interconnection, the request date) plus its lead time (the queue wait). Lead times and
+firm fractions default from the scenario's plant types (sources beside each type in the scenario).
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import simpy
 
 from sim.config.schedule import to_day
 from sim.config.schema import PowerPlant, Scenario
+from sim.world.component import Component
+from sim.world.sites import Site
 
 
 def plant_lead_time_days(s: Scenario, plant: PowerPlant) -> float:
@@ -30,14 +30,26 @@ def plant_online_day(s: Scenario, plant: PowerPlant) -> float:
 
 
 def firm_mw_online(s: Scenario, site: str, day: float) -> float:
-    """Firm MW online at a site on a day (pure; the process below does the same over time)."""
+    """Firm MW online at a site on a day (pure; the Plant component does the same over time)."""
     return sum(
         plant_firm_mw(s, p) for p in s.power_plants if p.site == site and plant_online_day(s, p) <= day
     )
 
 
-def plant_process(env: simpy.Environment, online_day: float, firm_mw: float, on_online: Callable[[float], None]):
-    """Wait for the plant's online day, then hand its firm MW to the site."""
-    if online_day > env.now:
-        yield env.timeout(online_day - env.now)
-    on_online(firm_mw)
+class Plant(Component):
+    """A power plant feeding one site: its firm MW reach the site on its online day."""
+
+    kind = "plant"
+
+    def __init__(self, env: simpy.Environment, name: str, site: Site, firm_mw: float, online_day: float):
+        super().__init__(env, name)
+        self.site, self.firm_mw, self.online_day = site, firm_mw, online_day
+        if online_day <= 0:
+            site.add_power(firm_mw)
+        else:
+            self.add_process(self._come_online)
+
+    def _come_online(self):
+        if self.online_day > self.env.now:
+            yield self.env.timeout(self.online_day - self.env.now)
+        self.site.add_power(self.firm_mw)

@@ -1,130 +1,72 @@
 """Datacenter sites: built on a date, fed by power plants, filled with GPUs up to their power.
 
 A site can host GPUs only once built, and only while facility power covers them:
-available MW = min(facility MW, firm MW online from the site's plants); each GPU draws its
-all-in IT watts x PUE (Epoch 2030 report: 700 W x 1.96 x 1.2 ~ 1,700 W for an H100).
-GPUs are tracked in cohorts (one per install batch) so that each retires at the end of its own
-service life, and so that a refresh removes the oldest first.
+available MW = min(facility MW, firm MW online from the site's plants); each GPU draws its all-in IT
+watts x PUE (Sevilla et al., "Can AI Scaling Continue Through 2030?", Epoch AI 2024: 700 W x 1.96
+server overhead x 1.2 PUE ~ 1,700 W for an H100). The GPUs themselves are the site's `fleet`
+(sim/world/fleet.py).
 """
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
-
 import simpy
 
-
-class Cohort:
-    """GPUs of one product installed together; `count` is how many are still in service."""
-
-    __slots__ = ("count",)
-
-    def __init__(self, count: int):
-        self.count = count
+from sim.world.component import Component, Row
+from sim.world.fleet import Fleet
 
 
-@dataclass
-class SiteState:
-    """One site's counts: built or not, firm MW online, GPUs installed / busy by product index."""
+class Site(Component):
+    """One site: built or not, firm MW online, and its fleet of GPUs."""
 
-    name: str
-    lab: str
-    facility_mw: float
-    pue: float
-    it_w_per_gpu: list[float]  # by product index
-    built: bool = False
-    firm_mw_online: float = 0.0
-    installed: list[int] = field(default_factory=list)
-    busy: list[int] = field(default_factory=list)  # held by running training runs
-    retire_pending: list[int] = field(default_factory=list)  # past service life, freed when a run ends
-    drawn_mw: float = 0.0  # facility MW drawn by installed GPUs (kept in step with `installed`)
-    changed: bool = True  # power, construction or GPUs changed since the lab last looked
-    cohorts: list[deque] = field(default_factory=list)
+    kind = "site"
 
-    def __post_init__(self) -> None:
-        n = len(self.it_w_per_gpu)
-        self.installed = self.installed or [0] * n
-        self.busy = self.busy or [0] * n
-        self.retire_pending = self.retire_pending or [0] * n
-        self.cohorts = self.cohorts or [deque() for _ in range(n)]
-        self._mw_per_gpu = [w * self.pue / 1e6 for w in self.it_w_per_gpu]
+    def __init__(self, env: simpy.Environment, name: str, lab: str, facility_mw: float, pue: float,
+                 it_w_per_gpu: list[float], life_days: float | None = None, built_day: float = 0.0):
+        super().__init__(env, name)
+        self.lab, self.facility_mw, self.pue = lab, facility_mw, pue
+        self.fleet = Fleet(it_w_per_gpu, pue, env, life_days)
+        self.built = False
+        self.firm_mw_online = 0.0
+        self.power_changed = True  # power or construction changed since the lab last looked
+        if built_day <= 0:
+            self.mark_built()
+        else:
+            self.add_process(self._construction, built_day)
 
     @property
     def available_mw(self) -> float:
         """Power the site can deliver to IT load now: built facility capped by firm supply."""
         return min(self.facility_mw, self.firm_mw_online) if self.built else 0.0
 
+    @property
+    def changed(self) -> bool:
+        """Anything a lab's install pass depends on changed since it last looked."""
+        return self.power_changed or self.fleet.changed
+
+    def seen(self) -> None:
+        self.power_changed = self.fleet.changed = False
+
     def mark_built(self) -> None:
-        self.built, self.changed = True, True
+        self.built, self.power_changed = True, True
 
     def add_power(self, firm_mw: float) -> None:
         self.firm_mw_online += firm_mw
-        self.changed = True
+        self.power_changed = True
 
     def room_for(self, product: int) -> int:
-        """How many more GPUs of a product fit in the spare power (hardware.gpus_within_power,
-        with the per-GPU MW cached: this runs on every install pass)."""
-        spare_mw = (min(self.facility_mw, self.firm_mw_online) if self.built else 0.0) - self.drawn_mw
-        return int(spare_mw / self._mw_per_gpu[product] + 1e-9) if spare_mw > 0 else 0
+        """How many more GPUs of a product fit in the site's spare power."""
+        return self.fleet.room_for(product, self.available_mw)
 
-    def install(self, product: int, count: int) -> Cohort:
-        self.installed[product] += count
-        self.drawn_mw += count * self._mw_per_gpu[product]
-        cohort = Cohort(count)
-        self.cohorts[product].append(cohort)
-        return cohort
+    def _construction(self, built_day: float):
+        """The site becomes usable on its completion day (construction start + duration)."""
+        if built_day > self.env.now:
+            yield self.env.timeout(built_day - self.env.now)
+        self.mark_built()
 
-    def free(self, product: int) -> int:
-        return self.installed[product] - self.busy[product]
-
-    def retire(self, product: int, cohort: Cohort) -> int:
-        """A cohort reaches the end of its service life; busy GPUs retire when their run ends."""
-        count, cohort.count = cohort.count, 0
-        now = min(count, self.free(product))
-        self._remove(product, now)
-        self.retire_pending[product] += count - now
-        self._drop_empty(product)
-        return now
-
-    def evict(self, product: int, count: int) -> int:
-        """Take free GPUs out early (a refresh), oldest cohorts first."""
-        count = min(count, self.free(product) - self.retire_pending[product])
-        if count <= 0:
-            return 0
-        left = count
-        for cohort in self.cohorts[product]:
-            take = min(left, cohort.count)
-            cohort.count -= take
-            left -= take
-            if left == 0:
-                break
-        self._remove(product, count)
-        self._drop_empty(product)
-        return count
-
-    def release(self, product: int, count: int) -> int:
-        """A run hands GPUs back; any that passed their service life meanwhile retire now."""
-        self.busy[product] -= count
-        late = min(self.retire_pending[product], self.free(product))
-        self._remove(product, late)
-        self.retire_pending[product] -= late
-        self.changed = True
-        return late
-
-    def _remove(self, product: int, count: int) -> None:
-        if count:
-            self.installed[product] -= count
-            self.drawn_mw = max(self.drawn_mw - count * self._mw_per_gpu[product], 0.0)
-            self.changed = True
-
-    def _drop_empty(self, product: int) -> None:
-        queue = self.cohorts[product]
-        while queue and queue[0].count == 0:
-            queue.popleft()
-
-
-def construction_process(env: simpy.Environment, site: SiteState, built_day: float):
-    """The site becomes usable on its completion day (construction start + duration)."""
-    if built_day > env.now:
-        yield env.timeout(built_day - env.now)
-    site.mark_built()
+    def probe(self, day: float, rows: list[Row]) -> None:
+        fleet, name, kind = self.fleet, self.name, self.kind
+        rows.append((day, name, kind, "built", int(self.built)))
+        rows.append((day, name, kind, "power_online_mw", self.firm_mw_online))
+        rows.append((day, name, kind, "power_available_mw", self.available_mw))
+        rows.append((day, name, kind, "power_drawn_mw", fleet.drawn_mw))
+        rows.append((day, name, kind, "installed_gpus", sum(fleet.installed)))
+        rows.append((day, name, kind, "busy_gpus", sum(fleet.busy)))

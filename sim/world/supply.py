@@ -1,12 +1,12 @@
 """Chip supply: logic fabs, CoWoS packaging lines and HBM suppliers feed GPU assembly.
 
-Flows, per tick (DESIGN.md, "The world, as flows of counts"):
+Flows, per tick:
   logic wafers -> good dies of each product (wafers started by the product mix; Poisson yield)
   CoWoS wafers -> interposer capacity (packages per wafer by product; packaging yield)
   HBM stacks   -> stacks
 Each input arrives after its cycle time into a stock. Assembly builds GPUs by bill of materials:
 the scarcest input limits output and what is left is carried over. Capacities are ramps over time
-(shared/reference/supply.csv); they are evaluated for every tick before the run, so the event loop
+(sources beside each ramp in the scenario); they are evaluated for every tick before the run, so the event loop
 only moves numbers between stocks.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim.physics.hardware import good_dies_per_wafer
+from sim.world.component import Component, Row
 from sim.config.schedule import DAYS_PER_MONTH, Ramp, constant_ramp, to_day
 from sim.config.schema import RampSpec, Scenario
 
@@ -158,55 +159,28 @@ def plan_supply(s: Scenario, capacity_factor: CapacityFactor | None = None) -> S
     pipelines start full rather than empty.
 
     capacity_factor(source, name, start_days) -> the share of capacity left for the work started in
-    each tick starting on those days (source "logic", "cowos" or "hbm"; sim/disruptions.py builds
-    it from outages and shortfalls). It scales what is *started*, so an outage reaches assembly after
-    the input's cycle time. None: full capacity throughout.
+    each tick starting on those days (source "logic", "cowos" or "hbm"; sim/world/disruptions.py
+    builds it from outages and shortfalls). It scales what is *started*, so an outage reaches assembly
+    after the input's cycle time. None: full capacity throughout.
     """
     names = list(s.gpu_types)
     gpus = [s.gpu_types[n] for n in names]
     tick = s.tick_days
-    horizon = to_day(s.end_date, s.start_date)
-    n_ticks = int(math.floor(horizon / tick)) + 1
+    n_ticks = int(math.floor(to_day(s.end_date, s.start_date) / tick)) + 1
     tick_starts = np.arange(n_ticks) * tick
-    dies_per_gpu = np.array([g.dies_per_gpu for g in gpus], dtype=float)
-
-    die_arrivals = {}
-    for fab_name, fab in s.logic_fabs.items():
-        first = -int(math.ceil(fab.cycle_time_days / tick))
-        starts = np.arange(first, n_ticks) * tick
-        wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
-        if capacity_factor is not None:
-            wafers = wafers * capacity_factor("logic", fab_name, starts)
-        # wafers are started for the mix that will be assembled when they come out of the fab
-        shares = mix_shares(s, names, starts + fab.cycle_time_days)
-        good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
-        if np.any(good <= 0):
-            bad = names[int(np.argmin(good))]
-            raise ValueError(f"logic fab {fab_name!r} yields no good dies of {bad!r}")
-        # wafers are started in proportion to the wafers each product's share of GPUs needs
-        wafer_need = shares * dies_per_gpu / good
-        need_total = wafer_need.sum(axis=1, keepdims=True)  # zero while nothing in the mix is on sale
-        wafer_split = np.divide(wafer_need, need_total, out=np.zeros_like(wafer_need), where=need_total > 0)
-        good_dies = wafers[:, None] * wafer_split * good
-        die_arrivals[fab_name] = _arrivals(good_dies, starts, fab.cycle_time_days, tick, n_ticks)
-
-    cowos_arrivals = {}
-    for line_name, line in s.packaging_lines.items():
-        first = -int(math.ceil(line.cycle_time_days / tick))
-        starts = np.arange(first, n_ticks) * tick
-        wafers = (per_tick(build_ramp(line.wafer_capacity_wpm, s.start_date), starts, tick)
-                  * line.allocation_share * line.packaging_yield)
-        if capacity_factor is not None:
-            wafers = wafers * capacity_factor("cowos", line_name, starts)
-        cowos_arrivals[line_name] = _arrivals(wafers, starts, line.cycle_time_days, tick, n_ticks)
-
+    factor = capacity_factor or (lambda source, name, days: 1.0)
+    die_arrivals = {name: _die_arrivals(s, name, fab, names, n_ticks, factor) for name, fab in s.logic_fabs.items()}
+    cowos_arrivals = {name: _cowos_arrivals(s, name, line, n_ticks, factor)
+                      for name, line in s.packaging_lines.items()}
+    # stacks have no cycle time: what is made in a tick arrives in it
     hbm_arrivals = {
         name: per_tick(build_ramp(sup.stack_capacity_per_month, s.start_date), tick_starts, tick) * sup.allocation_share
         for name, sup in s.hbm_suppliers.items()
     }
-    if capacity_factor is not None:  # stacks have no cycle time: what is made in a tick arrives in it
+    if capacity_factor is not None:
         hbm_arrivals = {name: stacks * capacity_factor("hbm", name, tick_starts) for name, stacks in hbm_arrivals.items()}
     shares = mix_shares(s, names, tick_starts)
+    dies_per_gpu = np.array([g.dies_per_gpu for g in gpus], dtype=float)
     cowos_wafers_per_gpu = np.array([1.0 / g.packages_per_cowos_wafer for g in gpus])
     hbm_stacks_per_gpu = np.array([float(g.hbm_stacks) for g in gpus])
     capacity = capacity_in_gpus(
@@ -214,57 +188,122 @@ def plan_supply(s: Scenario, capacity_factor: CapacityFactor | None = None) -> S
         shares, dies_per_gpu, cowos_wafers_per_gpu, hbm_stacks_per_gpu,
     )
     return SupplyPlan(
-        names=names,
-        tick_days=tick,
-        tick_starts=tick_starts,
-        shares=shares,
-        die_arrivals=die_arrivals,
-        cowos_arrivals=cowos_arrivals,
-        hbm_arrivals=hbm_arrivals,
-        dies_per_gpu=dies_per_gpu,
-        cowos_wafers_per_gpu=cowos_wafers_per_gpu,
-        hbm_stacks_per_gpu=hbm_stacks_per_gpu,
+        names=names, tick_days=tick, tick_starts=tick_starts, shares=shares,
+        die_arrivals=die_arrivals, cowos_arrivals=cowos_arrivals, hbm_arrivals=hbm_arrivals,
+        dies_per_gpu=dies_per_gpu, cowos_wafers_per_gpu=cowos_wafers_per_gpu, hbm_stacks_per_gpu=hbm_stacks_per_gpu,
         capacity_gpus=capacity,
     )
 
 
-@dataclass
-class SupplyState:
-    """What the supply chain holds and has made so far (counts, not objects)."""
-
-    stocks: Stocks
-    produced_total: list[int]  # GPUs by product, cumulative
+def _starts(cycle_time_days: float, tick: float, n_ticks: int) -> np.ndarray:
+    """Tick start days from one cycle time before the start date (work already in the pipeline)."""
+    first = -int(math.ceil(cycle_time_days / tick))
+    return np.arange(first, n_ticks) * tick
 
 
-def input_process(env: simpy.Environment, plan: SupplyPlan, arrivals: np.ndarray, deposit: Callable):
-    """A fab, packaging line or HBM supplier: each tick, hand over what completes in it."""
-    for day, amount in zip(plan.tick_starts.tolist(), arrivals.tolist()):
-        if day > env.now:
-            yield env.timeout(day - env.now)
-        if amount:
-            deposit(amount)
+def _die_arrivals(s: Scenario, fab_name: str, fab, names: list[str], n_ticks: int,
+                  factor: CapacityFactor) -> np.ndarray:
+    """[tick, product] good dies a logic fab delivers: wafers started for the mix that will be
+    assembled when they come out, split by the wafers each product's share of GPUs needs."""
+    gpus = [s.gpu_types[n] for n in names]
+    tick = s.tick_days
+    starts = _starts(fab.cycle_time_days, tick, n_ticks)
+    wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
+    wafers = wafers * factor("logic", fab_name, starts)
+    shares = mix_shares(s, names, starts + fab.cycle_time_days)
+    good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
+    if np.any(good <= 0):
+        bad = names[int(np.argmin(good))]
+        raise ValueError(f"logic fab {fab_name!r} yields no good dies of {bad!r}")
+    wafer_need = shares * np.array([g.dies_per_gpu for g in gpus], dtype=float) / good
+    need_total = wafer_need.sum(axis=1, keepdims=True)  # zero while nothing in the mix is on sale
+    wafer_split = np.divide(wafer_need, need_total, out=np.zeros_like(wafer_need), where=need_total > 0)
+    good_dies = wafers[:, None] * wafer_split * good
+    return _arrivals(good_dies, starts, fab.cycle_time_days, tick, n_ticks)
 
 
-def assembly_process(env: simpy.Environment, plan: SupplyPlan, state: SupplyState, ship: Callable[[list[int]], None]):
-    """Each tick, after the inputs have arrived: build what the stocks allow and ship it."""
-    stocks = state.stocks
-    n = len(plan.names)
-    dies_per_gpu = plan.dies_per_gpu.tolist()
-    cowos_per_gpu = plan.cowos_wafers_per_gpu.tolist()
-    hbm_per_gpu = plan.hbm_stacks_per_gpu.tolist()
-    shares_by_tick = plan.shares.tolist()
-    for k, day in enumerate(plan.tick_starts.tolist()):
-        if day > env.now:
-            yield env.timeout(day - env.now)
-        dies = stocks.dies
-        made = assemble(dies, stocks.cowos_wafers, stocks.hbm_stacks, shares_by_tick[k],
-                        dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
-        if not any(made):
-            continue
-        for i in range(n):
-            if made[i]:
-                dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
-                state.produced_total[i] += made[i]
-        stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
-        stocks.hbm_stacks = max(stocks.hbm_stacks - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
-        ship(made)
+def _cowos_arrivals(s: Scenario, line_name: str, line, n_ticks: int, factor: CapacityFactor) -> np.ndarray:
+    """[tick] yielded CoWoS wafers a packaging line delivers, after its cycle time."""
+    tick = s.tick_days
+    starts = _starts(line.cycle_time_days, tick, n_ticks)
+    wafers = (per_tick(build_ramp(line.wafer_capacity_wpm, s.start_date), starts, tick)
+              * line.allocation_share * line.packaging_yield)
+    wafers = wafers * factor("cowos", line_name, starts)
+    return _arrivals(wafers, starts, line.cycle_time_days, tick, n_ticks)
+
+
+class Supply(Component):
+    """The chip supply chain as one component: each fab, packaging line and HBM supplier is a process
+    handing over what completes each tick; assembly then builds what the stocks allow and ships it."""
+
+    kind = "supply"
+
+    def __init__(self, env: simpy.Environment, plan: SupplyPlan, ship: Callable[[list[int]], None]):
+        super().__init__(env, "supply")
+        self.plan, self.ship = plan, ship
+        self.stocks = Stocks(dies=[0.0] * len(plan.names))
+        self.produced_total = [0] * len(plan.names)  # GPUs by product, cumulative
+        for arrivals in plan.die_arrivals.values():
+            self.add_process(self._input, arrivals, self._add_dies)
+        for arrivals in plan.cowos_arrivals.values():
+            self.add_process(self._input, arrivals, self._add_cowos_wafers)
+        for arrivals in plan.hbm_arrivals.values():
+            self.add_process(self._input, arrivals, self._add_hbm_stacks)
+        self.add_process(self._assembly)
+
+    def _add_dies(self, dies: list[float]) -> None:
+        held = self.stocks.dies
+        for i, x in enumerate(dies):
+            held[i] += x
+
+    def _add_cowos_wafers(self, wafers: float) -> None:
+        self.stocks.cowos_wafers += wafers
+
+    def _add_hbm_stacks(self, stacks: float) -> None:
+        self.stocks.hbm_stacks += stacks
+
+    def _input(self, arrivals: np.ndarray, deposit: Callable):
+        """A fab, packaging line or HBM supplier: each tick, hand over what completes in it."""
+        env = self.env
+        for day, amount in zip(self.plan.tick_starts.tolist(), arrivals.tolist()):
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            if amount:
+                deposit(amount)
+
+    def _assembly(self):
+        """Each tick, after the inputs have arrived: build what the stocks allow and ship it."""
+        env, plan, stocks = self.env, self.plan, self.stocks
+        n = len(plan.names)
+        dies_per_gpu = plan.dies_per_gpu.tolist()
+        cowos_per_gpu = plan.cowos_wafers_per_gpu.tolist()
+        hbm_per_gpu = plan.hbm_stacks_per_gpu.tolist()
+        shares_by_tick = plan.shares.tolist()
+        for k, day in enumerate(plan.tick_starts.tolist()):
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            dies = stocks.dies
+            made = assemble(dies, stocks.cowos_wafers, stocks.hbm_stacks, shares_by_tick[k],
+                            dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
+            if not any(made):
+                continue
+            for i in range(n):
+                if made[i]:
+                    dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
+                    self.produced_total[i] += made[i]
+            stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
+            stocks.hbm_stacks = max(stocks.hbm_stacks - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
+            self.ship(made)
+
+    def probe(self, day: float, rows: list[Row]) -> None:
+        """Each input's capacity in GPUs a month at the tick's mix, and the stocks waiting."""
+        plan, stocks, kind = self.plan, self.stocks, self.kind
+        k = min(int(day // plan.tick_days), len(plan.tick_starts) - 1)
+        per_month = DAYS_PER_MONTH / plan.tick_days
+        for source, capacity in plan.capacity_gpus.items():
+            value = float(capacity[k]) * per_month
+            if np.isfinite(value):  # an input no product needs has no limit to report
+                rows.append((day, "supply", kind, f"capacity_gpus_per_month_{source}", value))
+        rows.append((day, "supply", kind, "logic_die_stock", sum(stocks.dies)))
+        rows.append((day, "supply", kind, "cowos_wafer_stock", stocks.cowos_wafers))
+        rows.append((day, "supply", kind, "hbm_stack_stock", stocks.hbm_stacks))

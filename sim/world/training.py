@@ -1,8 +1,9 @@
 """Training runs: at start a run takes the installed, powered, free GPUs of its sites, holds them
 for its duration and achieves GPUs x peak FLOP/s x MFU x goodput x time.
 
-MFU is the run's fixed `utilization` or, with a topology, derived from the step time of its
-network (sim/run_physics.py); goodput comes from failures and checkpoints (sim/reliability.py).
+MFU is the run's fixed `utilization` or, with a topology, derived from the step time of its network
+(sim/physics/sizing.py); goodput comes from failures and checkpoints (sim/physics/reliability.py).
+Each run is one process of the TrainingRuns component, and leaves one RunRecord (a row of runs.csv).
 """
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import math
 import numpy as np
 import simpy
 
-from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
+from sim.config.schedule import to_date, to_day
+from sim.config.schema import TrainingPhysics, TrainingRun
+from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
 from sim.physics.sizing import plan_run, run_network, step_on
-from sim.world.labs import LabState
-from sim.config.schedule import to_date, to_day
-from sim.config.schema import TrainingPhysics, TrainingRun
-from sim.world.sites import SiteState
-from sim.network.topology import Topology
+from sim.world.component import Component
+from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
+from sim.world.labs import Lab
+from sim.world.products import Products
+from sim.world.sites import Site
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -68,103 +71,125 @@ class RunRecord:
     stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
 
 
-@dataclass
-class RunContext:
-    """What a run process needs to see of the world."""
+class TrainingRuns(Component):
+    """The scenario's training runs: one process each, and the record each leaves.
 
-    start_date: dt.date
-    horizon_day: float
-    tick_days: float
-    names: list[str]
-    h100e: list[float]  # per GPU, by product
-    peak_bf16: list[float]
-    peak_fp8: list[float]
-    sites: dict[str, SiteState]
-    labs: dict[str, LabState]
-    topology: Topology | None = None
-    site_node: dict[str, str] = field(default_factory=dict)  # scenario site -> topology site
-    physics: TrainingPhysics | None = None
-    rngs: dict[str, np.random.Generator] = field(default_factory=dict)  # one stream per run
-    fiber_cuts: list[FiberCut] = field(default_factory=list)  # WAN links down (sim/disruptions.py)
-    records: list[RunRecord] = field(default_factory=list)
+    It sees the sites and labs (to take and release GPUs), the products' numbers, the topology the
+    runs step on, the physics settings, one random stream per run (failures) and the fiber cuts.
+    """
 
-    def peak(self, product: int, precision: str) -> float:
-        return self.peak_fp8[product] if precision == "fp8" else self.peak_bf16[product]
+    kind = "run"
 
-    def installed_h100e(self, sites: list[SiteState]) -> float:
-        return sum(n * self.h100e[i] for s in sites for i, n in enumerate(s.installed))
+    def __init__(self, env: simpy.Environment, runs: list[TrainingRun], start_date: dt.date, horizon_day: float,
+                 tick_days: float, products: Products, sites: dict[str, Site], labs: dict[str, Lab],
+                 topology: Topology | None = None, site_node: dict[str, str] | None = None,
+                 physics: TrainingPhysics | None = None, rngs: dict[str, np.random.Generator] | None = None,
+                 fiber_cuts: list[FiberCut] | None = None):
+        super().__init__(env, "training")
+        self.start_date, self.horizon_day, self.tick_days = start_date, horizon_day, tick_days
+        self.products, self.sites, self.labs = products, sites, labs
+        self.topology, self.site_node, self.physics = topology, site_node or {}, physics
+        self.rngs = rngs or {}
+        self.fiber_cuts = fiber_cuts or []
+        self.records: list[RunRecord] = []
+        for run in runs:
+            self.add_process(self._run, run)
+
+    def installed_h100e(self, sites: list[Site]) -> float:
+        h100e = self.products.h100e
+        return sum(n * h100e[i] for s in sites for i, n in enumerate(s.fleet.installed))
+
+    def _run(self, run: TrainingRun):
+        """Wait for the start (a date, or an installed-H100e threshold), take GPUs, train, release."""
+        env = self.env
+        sites = [self.sites[n] for n in run.sites]
+        lab = self.labs[run.lab]
+        if run.start is not None:
+            start_day = to_day(run.start, self.start_date)
+            if start_day >= self.horizon_day:
+                self.records.append(self._not_started(run, sites, lab, "after_horizon"))
+                return
+            if start_day > env.now:
+                yield env.timeout(start_day - env.now)
+        else:
+            while self.installed_h100e(sites) < run.start_when_h100e_installed:
+                if env.now + self.tick_days >= self.horizon_day:  # the next look would fall at or past the end
+                    self.records.append(self._not_started(run, sites, lab, "never_started"))
+                    return
+                yield env.timeout(self.tick_days)
+        record, taken = self._start(run, sites, lab)
+        self.records.append(record)
+        if record.gpus == 0:
+            record.status, record.end = "no_gpus", record.start
+            return
+        product = self.products.names.index(record.gpu_type)
+        days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
+        fill_outcome(record, run, [(s.name, n) for s, n in taken], days, self, start_day=env.now)
+        yield env.timeout(run.duration_days)
+        for s, n in taken:
+            s.fleet.release(product, n)
+
+    def _start(self, run: TrainingRun, sites: list[Site], lab: Lab) -> tuple["RunRecord", list[tuple[Site, int]]]:
+        """Take the run's share of the free GPUs of one product at its sites; its record so far."""
+        products, now = self.products, self.env.now
+        product = products.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, products, run.precision)
+        chips, power = size_alone(run, product, sites, lab)
+        taken = []
+        for s in sites:
+            n = int(run.gpu_share * s.fleet.free(product))
+            s.fleet.take(product, n)
+            taken.append((s, n))
+        gpus = sum(n for _, n in taken)
+        days = min(run.duration_days, self.horizon_day - now)
+        record = RunRecord(
+            run=run.name, lab=run.lab, start=to_date(now, self.start_date),
+            end=to_date(now + run.duration_days, self.start_date), gpus=gpus, gpu_type=products.names[product],
+            sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+            binding_constraint=binding_constraint(chips, power),
+            status="completed" if days >= run.duration_days else "running_at_end", duration_days=run.duration_days,
+            h100e=gpus * products.h100e[product], peak_flop_s=products.peak(product, run.precision),
+            precision=run.precision, chips_alone_gpus=chips, power_alone_gpus=power,
+        )
+        return record, taken
+
+    def _not_started(self, run: TrainingRun, sites: list[Site], lab: Lab, status: str) -> "RunRecord":
+        """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
+        products = self.products
+        product = products.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, products, run.precision)
+        chips, power = size_alone(run, product, sites, lab)
+        return RunRecord(
+            run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=products.names[product],
+            sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+            binding_constraint=binding_constraint(chips, power), status=status,
+            duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
+            chips_alone_gpus=chips, power_alone_gpus=power,
+        )
 
 
-def choose_product(sites: list[SiteState], ctx: RunContext, precision: str) -> int:
+def choose_product(sites: list[Site], products: Products, precision: str) -> int:
     """The product whose free installed GPUs in the sites give the most peak FLOP/s."""
-    totals = [sum(s.free(i) for s in sites) * ctx.peak(i, precision) for i in range(len(ctx.names))]
+    totals = [sum(s.fleet.free(i) for s in sites) * products.peak(i, precision) for i in range(len(products))]
     return max(range(len(totals)), key=lambda i: (totals[i], i))
 
 
-def size_alone(run: TrainingRun, product: int, sites: list[SiteState], lab: LabState) -> tuple[int, int]:
+def size_alone(run: TrainingRun, product: int, sites: list[Site], lab: Lab) -> tuple[int, int]:
     """GPUs the run could take if only chips limited it, and if only power did.
 
     Chips alone: the lab's free installed GPUs of the product in these sites plus its inventory.
     Power alone: the sites' available power not drawn by other products or other runs, in GPUs.
     """
-    free = sum(s.free(product) for s in sites)
+    free = sum(s.fleet.free(product) for s in sites)
     chips = int(run.gpu_share * (free + lab.inventory[product]))
     power = 0
     for s in sites:
-        other_mw = s.drawn_mw - s.free(product) * s.it_w_per_gpu[product] * s.pue / 1e6
-        power += gpus_within_power(s.available_mw - other_mw, s.it_w_per_gpu[product], s.pue)
+        fleet = s.fleet
+        other_mw = fleet.drawn_mw - fleet.free(product) * fleet.it_w_per_gpu[product] * s.pue / 1e6
+        power += gpus_within_power(s.available_mw - other_mw, fleet.it_w_per_gpu[product], s.pue)
     return chips, int(run.gpu_share * power)
 
 
-def run_process(env: simpy.Environment, run: TrainingRun, ctx: RunContext):
-    """Wait for the start (a date, or an installed-H100e threshold), take GPUs, train, release."""
-    sites = [ctx.sites[n] for n in run.sites]
-    lab = ctx.labs[run.lab]
-    if run.start is not None:
-        start_day = to_day(run.start, ctx.start_date)
-        if start_day >= ctx.horizon_day:
-            ctx.records.append(_not_started(run, sites, lab, ctx, "after_horizon"))
-            return
-        if start_day > env.now:
-            yield env.timeout(start_day - env.now)
-    else:
-        while ctx.installed_h100e(sites) < run.start_when_h100e_installed:
-            if env.now + ctx.tick_days >= ctx.horizon_day:  # the next look would fall at or past the end
-                ctx.records.append(_not_started(run, sites, lab, ctx, "never_started"))
-                return
-            yield env.timeout(ctx.tick_days)
-
-    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
-    chips, power = size_alone(run, product, sites, lab)
-    taken = []
-    for s in sites:
-        n = int(run.gpu_share * s.free(product))
-        s.busy[product] += n
-        taken.append((s, n))
-    gpus = sum(n for _, n in taken)
-    peak = ctx.peak(product, run.precision)
-    days = min(run.duration_days, ctx.horizon_day - env.now)  # a run still going at the end counts until then
-    record = RunRecord(
-        run=run.name, lab=run.lab, start=to_date(env.now, ctx.start_date),
-        end=to_date(env.now + run.duration_days, ctx.start_date), gpus=gpus, gpu_type=ctx.names[product],
-        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
-        binding_constraint=binding_constraint(chips, power),
-        status="completed" if days >= run.duration_days else "running_at_end", duration_days=run.duration_days,
-        h100e=gpus * ctx.h100e[product], peak_flop_s=peak, precision=run.precision,
-        chips_alone_gpus=chips, power_alone_gpus=power,
-    )
-    ctx.records.append(record)
-    if gpus == 0:
-        record.status, record.end = "no_gpus", record.start
-        return
-    train(record, run, [(s.name, n) for s, n in taken], days, ctx, start_day=env.now)
-    yield env.timeout(run.duration_days)
-    for s, n in taken:
-        lab.retired_total[product] += s.release(product, n)
-
-
-def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float, ctx: RunContext,
-          start_day: float = 0.0) -> None:
+def fill_outcome(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float,
+                 ctx: TrainingRuns, start_day: float = 0.0) -> None:
     """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
 
     With a topology, MFU comes from the step time of the best parallel plan over the run's sites
@@ -211,7 +236,7 @@ def train(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], day
 
 
 def _through_fiber_cuts(record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float, days: float,
-                        ctx: RunContext) -> float:
+                        ctx: TrainingRuns) -> float:
     """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
     (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
     pieces = cut_pieces(ctx.fiber_cuts, start_day, start_day + days)
@@ -245,16 +270,3 @@ def _through_fiber_cuts(record: RunRecord, mfu: float, step, plan, nodes: list[s
     if record.disrupted_days == 0:
         return mfu
     return total / days
-
-
-def _not_started(run: TrainingRun, sites: list[SiteState], lab: LabState, ctx: RunContext, status: str) -> RunRecord:
-    """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
-    product = ctx.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, ctx, run.precision)
-    chips, power = size_alone(run, product, sites, lab)
-    return RunRecord(
-        run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=ctx.names[product],
-        sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
-        binding_constraint=binding_constraint(chips, power), status=status,
-        duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
-        chips_alone_gpus=chips, power_alone_gpus=power,
-    )

@@ -1,0 +1,96 @@
+"""The allocator: splits each batch of GPU output among the labs (and other buyers) and ships it.
+
+A lab is owed a whole-GPU share of cumulative output, floor(share x total): working on cumulative
+totals keeps rounding from drifting, so over time each lab receives its share to within one GPU per
+product and never more than was made. What the labs are not owed goes to buyers outside the model.
+Shipments arrive after the lab's delivery lead time.
+"""
+from __future__ import annotations
+
+import simpy
+
+from sim.world.component import Component
+from sim.world.labs import Lab
+
+
+def entitlement(share: float, cumulative: int, base_entitled: float = 0.0, base_cumulative: int = 0) -> int:
+    """A buyer's whole-GPU entitlement of a cumulative output: floor(share x total).
+
+    When the share has changed, `base_entitled` (fractional GPUs) was owed on the `base_cumulative`
+    made before the change.
+    """
+    return int(base_entitled + share * (cumulative - base_cumulative) + 1e-9)
+
+
+class Allocator(Component):
+    """Ships each batch of output to the labs by share, with a lead time.
+
+    A lab's share may change over time (an export rule, sim/world/disruptions.py): `share_changes[lab]`
+    is a list of (day, share from that day on), in day order. A lab is owed floor(E) whole GPUs of
+    each product, E = the sum over share segments of share x output made in the segment: E is kept as
+    the value when the current segment began plus share x output made since. So counts stay whole and
+    exact (shipped = floor(E) <= output; the rest goes to other buyers), a cut is not charged against
+    output made before it, and with no changes E = share x cumulative output, as `entitlement`.
+    """
+
+    kind = "allocator"
+
+    def __init__(self, env: simpy.Environment, labs: list[Lab], shares: list[float], lead_days: list[float],
+                 n_products: int, share_changes: list[list[tuple[float, float]]] | None = None):
+        super().__init__(env, "allocator")
+        self.labs, self.shares, self.lead_days = labs, list(shares), lead_days
+        self.n = n_products
+        self.produced_total = [0] * n_products
+        self.shipped = [[0] * n_products for _ in labs]  # cumulative, by lab
+        self.in_transit = [[0] * n_products for _ in labs]
+        self.share_changes = [list(c) for c in share_changes] if share_changes else [[] for _ in labs]
+        # where each lab's current share segment began: output made by then and the lab's entitlement
+        # (fractional GPUs) on it
+        self.segment_produced = [[0] * n_products for _ in labs]
+        self.segment_entitled = [[0.0] * n_products for _ in labs]
+
+    @property
+    def other_buyers_total(self) -> list[int]:
+        """Output that went to buyers outside the modelled labs."""
+        return [self.produced_total[i] - sum(row[i] for row in self.shipped) for i in range(self.n)]
+
+    def _update_shares(self) -> None:
+        """Start a new segment for each lab whose share changed by now (before this batch is counted)."""
+        now = self.env.now
+        for lab_index, changes in enumerate(self.share_changes):
+            while changes and changes[0][0] <= now:
+                share, base_made, base_entitled = (self.shares[lab_index], self.segment_produced[lab_index],
+                                                   self.segment_entitled[lab_index])
+                self.segment_entitled[lab_index] = [
+                    base_entitled[i] + share * (self.produced_total[i] - base_made[i]) for i in range(self.n)]
+                self.segment_produced[lab_index] = self.produced_total[:]
+                _, self.shares[lab_index] = changes.pop(0)
+
+    def ship(self, made: list[int]) -> None:
+        """Count a batch of output and send each lab what it is now owed."""
+        self._update_shares()
+        products = [i for i in range(self.n) if made[i]]
+        for i in products:
+            self.produced_total[i] += made[i]
+        for lab_index, share in enumerate(self.shares):
+            shipped = self.shipped[lab_index]
+            base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
+            batch = [0] * self.n
+            for i in products:
+                owed = entitlement(share, self.produced_total[i], base_entitled[i], base_made[i]) - shipped[i]
+                if owed > 0:
+                    batch[i] = owed
+                    shipped[i] += owed
+            if any(batch):
+                transit = self.in_transit[lab_index]
+                for i in products:
+                    transit[i] += batch[i]
+                arrival = self.env.timeout(self.lead_days[lab_index], value=(lab_index, batch))
+                arrival.callbacks.append(self._deliver)
+
+    def _deliver(self, arrival: simpy.Event) -> None:
+        lab_index, batch = arrival.value
+        transit = self.in_transit[lab_index]
+        for i, count in enumerate(batch):
+            transit[i] -= count
+        self.labs[lab_index].receive(batch)

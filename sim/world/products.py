@@ -1,0 +1,48 @@
+"""The scenario's GPU types as numbers, by product index: what every component needs to know of them.
+
+Index order is the scenario's `gpu_types` order. H100-equivalents are by dense BF16 FLOP/s against
+the scenario's reference type; a run's peak at FP8 falls back to BF16 where a type has no FP8
+(both from sim/physics/hardware.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.config.schedule import to_day
+from sim.config.schema import Scenario
+from sim.physics.hardware import h100e_per_gpu, peak_flop_s
+
+
+@dataclass(frozen=True)
+class Products:
+    names: list[str]
+    h100e: list[float]  # per GPU
+    peak_bf16: list[float]  # dense FLOP/s
+    peak_fp8: list[float]  # dense FLOP/s (BF16 where the type has no FP8)
+    it_w: list[float]  # all-in IT watts per GPU
+    available_day: list[float]  # first simulated day the type is on sale
+    newest_first: list[int]  # product indices, latest `available_from` first
+
+    @classmethod
+    def of(cls, s: Scenario) -> "Products":
+        names = list(s.gpu_types)
+        gpus = [s.gpu_types[n] for n in names]
+        reference = s.gpu_types[s.h100e_reference]
+        return cls(
+            names=names,
+            h100e=[h100e_per_gpu(g, reference) for g in gpus],
+            peak_bf16=[peak_flop_s(g, "bf16") for g in gpus],
+            peak_fp8=[peak_flop_s(g, "fp8") for g in gpus],
+            it_w=[g.all_in_it_w for g in gpus],
+            available_day=[to_day(g.available_from, s.start_date) for g in gpus],
+            newest_first=sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True),
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def peak(self, product: int, precision: str) -> float:
+        return self.peak_fp8[product] if precision == "fp8" else self.peak_bf16[product]
+
+    def flop_per_w(self) -> list[float]:
+        return [p / w for p, w in zip(self.peak_bf16, self.it_w)]
