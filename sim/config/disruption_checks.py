@@ -5,7 +5,7 @@ loader reports it as one line naming the file and the key path (e.g. disruptions
 """
 from __future__ import annotations
 
-from sim.world.disruptions import DURATION, EFFECT, EFFECT_FIELDS, SUPPLY_INPUT, _is, _plant_matches, split_link
+from sim.config.disruption_kinds import DURATION, EFFECT, EFFECT_FIELDS, SUPPLY_INPUT, names_target, plant_matches, split_link
 from sim.config.schema import Disruption, Scenario
 
 
@@ -91,10 +91,10 @@ def _check_target(s: Scenario, d: Disruption, graph) -> tuple[tuple, str] | None
         if target not in s.labs:
             return ("target",), f"unknown lab {target!r} {_choices(s.labs)}"
     elif kind in ("turbine_backlog", "interconnection_delay"):
-        if target not in s.plant_types and not any(_plant_matches(target, p) for p in s.power_plants):
+        if target not in s.plant_types and not any(plant_matches(target, p) for p in s.power_plants):
             types = ", ".join(s.plant_types) or "none"
             return ("target",), f"matches no power plant: give a plant type ({types}), a site, a plant's name, or all"
     elif kind == "construction_delay":
-        if not any(_is(target, name) for name in s.sites):
+        if not any(names_target(target, name) for name in s.sites):
             return ("target",), f"unknown site {target!r} {_choices(s.sites)}"
     return None

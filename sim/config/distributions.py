@@ -1,4 +1,4 @@
-"""Uncertain inputs: any number in a scenario may be a distribution instead (DESIGN.md, "Scenarios").
+"""Uncertain inputs: any number in a scenario may be a distribution instead.
 
     lead_time_days: {dist: lognormal, p10: 18, p90: 36}
 

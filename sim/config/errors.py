@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import pydantic
+if TYPE_CHECKING:  # pragma: no cover - only for the annotation; pydantic loads with the schema
+    import pydantic
 
 _MISSING = object()
 

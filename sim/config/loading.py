@@ -1,7 +1,7 @@
 """Loading a scenario: YAML files, `extends:` chains, `--set` overrides, validation.
 
 Every problem is raised as one `ScenarioError` naming the file the offending key came from,
-the key path and what is wrong, before anything runs (DESIGN.md, "Scenarios").
+the key path and what is wrong, before anything runs.
 
 Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`, sim/distributions.py).
 `load_template` gives a `ScenarioTemplate`: the merged document with its uncertain inputs, from which

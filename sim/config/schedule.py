@@ -1,7 +1,7 @@
 """Time in the simulation: calendar dates <-> simulated days, and capacity ramps over time.
 
-Simulated time is days since the scenario's start date (DESIGN.md, "Time"). A ramp is a
-capacity known at a few dates (e.g. TSMC CoWoS wafers per month at each year end, supply.csv),
+Simulated time is days since the scenario's start date, one clock for every process. A ramp is a
+capacity known at a few dates (e.g. TSMC CoWoS wafers per month at each year end, sim/data/supply.csv),
 interpolated linearly between them, held flat before the first point and grown at a constant
 annual factor after the last one.
 """

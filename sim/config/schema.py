@@ -1,7 +1,8 @@
 """The scenario file's schema: plain typed objects, validated by pydantic before anything runs.
 
-Key names carry their units (DESIGN.md, "Scenarios"). Validation is strict: a string where a number
-belongs, a negative or non-finite number, or an unknown key is refused with its key path.
+Key names carry their units (`_mw`, `_days`, `_flop_s`, `_wpm`), so a file reads without a manual.
+Validation is strict: a string where a number belongs, a negative or non-finite number, or an
+unknown key is refused with its key path.
 Cross-references (a run naming a missing site, a mix naming an unknown GPU) are checked in
 `sim.config.loading.check_references`, which reports key paths the same way.
 """
@@ -42,7 +43,7 @@ RampOrNumber = Union[NonNeg, RampSpec]
 
 
 class GpuType(Strict):
-    """One accelerator product; specs from shared/reference/hardware.csv."""
+    """One accelerator product; shipped specs: the catalog sim/data/hardware.csv (sources: docs/sources.md)."""
 
     available_from: dt.date
     bf16_dense_flop_s: Positive
@@ -155,7 +156,7 @@ class TrainingPhysics(Strict):
     batch_tokens: Positive | None = None  # fixed batch; default: critical batch growing with model size
     checkpoint_write_s: NonNeg
     restart_s: NonNeg
-    failure_rate_quantile: FractionOrZero  # 0 = Meta RSC-2's rate, 1 = RSC-1's (reliability.md)
+    failure_rate_quantile: FractionOrZero  # 0 = Meta RSC-2's rate, 1 = RSC-1's (Kokolis et al. 2024)
     data: DataStock
 
 

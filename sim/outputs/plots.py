@@ -11,6 +11,7 @@ changes the caller's backend, and no figure is kept in a global registry.
 """
 from __future__ import annotations
 
+
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,8 +24,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from sim import metrics
+
 # Epoch AI, "Can AI Scaling Continue Through 2030?" (2024): the largest training run each constraint
-# allows by 2030, medians (../shared/reference/epoch_2030.md, "The four constraints"). The inter-DC
+# allows by 2030, medians (the report's summary of the four constraints). The inter-DC
 # bandwidth constraint has only an 80% range.
 EPOCH_2030 = {"power": 2e29, "chips": 9e29, "data": 2e30, "latency": 3e31}
 EPOCH_2030_BANDWIDTH = (3e29, 2e31)
@@ -38,14 +41,21 @@ CONSTRAINT_LABELS = {"chips": "chips alone", "power": "power alone", "network": 
 PALETTE = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
            "tab:olive", "tab:cyan"]
 
-# Monte Carlo band metrics: title, axis label, scale to apply, log axis.
+# How each sweep band is drawn: scale to apply, display unit (None: the registry's), log axis. What
+# each band is and its unit come from the metrics registry (sim/metrics.py).
+_BAND_DISPLAY = {
+    "frontier_combined_flop": (1.0, None, True),
+    "largest_run_flop_to_date": (1.0, None, True),
+    "installed_h100e": (1.0, "H100-equivalents", False),
+    "produced_h100e_total": (1.0, "H100-equivalents", False),
+    "power_online_mw": (1e-3, "GW", False),
+    "power_drawn_mw": (1e-3, "GW", False),
+}
+# band metric -> (title, axis label, scale, log axis)
 BAND_METRICS = {
-    "frontier_combined_flop": ("Largest run that could start (combined frontier)", "FLOP", 1.0, True),
-    "largest_run_flop_to_date": ("Largest completed run to date", "FLOP", 1.0, True),
-    "installed_h100e": ("GPUs installed", "H100-equivalents", 1.0, False),
-    "produced_h100e_total": ("GPUs produced, cumulative", "H100-equivalents", 1.0, False),
-    "power_online_mw": ("Firm power online", "GW", 1e-3, False),
-    "power_drawn_mw": ("Power drawn by installed GPUs", "GW", 1e-3, False),
+    name: (metrics.metric("sweep", name).description.split(" (")[0].capitalize(),
+           unit or metrics.unit("sweep", name), scale, log)
+    for name, (scale, unit, log) in _BAND_DISPLAY.items()
 }
 
 
@@ -71,22 +81,22 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> list[Path]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def _dates(values: Iterable) -> pd.DatetimeIndex:
+def dates(values: Iterable) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values)), errors="coerce"))
 
 
-def _date_axis(ax) -> None:
+def date_axis(ax) -> None:
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _log_axis(ax) -> None:
+def log_axis(ax) -> None:
     """A log y axis; matplotlib's own formatters label the minor ticks when it spans few decades."""
     ax.set_yscale("log")
 
 
-def _thousands(ax, axis: str = "y") -> None:
+def thousands(ax, axis: str = "y") -> None:
     fmt = ticker.FuncFormatter(lambda v, _: _short_number(v))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
@@ -106,7 +116,7 @@ def sci(v: float) -> str:
     return mantissa if exponent is None else f"{mantissa}e{int(exponent)}"
 
 
-def _number(v: float) -> str:
+def number(v: float) -> str:
     """A number for a label: 0.436, 1.41, 568, 1,268, 8.13e27."""
     if not np.isfinite(v):
         return str(v)
@@ -117,7 +127,7 @@ def _number(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _empty(ax, text: str) -> None:
+def empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="gray")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -136,7 +146,7 @@ def _pivot(timeseries: pd.DataFrame, entity: str | None = None, metric: str | No
         if entities is not None:
             ts = ts[ts["entity"].isin(list(entities))]
         table = ts.pivot_table(index="date", columns="entity", values="value", aggfunc="last")
-    table.index = _dates(table.index)
+    table.index = dates(table.index)
     return table.sort_index()
 
 
@@ -216,9 +226,9 @@ def buildout(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None,
         ax.set_title("GPUs installed (world)")
         ax.legend(loc="upper left", fontsize=8)
     else:
-        _empty(ax, "no installed-GPU series")
+        empty(ax, "no installed-GPU series")
     ax.set_ylabel("installed, H100-equivalents")
-    _thousands(ax)
+    thousands(ax)
 
     ax = axes[0, 1]
     for metric, label, style in (("power_online_mw", "firm power online", "-"),
@@ -247,16 +257,16 @@ def buildout(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None,
     if site_names:
         ax.legend(loc="upper left", fontsize=7, ncol=2)
     else:
-        _empty(ax, "no sites")
+        empty(ax, "no sites")
     ax = axes[1, 1]
     for s in site_names:
         if s in gpus:
             ax.plot(gpus.index, gpus[s], color=colors[s], label=s)
     ax.set_title("GPUs installed, per site")
     ax.set_ylabel("GPUs")
-    _thousands(ax)
+    thousands(ax)
     for ax in axes.flat:
-        _date_axis(ax)
+        date_axis(ax)
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
     fig.suptitle("Buildout", fontsize=14)
@@ -269,7 +279,7 @@ def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True) -> Figu
     fig = new_figure(11, 6.5)
     ax = fig.subplots()
     table = frontier_table.copy()
-    table["when"] = _dates(table["date"]).to_numpy()
+    table["when"] = dates(table["date"]).to_numpy()
     table["max_flop"] = pd.to_numeric(table["max_flop"], errors="coerce")
     table.loc[table["max_flop"] <= 0, "max_flop"] = np.nan
     names = [c for c in CONSTRAINT_ORDER if c in set(table["constraint"])]
@@ -308,8 +318,8 @@ def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True) -> Figu
         ax.plot([], [], marker="D", ls="none", color="gray", mec="black", label="Epoch AI 2030 estimate (median)")
         right = max(pd.Timestamp(table["when"].max()) if len(table) else when, when) + pd.Timedelta(days=640)
         ax.set_xlim(right=right)
-    _log_axis(ax)
-    _date_axis(ax)
+    log_axis(ax)
+    date_axis(ax)
     ax.grid(alpha=0.3, which="major")
     ax.set_ylabel("largest run that could start, FLOP")
     ax.set_title("Frontier: the largest training run any lab could start, by constraint")
@@ -325,8 +335,8 @@ def runs_timeline(runs: pd.DataFrame, end_date: str | dt.date | None = None) -> 
     ax = fig.subplots()
     labs = list(dict.fromkeys(runs["lab"])) if "lab" in runs else []
     colors = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labs)}
-    starts = _dates(runs["start"].fillna("")) if len(runs) else pd.DatetimeIndex([])
-    ends = _dates(runs["end"].fillna("")) if len(runs) else pd.DatetimeIndex([])
+    starts = dates(runs["start"].fillna("")) if len(runs) else pd.DatetimeIndex([])
+    ends = dates(runs["end"].fillna("")) if len(runs) else pd.DatetimeIndex([])
     ylabels = []
     have_bars = False
     for i, row in runs.iterrows():
@@ -359,7 +369,7 @@ def runs_timeline(runs: pd.DataFrame, end_date: str | dt.date | None = None) -> 
         lo = starts.dropna().min()
         hi = max(ends.dropna().max(), pd.Timestamp(end_date) if end_date is not None else ends.dropna().max())
         ax.set_xlim(lo - pd.Timedelta(days=60), hi + (hi - lo) * 0.35 + pd.Timedelta(days=30))
-    _date_axis(ax)
+    date_axis(ax)
     handles = [Patch(facecolor=colors[lab], edgecolor="black", linewidth=0.5, label=lab) for lab in labs]
     if labs:
         handles.append(Patch(facecolor="white", edgecolor="gray", hatch="//", label="not completed"))

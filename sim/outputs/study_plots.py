@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from sim.outputs.plots import BAND_METRICS, PALETTE, _date_axis, _dates, _empty, _log_axis, _number, _thousands, new_figure, sci
+from sim.outputs.plots import BAND_METRICS, PALETTE, date_axis, dates, empty, log_axis, number, thousands, new_figure, sci
 
 
 def _grid_columns(table: pd.DataFrame, known: Iterable[str]) -> list[str]:
@@ -39,12 +39,12 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
     fig = new_figure(12, 3.3 * nrows + 0.6)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     cells = _cells(bands, grid)
-    span = _dates(bands["date"]).dropna()
+    span = dates(bands["date"]).dropna()
     for ax, metric in zip(axes, metrics):
         title, unit, scale, log = BAND_METRICS.get(metric, (metric.replace("_", " "), "", 1.0, "flop" in metric))
         for j, (cell, rows) in enumerate(cells):
             rows = rows[rows["metric"] == metric].copy()
-            when = _dates(rows["date"])
+            when = dates(rows["date"])
             vals = {q: pd.to_numeric(rows[q], errors="coerce").to_numpy(float) * scale for q in ("p10", "p50", "p90")}
             if log:
                 vals = {q: np.where(v > 0, v, np.nan) for q, v in vals.items()}
@@ -53,10 +53,10 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
                             label=f"{cell} p10-p90" if grid else "p10-p90")
             ax.plot(when, vals["p50"], color=color, lw=1.8, label=f"{cell} median" if grid else "median")
         if log:
-            _log_axis(ax)
+            log_axis(ax)
         else:
-            _thousands(ax)
-        _date_axis(ax)
+            thousands(ax)
+        date_axis(ax)
         if len(span):
             ax.set_xlim(span.min(), span.max())
         ax.grid(alpha=0.3)
@@ -67,7 +67,7 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
     if metrics:
         axes[0].legend(loc="upper left", fontsize=8)
     else:
-        _empty(axes[0], "no bands")
+        empty(axes[0], "no bands")
     fig.suptitle("Monte Carlo bands over replications (p10, median, p90)", fontsize=14)
     return fig
 
@@ -129,7 +129,7 @@ def replication_histogram(replications: pd.DataFrame, grid: Iterable[str] = ()) 
         if grid:
             ax.legend(fontsize=8, loc="upper left")
     else:
-        _empty(ax, "no replication completed a run")
+        empty(ax, "no replication completed a run")
     ax.set_xlabel("largest completed run, FLOP")
     ax.set_ylabel("replications")
     ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
@@ -162,7 +162,7 @@ def topology_comparison(compare_table: pd.DataFrame) -> Figure:
         ax_mfu.bar(x + offset, pd.to_numeric(rows["mfu"], errors="coerce").to_numpy(float), width, color=color,
                    label=topo)
     if runs:
-        _log_axis(ax_flop)
+        log_axis(ax_flop)
     ax_flop.set_ylabel("FLOP trained")
     ax_flop.set_title("Training compute per run, by topology")
     ax_flop.legend(fontsize=8, title="topology")
@@ -174,7 +174,7 @@ def topology_comparison(compare_table: pd.DataFrame) -> Figure:
     for ax in (ax_flop, ax_mfu):
         ax.grid(axis="y", alpha=0.3)
     if not runs:
-        _empty(ax_flop, "no run trained on any topology")
+        empty(ax_flop, "no run trained on any topology")
     return fig
 
 
@@ -196,7 +196,7 @@ def tornado(tornado_table: pd.DataFrame, top: int = 15) -> Figure:
             ax.barh(y + offset, out - median, left=median, height=0.34, color=color, alpha=0.85,
                     label=label if i == 0 else None)
     ax.axvline(median, color="black", lw=1)
-    labels = [f"{row['input']}\np10 {_number(row['low_value'])}, p90 {_number(row['high_value'])}"
+    labels = [f"{row['input']}\np10 {number(row['low_value'])}, p90 {number(row['high_value'])}"
               for _, row in table.iterrows()]
     ax.set_yticks(range(n), labels[::-1], fontsize=8)
     span = float(np.nanmax(np.abs(table[["output_at_low", "output_at_high"]].to_numpy(float) - median))) if n else 0.0
@@ -209,5 +209,5 @@ def tornado(tornado_table: pd.DataFrame, top: int = 15) -> Figure:
     if n:
         ax.legend(loc="lower right", fontsize=8)
     else:
-        _empty(ax, "no uncertain inputs")
+        empty(ax, "no uncertain inputs")
     return fig

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from sim import metrics
@@ -100,9 +101,12 @@ def timeseries_table(rows: list[tuple], dates: dict[float, str]) -> pd.DataFrame
     table = pd.DataFrame(rows, columns=["day", "entity", "kind", "metric", "value"])
     table.insert(0, "date", table.pop("day").map(dates))
     table["value"] = table["value"].astype(float)
-    pairs = table[["kind", "metric"]].drop_duplicates()
-    units = {(k, m): metrics.unit(k, m) for k, m in zip(pairs["kind"], pairs["metric"])}
-    table["unit"] = [units[key] for key in zip(table["kind"], table["metric"])]
+    units: dict[tuple[str, str], str] = {}
+    for row in rows:
+        key = row[2:4]
+        if key not in units:
+            units[key] = metrics.unit(*key)
+    table["unit"] = [units[row[2:4]] for row in rows]
     return table
 
 
@@ -120,23 +124,25 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
     """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
     the largest run completed in the year and the frontier's best combined run."""
     world = timeseries[timeseries["entity"] == "world"].pivot(index="date", columns="metric", values="value")
-    world.index = pd.to_datetime(world.index)
+    years = np.array([int(d[:4]) for d in world.index])  # dates are ISO strings: sorted by the pivot
+    done = runs[runs["status"] == "completed"]
+    largest = done.groupby(done["end"].str[:4].astype(int))["flop"].max() if len(done) else pd.Series(dtype=float)
+    front = frontier[frontier["constraint"] == "combined"]
+    best = front.groupby(front["date"].str[:4].astype(int))["max_flop"].max() if len(front) else pd.Series(dtype=float)
     rows = []
-    for year in sorted(world.index.year.unique()):
-        in_year = world[world.index.year == year]
-        after = world[world.index.year > year]
-        end = after.iloc[0] if len(after) else in_year.iloc[-1]
-        start = in_year.iloc[0]
-        done = runs[(runs["status"] == "completed") & runs["end"].str.startswith(str(year))]
-        front = frontier[(frontier["constraint"] == "combined") & frontier["date"].str.startswith(str(year))]
+    for year in sorted(set(years.tolist())):
+        first = int(np.argmax(years == year))
+        after = np.flatnonzero(years > year)
+        end = world.iloc[after[0]] if len(after) else world.iloc[np.flatnonzero(years == year)[-1]]
+        start = world.iloc[first]
         rows.append({
-            "year": int(year),
+            "year": year,
             "gpus_delivered_h100e": float(end["delivered_h100e_total"] - start["delivered_h100e_total"]),
             "power_online_gw": float(end["power_online_mw"]) / 1e3,
             "installed_gpus": int(end["installed_gpus"]),
             "installed_h100e": float(end["installed_h100e"]),
-            "largest_run_flop": float(done["flop"].max()) if len(done) else 0.0,
-            "frontier_max_flop": float(front["max_flop"].max()) if len(front) else 0.0,
+            "largest_run_flop": float(largest.get(year, 0.0)),
+            "frontier_max_flop": float(best.get(year, 0.0)),
         })
     return pd.DataFrame(rows)
 

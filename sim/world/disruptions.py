@@ -43,25 +43,11 @@ from typing import Callable
 import numpy as np
 
 from sim.config.schedule import DAYS_PER_YEAR, to_date, to_day
-from sim.config.schema import Disruption, PowerPlant, Scenario
+from sim.config.disruption_kinds import (EFFECT_FIELDS, INSTANT, SUPPLY_INPUT, names_target, plant_matches,
+                                         split_link)
+from sim.config.schema import Disruption, Scenario
 from sim.world.component import Component, Row
 from sim.world.power import plant_lead_time_days, plant_online_day
-
-SUPPLY_INPUT = {"fab_outage": "logic", "packaging_outage": "cowos", "hbm_shortfall": "hbm"}
-EFFECT_FIELDS = ("capacity_factor", "share_factor", "lead_time_factor", "delay_days")
-# the effect field each kind needs (None: optional capacity_factor, fiber cut only)
-EFFECT = {
-    "fab_outage": "capacity_factor", "packaging_outage": "capacity_factor", "hbm_shortfall": "capacity_factor",
-    "export_rule": "share_factor", "turbine_backlog": "lead_time_factor",
-    "interconnection_delay": "delay_days", "construction_delay": "delay_days", "fiber_cut": None,
-}
-DURATION = {  # duration_days: required, optional (default: through the end date) or unused (instant)
-    "fab_outage": "required", "packaging_outage": "required", "hbm_shortfall": "required", "fiber_cut": "required",
-    "export_rule": "optional", "turbine_backlog": "optional",
-    "interconnection_delay": "unused", "construction_delay": "unused",
-}
-INSTANT = {"interconnection_delay", "construction_delay"}
-
 
 @dataclass(frozen=True)
 class Occurrence:
@@ -131,17 +117,6 @@ def occurrences(s: Scenario, rng: np.random.Generator) -> list[Occurrence]:
     return sorted(out, key=lambda o: (o.start_day, o.index))
 
 
-# --- matching targets ------------------------------------------------------------------------------
-
-def _is(target: str, name: str) -> bool:
-    """A target names `name`, or the part of it on one topology site (`name@node`, sim compare)."""
-    return target == "all" or name == target or name.startswith(target + "@")
-
-
-def _plant_matches(target: str, plant: PowerPlant) -> bool:
-    return target == plant.type or _is(target, plant.name) or _is(target, plant.site)
-
-
 # --- supply ------------------------------------------------------------------------------------------
 
 def capacity_factors(occs: list[Occurrence], source: str, name: str, start_days: np.ndarray,
@@ -155,7 +130,7 @@ def capacity_factors(occs: list[Occurrence], source: str, name: str, start_days:
     days = np.asarray(start_days, dtype=float)
     out = np.ones(len(days))
     for o in occs:
-        if SUPPLY_INPUT.get(o.kind) != source or not _is(o.target, name):
+        if SUPPLY_INPUT.get(o.kind) != source or not names_target(o.target, name):
             continue
         covered = np.clip(np.minimum(days + tick_days, o.end_day) - np.maximum(days, o.start_day), 0.0, tick_days)
         out *= 1.0 - covered / tick_days * (1.0 - o.spec.capacity_factor)
@@ -183,7 +158,7 @@ def share_changes(s: Scenario, occs: list[Occurrence]) -> dict[str, list[tuple[f
     """
     out = {}
     for lab, spec in s.labs.items():
-        rules = [o for o in occs if o.kind == "export_rule" and _is(o.target, lab)]
+        rules = [o for o in occs if o.kind == "export_rule" and names_target(o.target, lab)]
         if not rules:
             continue
         days = sorted({o.start_day for o in rules} | {o.end_day for o in rules if math.isfinite(o.end_day)})
@@ -207,10 +182,10 @@ def plant_online_days(s: Scenario, occs: list[Occurrence]) -> list[float]:
     for plant in s.power_plants:
         begin = to_day(plant.construction_start, s.start_date)
         factor = math.prod(o.spec.lead_time_factor for o in backlogs
-                           if _plant_matches(o.target, plant) and o.active(begin))
+                           if plant_matches(o.target, plant) and o.active(begin))
         online = plant_online_day(s, plant) if factor == 1.0 else begin + plant_lead_time_days(s, plant) * factor
         for o in delays:
-            if _plant_matches(o.target, plant) and online > o.start_day:
+            if plant_matches(o.target, plant) and online > o.start_day:
                 online += o.spec.delay_days
         out.append(online)
     return out
@@ -224,7 +199,7 @@ def site_built_days(s: Scenario, occs: list[Occurrence]) -> dict[str, float]:
     for name, site in s.sites.items():
         built = to_day(site.construction_start, s.start_date) + site.construction_days
         for o in delays:
-            if _is(o.target, name) and built > o.start_day:
+            if names_target(o.target, name) and built > o.start_day:
                 built += o.spec.delay_days
         out[name] = built
     return out
@@ -241,15 +216,6 @@ class FiberCut:
     end_day: float
     edges: tuple[tuple[str, str], ...]
     factor: float
-
-
-def split_link(target: str, names) -> tuple[str, str] | None:
-    """"a-b" -> (a, b) where both are in `names` (names may themselves contain '-'); else None."""
-    names = set(names)
-    for i, ch in enumerate(target):
-        if ch == "-" and target[:i] in names and target[i + 1:] in names:
-            return target[:i], target[i + 1:]
-    return None
 
 
 def fiber_cuts(occs: list[Occurrence], topology, site_node: dict[str, str]) -> list[FiberCut]:

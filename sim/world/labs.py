@@ -73,26 +73,28 @@ class Lab(Component):
         self.dirty = False
         refreshed = False
         batches = []
+        # power available does not change during a pass; what is drawn does
+        powered = [(site, site.fleet, site.available_mw) for site in self.sites]
         for product in newest_first:
             wanted = self.inventory[product]
             if wanted == 0:
                 continue
             # spare power anywhere first; only then replace older GPUs
-            for site in self.sites:
-                count = min(wanted, site.room_for(product))
+            for site, fleet, available_mw in powered:
+                count = min(wanted, fleet.room_for(product, available_mw))
                 if count > 0:
-                    site.fleet.install(product, count)
+                    fleet.install(product, count)
                     batches.append((site, product, count))
                     wanted -= count
                     if wanted == 0:
                         break
             if wanted and refresh is not None and refresh.replaceable[product]:
-                for site in self.sites:
-                    room, evicted = refresh.make_room(site.fleet, site.available_mw, product, wanted)
+                for site, fleet, available_mw in powered:
+                    room, evicted = refresh.make_room(fleet, available_mw, product, wanted)
                     refreshed = refreshed or evicted > 0
                     count = min(wanted, room)
                     if count > 0:
-                        site.fleet.install(product, count)
+                        fleet.install(product, count)
                         batches.append((site, product, count))
                         wanted -= count
                         if wanted == 0:
