@@ -6,6 +6,8 @@
     sim sensitivity [SCENARIO] [--out DIR] [--workers K]
     sim report DIR          (or --report on run, compare, sweep, sensitivity): DIR/report.html
     sim validate [--out DIR]
+    sim metrics [--markdown]   every metric the simulator records: name, unit, kind, description
+    sim --version
 
 A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
 and exit status 2; nothing is written.
@@ -16,15 +18,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.studies.compare import compare
-from sim.api import run
-from sim.config.errors import ScenarioError
-from sim.network.placement import place_on_topology
-from sim.outputs.tables import Result, package_version, write_files, yearly
-from sim.config.loading import load_scenario, load_template
-from sim.studies.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep, tornado
-from sim.studies.validate import format_table, run_validation
+from sim.version import package_version
+
+# Only light modules at the top: `sim --help`, `sim --version` and `sim metrics` import no numpy,
+# pandas, SimPy, pydantic or matplotlib (tests/test_cli.py). Each cmd_* imports what it needs.
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.outputs.tables import Result
 
 
 def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (default 0)") -> argparse.ArgumentParser:
@@ -37,8 +38,17 @@ def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (de
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    @property
+    def version(self) -> str:
+        """What `sim --version` prints: argparse's "version" action reads this when given no version=,
+        so the package metadata is looked up only when asked for."""
+        return f"sim {package_version()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sim", description="Simulate AI training-cluster buildout.")
+    parser = _Parser(prog="sim", description="Simulate AI training-cluster buildout.")
+    parser.add_argument("--version", action="version", help="print the version (sim X.Y.Z) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = _scenario_args(sub.add_parser("run", help="run a scenario and write runs.csv, timeseries.csv, frontier.csv, summary.json"))
     run_p.add_argument("--out", default=None, help="output folder (default: results/SCENARIO_NAME)")
@@ -64,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     val_p.add_argument("--out", default=None, help="also write validation.csv to this folder")
     rep_p = sub.add_parser("report", help="write DIR/report.html: figures and tables of the outputs in DIR")
     rep_p.add_argument("dir", help="a folder written by sim run, compare, sweep or sensitivity")
+    met_p = sub.add_parser("metrics", help="list every metric the simulator records: kind, name, unit, description")
+    met_p.add_argument("--markdown", action="store_true", help="print the Markdown table (the README's)")
     return parser
 
 
@@ -84,7 +96,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return write_report_to(args.dir)
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from sim.metrics import markdown_table, text_table
+
+    print(markdown_table() if args.markdown else text_table())
+    return 0
+
+
+def run_validation():
+    """The validation table (sim.studies.validate, imported on first call); a module-level name so
+    tests can swap in other cases (tests/validation/test_validate_cli.py)."""
+    from sim.studies.validate import run_validation as compute
+
+    return compute()
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.outputs.tables import write_files
+    from sim.studies.validate import format_table
+
     table = run_validation()
     print(format_table(table))
     if args.out:
@@ -99,6 +129,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.config.loading import load_template
+    from sim.studies.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep
+
     if args.n < 1 or args.workers < 1:
         print(f"error: {'-n' if args.n < 1 else '--workers'}: must be at least 1", file=sys.stderr)
         return 2
@@ -115,6 +148,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.config.loading import load_template
+    from sim.outputs.tables import write_files
+    from sim.studies.tornado import tornado
+
     scenario = str(Path(args.scenario).resolve()) if args.scenario else None
     template = load_template(scenario, tuple(args.overrides))
     if not template.inputs:
@@ -133,6 +170,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.config.loading import load_scenario
+    from sim.network.placement import place_on_topology
+    from sim.outputs.tables import write_files
+    from sim.studies.compare import compare
+
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     placed = [place_on_topology(scenario, ref) for ref in args.topologies]  # all refused before any runs
     table = compare(placed, seed=args.seed)
@@ -152,6 +194,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def format_summary(result: Result) -> str:
     """A short per-year table for the terminal."""
+    from sim.outputs.tables import yearly
+
     table = yearly(result.timeseries, result.runs, result.frontier)
     lines = [
         f"scenario {result.scenario_name}  seed {result.seed}",
@@ -171,6 +215,9 @@ def format_summary(result: Result) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.api import run
+    from sim.config.loading import load_scenario
+
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     result = run(scenario, seed=args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
@@ -186,23 +233,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
+                "report": cmd_report, "validate": cmd_validate, "metrics": cmd_metrics}
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "sensitivity":
-            return cmd_sensitivity(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "validate":
-            return cmd_validate(args)
-    except ScenarioError as exc:
+        return commands[args.command](args)
+    except Exception as exc:
+        # imported here, not at the top: sim.config.errors imports pydantic, and `sim --help` should not
+        from sim.config.errors import ScenarioError
+
+        if not isinstance(exc, ScenarioError):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 2  # pragma: no cover - argparse requires a command
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,8 +58,8 @@ def test_runs_csv_has_the_promised_columns_and_real_runs(baseline_out):
 def test_timeseries_is_tidy_and_frontier_covers_every_month(baseline_out):
     out, _ = baseline_out
     ts = pd.read_csv(out / "timeseries.csv")
-    assert list(ts.columns) == ["date", "entity", "metric", "value"]
-    assert not ts.duplicated(["date", "entity", "metric"]).any()
+    assert list(ts.columns) == ["date", "entity", "kind", "metric", "value", "unit"]
+    assert not ts.duplicated(["date", "entity", "kind", "metric"]).any()
     frontier = pd.read_csv(out / "frontier.csv")
     months = frontier["date"].unique()
     assert len(months) >= 84  # Jan 2024 .. Dec 2030, plus the end date
@@ -137,3 +137,60 @@ def test_a_bad_topology_file_is_refused_with_its_key_path(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"error: {bad}: links.0") and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    from sim.version import package_version
+
+    proc = sim_cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"sim {package_version()}"
+
+
+def test_metrics_lists_every_metric():
+    from sim.metrics import METRICS, markdown_table
+
+    proc = sim_cli("metrics")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(METRICS)
+    for line, m in zip(lines, METRICS):
+        assert line.split()[:3] == [m.kind, m.name, m.unit.split()[0]] and line.endswith(m.description)
+    markdown = sim_cli("metrics", "--markdown")
+    assert markdown.returncode == 0 and markdown.stdout.strip() == markdown_table()
+
+
+HEAVY = ("numpy", "pandas", "networkx", "simpy", "matplotlib", "pydantic", "yaml")
+
+
+@pytest.mark.parametrize("code", ["import sim.cli; sim.cli.build_parser()", "import sim"])
+def test_the_command_line_and_import_sim_load_no_heavy_modules(code):
+    """`sim --help` and `sim --version` build the parser only; `import sim` is lazy (PEP 562)."""
+    probe = f"import sys; {code}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_help_and_version_load_no_heavy_modules():
+    probe = ("import sys, contextlib, io, sim.cli\n"
+             "for argv in (['--help'], ['--version'], ['metrics']):\n"
+             "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+             "        sim.cli.main(argv)\n"
+             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_import_sim_gives_the_api_names_on_first_use():
+    import sim
+    import sim.api
+
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None
+        if name != "__version__":
+            assert getattr(sim, name) is getattr(sim.api, name)
+    assert set(sim.__all__) <= set(dir(sim))
+    with pytest.raises(AttributeError):
+        sim.no_such_name  # noqa: B018

@@ -42,3 +42,18 @@ def test_the_topology_format_example_loads(tmp_path):
     topology = sim.load_topology(path)
     assert set(topology.sites) == {"des_moines", "dallas"}
     assert topology.graph.edges["des_moines", "dallas"]["latency_s"] > 1019 * 4.9e-6  # no faster than light
+
+
+def test_readme_metrics_table_is_the_registry():
+    """The README's Metrics section is `sim.metrics.markdown_table()` (what `sim metrics --markdown` prints)."""
+    from sim.metrics import markdown_table
+
+    text = README.read_text()
+    table = re.search(r"<!-- metrics:start -->\n(.*?)\n<!-- metrics:end -->", text, re.S)
+    assert table, "README.md has no <!-- metrics:start --> ... <!-- metrics:end --> block"
+    assert table.group(1) == markdown_table(), "README's metrics table is stale: paste `sim metrics --markdown`"
+
+
+def test_readme_lists_the_metrics_and_version_commands():
+    running = README.read_text().split("## Running", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    assert "sim metrics" in running and "sim --version" in running
