@@ -15,7 +15,8 @@ import itertools
 import statistics
 import time
 
-from sim.physics.sizing import plan_run, run_network
+from sim.network.spans import run_network
+from sim.physics.sizing import plan_run
 from sim.network.topology import (
     bottleneck_bandwidth_bit_s,
     path_latency_s,

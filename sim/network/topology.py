@@ -1,9 +1,9 @@
 """Topologies: sites with coordinates and an intra-site fabric, joined by WAN fiber links.
 
-A topology file (topologies/*.yaml) names fabrics, sites and links (DESIGN.md, "Topologies"). It loads
+A topology file (topologies/*.yaml) names fabrics, sites and links. It loads
 into a networkx Graph whose nodes are sites and whose edges are WAN links; there is never a node per
 GPU, so a 10M-GPU world costs what a 10k-GPU one does. Latency of a link without one given is the
-great-circle distance x a route factor at 4.9 us/km of fiber (shared/reference/network.md); a link
+great-circle distance x a route factor at 4.9 us/km of fiber (docs/sources.md: Corning SMF-28); a link
 faster than light in fiber over the great-circle distance is refused.
 
 Every problem is one `ScenarioError(file, key.path, problem)`, raised before anything runs.
@@ -29,8 +29,9 @@ from pydantic import Field
 from sim.config.errors import ScenarioError, from_pydantic
 from sim.config.yaml_io import read_yaml
 from sim.config.schema import Fraction, Name, NonNeg, Positive, Strict
+from sim.physics.fabric import Fabric  # a site's fabric as plain numbers (loaded from a FabricSpec)
 
-FIBER_S_PER_KM = 4.9e-6  # light in fiber at 1550 nm: 204,000 km/s (shared/reference/network.md)
+FIBER_S_PER_KM = 4.9e-6  # light in fiber at 1550 nm: c / 1.468 = 204,000 km/s (Corning SMF-28 group index)
 EARTH_RADIUS_KM = 6371.0  # mean Earth radius (IUGG)
 # Fiber route length / great-circle distance. Shortest paths through the US long-haul conduits
 # (InterTubes map) give 1.3 in the median; measured Internet latency suggests 2.1 (Bozkurt et al.,
@@ -90,20 +91,6 @@ class TopologySpec(Strict):
 # --- the loaded topology -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Fabric:
-    """A site's intra-site fabric (plain numbers; see FabricSpec for the meaning of each)."""
-
-    name: str
-    nvlink_domain_gpus: int
-    nvlink_bandwidth_bytes_s: float
-    scale_out_bandwidth_bit_s_per_gpu: float
-    tiers: int
-    pod_gpus: int
-    oversubscription_above_pod: float
-    hop_latency_s: float
-
-
-@dataclass(frozen=True)
 class Topology:
     """A validated topology: the spec as written, its fabrics, and the site graph.
 
@@ -153,7 +140,7 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 
 def fiber_latency_s(km: float, route_factor: float = DEFAULT_ROUTE_FACTOR) -> float:
     """One-way latency over `km` of great-circle distance: km x route factor x 4.9 us/km
-    (light in fiber, shared/reference/network.md)."""
+    (light in fiber at 1550 nm, group index 1.468: docs/sources.md, Corning SMF-28)."""
     return km * route_factor * FIBER_S_PER_KM
 
 

@@ -1,17 +1,17 @@
 """Collective communication cost: ring and hierarchical all-reduce (alpha-beta), NCCL bus bandwidth,
 and Epoch's all-reduce latency fits.
 
-Pure functions of numbers (DESIGN.md, "Physics kept as pure functions"); sources and worked cases
-are in shared/reference/network.md and epoch_2030.md. alpha is the latency of one algorithm step,
-beta the bandwidth one rank sends at; the reduction's compute term (gamma) is left out, as NCCL
-hides it behind the transfers.
+Pure functions of numbers, with no simulation state, so each is tested against its published worked
+case (sources: Thakur et al. 2005, nccl-tests, Epoch 2030; docs/sources.md). alpha is the latency of
+one algorithm step, beta the bandwidth one rank sends at; the reduction's compute term (gamma) is
+left out, as NCCL hides it behind the transfers.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-_US = 1e-6
+from sim.physics.units import SECONDS_PER_MICROSECOND
 
 
 def ring_allreduce_s(message_bytes: float, ranks: int, alpha_s: float, bandwidth_bytes_s: float) -> float:
@@ -106,7 +106,7 @@ def epoch_allreduce_latency_s(nvlink_ranks: float, pods: float) -> float:
     With 4 NVLink ranks in one pod this is 9.2 us; plus the 4.5 us kernel latency it is the
     report's 13.7 us per intranode operation (8 x 13.7 us ~ 110 us per layer, case 8).
     """
-    return (6.8 + 0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0))) * _US
+    return (6.8 + 0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0))) * SECONDS_PER_MICROSECOND
 
 
 def epoch_pairwise_allreduce_latency_s(nvlink_ranks: float, pods: float) -> float:
@@ -116,7 +116,7 @@ def epoch_pairwise_allreduce_latency_s(nvlink_ranks: float, pods: float) -> floa
     2D tensor parallelism across pods. This is the form that gives validation case 9: 2.75 NVLink
     ranks and 16 pods -> 7.4 + 2 (1.65 + 20) = 50.7 us (the one-term form gives 28.45 us).
     """
-    return (7.4 + 2.0 * (0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0)))) * _US
+    return (7.4 + 2.0 * (0.6 * nvlink_ranks + 5.0 * math.log2(max(pods, 1.0)))) * SECONDS_PER_MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,9 @@ def hierarchical_allreduce_s(
 ) -> HierarchicalAllreduce:
     """All-reduce of a message every GPU holds, across GPUs in several sites, in five stages.
 
-    shared/reference/network.md, "Hierarchical all-reduce across sites", with the alpha-beta stage
-    costs of Thakur, Rabenseifner & Gropp (2005):
+    The usual two-level scheme (reduce-scatter inside each site, all-reduce of the shard across sites
+    over the WAN, all-gather inside each site), with the alpha-beta stage costs of Thakur, Rabenseifner
+    & Gropp (2005):
       1. ring reduce-scatter inside each NVLink domain (d ranks; nvlink_alpha_s per step, default
          Epoch's 0.6 us per NVLink rank);
       2. reduce-scatter of the 1/d shard across the site's domains over the scale-out fabric

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.physics.compute import binding_constraint, training_flop
 from sim.physics.hardware import gpus_within_power
-from sim.world.training import binding_constraint, training_flop
 
 CONSTRAINTS = ("chips", "power", "combined")
-WALLS = ("network", "latency", "data")  # with a topology: walls from sim/run_physics.py (Epoch App. E)
+WALLS = ("network", "latency", "data")  # with a topology: sim.physics.sizing.frontier_walls (Epoch App. E)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ def lab_frontier(
     utilization: float,
     duration_days: float,
 ) -> tuple[dict[str, FrontierPoint], str]:
-    """One lab's largest feasible run under each constraint, and the binding one.
+    """One lab's largest feasible run under each constraint, and the binding one (Epoch 2030's
+    constraint chart for one month; each point sized with `training_flop`, Epoch case 7).
 
     `site_power` is (available MW, PUE) for each of the lab's sites; `on_sale` marks products
     that can be bought by this month.

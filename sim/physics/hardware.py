@@ -1,12 +1,24 @@
 """GPU products as numbers: dies per wafer, yield, peak FLOP/s, H100-equivalents, power per GPU.
 
-Specs come from the scenario (shipped values from shared/reference/hardware.csv).
+Specs come from the scenario (shipped values from sim/data/hardware.csv). A GPU is any
+object with the attributes of `GpuSpecs` (the scenario's GpuType is one).
 """
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
-from sim.config.schema import GpuType
+from sim.physics.units import MM2_PER_CM2, WATTS_PER_MEGAWATT
+
+
+class GpuSpecs(Protocol):
+    """What the functions here read of a GPU product: dense peak FLOP/s at each number format."""
+
+    @property
+    def bf16_dense_flop_s(self) -> float: ...
+
+    @property
+    def fp8_dense_flop_s(self) -> float | None: ...  # None: no FP8 support
 
 
 def gross_dies_per_wafer(die_area_mm2: float, wafer_diameter_mm: float = 300.0) -> float:
@@ -25,7 +37,7 @@ def gross_dies_per_wafer(die_area_mm2: float, wafer_diameter_mm: float = 300.0) 
 
 def poisson_yield(die_area_mm2: float, defect_density_per_cm2: float) -> float:
     """Fraction of dies without a killer defect, Y = exp(-D0 A) (Poisson yield model, Murphy 1964)."""
-    return math.exp(-defect_density_per_cm2 * die_area_mm2 / 100.0)
+    return math.exp(-defect_density_per_cm2 * die_area_mm2 / MM2_PER_CM2)
 
 
 def good_dies_per_wafer(die_area_mm2: float, defect_density_per_cm2: float, wafer_diameter_mm: float = 300.0) -> float:
@@ -33,15 +45,18 @@ def good_dies_per_wafer(die_area_mm2: float, defect_density_per_cm2: float, wafe
     return gross_dies_per_wafer(die_area_mm2, wafer_diameter_mm) * poisson_yield(die_area_mm2, defect_density_per_cm2)
 
 
-def peak_flop_s(gpu: GpuType, precision: str) -> float:
-    """Dense peak FLOP/s at a number format; FP8 falls back to BF16 where a GPU has no FP8."""
+def peak_flop_s(gpu: GpuSpecs, precision: str) -> float:
+    """Dense peak FLOP/s at a number format ("bf16" or "fp8"); FP8 falls back to BF16 where a GPU
+    has no FP8 (vendor datasheets; the shipped specs are in sim/data/hardware.csv). The one place
+    that fallback is written."""
     if precision == "fp8" and gpu.fp8_dense_flop_s is not None:
         return gpu.fp8_dense_flop_s
     return gpu.bf16_dense_flop_s
 
 
-def h100e_per_gpu(gpu: GpuType, reference: GpuType) -> float:
-    """H100-equivalents of one GPU, by dense BF16 FLOP/s (DESIGN.md, "GPU generations")."""
+def h100e_per_gpu(gpu: GpuSpecs, reference: GpuSpecs) -> float:
+    """H100-equivalents of one GPU, by dense BF16 FLOP/s: the unit Epoch 2030 counts chips in
+    (a B200 at 2.25e15 / 9.89e14 ~ 2.3 H100e)."""
     return gpu.bf16_dense_flop_s / reference.bf16_dense_flop_s
 
 
@@ -52,11 +67,12 @@ def facility_w_per_gpu(all_in_it_w: float, pue: float) -> float:
 
 def facility_mw_for(gpus: float, all_in_it_w: float, pue: float) -> float:
     """Facility MW drawn by a number of GPUs (Epoch case: 16,000 x 1,700 W = 27.2 MW)."""
-    return gpus * facility_w_per_gpu(all_in_it_w, pue) / 1e6
+    return gpus * facility_w_per_gpu(all_in_it_w, pue) / WATTS_PER_MEGAWATT
 
 
 def gpus_within_power(power_mw: float, all_in_it_w: float, pue: float) -> int:
-    """How many GPUs fit in a power budget: facility MW / (all-in IT watts x PUE), rounded down."""
+    """How many GPUs fit in a power budget: facility MW / (all-in IT watts x PUE), rounded down
+    (Epoch 2030 case 1 backwards: 27.2 MW / 1,700 W -> 16,000 GPUs)."""
     if power_mw <= 0:
         return 0
-    return int(math.floor(power_mw * 1e6 / facility_w_per_gpu(all_in_it_w, pue) + 1e-9))
+    return int(math.floor(power_mw * WATTS_PER_MEGAWATT / facility_w_per_gpu(all_in_it_w, pue) + 1e-9))

@@ -1,7 +1,8 @@
 """Failures and checkpoints: job failure rate from per-node rates, Young/Daly checkpoint interval,
 restart cost and goodput (the fraction of wall time that ends up as kept training progress).
 
-Sources are in shared/reference/reliability.md. The failure model is Daly's (2006): failures of a
+Sources: Kokolis et al. 2024 (failure rates), Young 1974 and Daly 2006 (checkpoint intervals);
+docs/sources.md cites them in full. The failure model is Daly's (2006): failures of a
 job form a Poisson process with mean time to failure M; the job alternates tau seconds of work with
 a delta-second checkpoint write; a failure throws away everything since the last completed
 checkpoint (work and any partial write) and costs a restart of R seconds, which a further failure
@@ -15,9 +16,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
-import simpy
 
-SECONDS_PER_DAY = 86_400.0  # sim time is in days (DESIGN.md, "Time"); the physics here is in seconds
+from sim.physics.units import SECONDS_PER_DAY  # sim time is in days; the physics here is in seconds
+
 GPUS_PER_NODE = 8
 
 # Kokolis et al. 2024, "Revisiting Reliability in Large-Scale Machine Learning Research Clusters",
@@ -57,10 +58,10 @@ RSC2_PER_GPU_DAY = per_gpu_day(RSC2_FAILURES_PER_1000_NODE_DAYS)  # 2.925e-4
 def failure_rate_per_gpu_day(quantile: float = 0.5) -> float:
     """Per-GPU failure rate at a quantile of a log-uniform spread from RSC-2 (q=0) to RSC-1 (q=1).
 
-    Kokolis et al. 2024: 2.34 and 6.50 failures per 1,000 node-days; reliability.md asks for a
-    distribution spanning the two, not a point. Log-uniform because two observations give a range
-    and no tail: the median is their geometric mean, sqrt(2.34 x 6.50) = 3.90 per 1,000 node-days
-    (4.875e-4 per GPU-day). A scenario wanting tails can draw a lognormal with p10/p90 at the two
+    Kokolis et al. 2024: 2.34 and 6.50 failures per 1,000 node-days; the two clusters differ ~3x,
+    so the model takes a distribution spanning them, not a point. Log-uniform because two
+    observations give a range and no tail: the median is their geometric mean, sqrt(2.34 x 6.50)
+    = 3.90 per 1,000 node-days (4.875e-4 per GPU-day). A scenario wanting tails can draw a lognormal with p10/p90 at the two
     rates instead and pass the rate straight to `job_mttf_s`.
     """
     if not 0.0 <= quantile <= 1.0:
@@ -123,7 +124,7 @@ def goodput_at_interval(interval_s: float, checkpoint_s: float, restart_s: float
     T_w = M e^{R/M} (e^{(tau+delta)/M} - 1) T_s / tau, with Poisson failures (MTTF M) that can
     strike during work, checkpoint writes and restarts alike; goodput = T_s / T_w. It is exact
     for that model (renewal-reward over checkpoint segments) and to first order equals the
-    reliability.md rule, tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M): see `first_order_goodput`.
+    first-order rule, tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M): see `first_order_goodput`.
     """
     if interval_s < 0 or checkpoint_s < 0 or restart_s < 0 or mttf_s <= 0:
         raise ValueError("interval_s, checkpoint_s and restart_s must be >= 0 and mttf_s > 0")
@@ -144,9 +145,9 @@ def goodput_at_interval(interval_s: float, checkpoint_s: float, restart_s: float
 def first_order_goodput(interval_s: float, checkpoint_s: float, restart_s: float, mttf_s: float) -> float:
     """First-order goodput, tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M), clipped to [0, 1].
 
-    reliability.md: expected waste per failure ~ restart time + about half the checkpoint
-    interval of lost work. Close to `goodput_at_interval` while R and tau+delta are small next
-    to M; it overstates goodput as they grow (it ignores failures during restarts and re-work).
+    First order (Young 1974; Daly 2006): expected waste per failure ~ restart time + about half
+    the checkpoint interval of lost work. Close to `goodput_at_interval` while R and tau+delta are
+    small next to M; it overstates goodput as they grow (it ignores failures during restarts and re-work).
     """
     cycle = interval_s + checkpoint_s
     if cycle == 0:
@@ -249,15 +250,3 @@ def simulate_failures(rng: np.random.Generator, duration_s: float, mttf_s: float
     times = sample_interruptions(rng, duration_s, mttf_s, max_expected)
     return run_with_failures(duration_s, times, checkpoint_interval_s, checkpoint_s, restart_s)
 
-
-def train_with_failures(env: simpy.Environment, duration_days: float, rng: np.random.Generator, mttf_s: float,
-                        checkpoint_s: float, restart_s: float, checkpoint_interval_s: float | None = None):
-    """SimPy process: hold a run for `duration_days` of sim time and return its FailureOutcome.
-
-    Use `outcome = yield from train_with_failures(...)` inside a run process. The interval
-    defaults to Daly's. One timeout whatever the number of failures.
-    """
-    tau = daly_interval_s(checkpoint_s, mttf_s) if checkpoint_interval_s is None else checkpoint_interval_s
-    outcome = simulate_failures(rng, duration_days * SECONDS_PER_DAY, mttf_s, tau, checkpoint_s, restart_s)
-    yield env.timeout(duration_days)
-    return outcome

@@ -1,6 +1,6 @@
 """Step time of a training run from a parallelism plan, and the search for the best plan.
 
-Pure functions of numbers (DESIGN.md, "Physics kept as pure functions"). The model is the usual
+Pure functions of numbers, with no simulation state. The model is the usual
 3D-parallel one (Megatron-LM: Shoeybi et al. 2019; Narayanan et al. 2021, "Efficient large-scale
 language model training on GPU clusters"):
   tensor parallel (tp) inside an NVLink domain, all-reduces of activations every layer;
@@ -8,17 +8,22 @@ language model training on GPU clusters"):
   data parallel (dp) across the rest of the site and across sites, one hierarchical gradient
   all-reduce per step (sim.physics.collectives) overlapped with the backward pass.
 Compute-optimal sizing, layer count, critical batch and the per-layer latency floor follow the
-Epoch 2030 report, App. E (shared/reference/epoch_2030.md).
+Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s
-
-TOKENS_PER_PARAM = 20.0
-"""Chinchilla: compute-optimal D = 20 N (Hoffmann et al. 2022; Epoch 2030 App. E)."""
+from sim.physics.compute import (  # noqa: F401  (re-exported: their home is sim.physics.compute)
+    TOKENS_PER_PARAM,
+    chinchilla_params,
+    chinchilla_tokens,
+    training_compute_flop,
+)
 
 CRITICAL_BATCH_EXPONENT = 0.36
 """The critical batch grows ~ N^0.36 (Epoch 2030 App. E, latency inputs)."""
@@ -34,22 +39,6 @@ KERNEL_LATENCY_S = 4.5e-6
 SERIAL_OPS_PER_LAYER = 8
 """Serial operations per layer per step, each a kernel plus (with tensor parallelism) an all-reduce:
 Epoch's intranode t_L ~ 8 x 13.7 us ~ 110 us (13.7 = 4.5 kernel + 9.2 all-reduce, App. E)."""
-
-
-def chinchilla_params(compute_flop: float) -> float:
-    """Compute-optimal parameters: C = 6 N D with D = 20 N, so N = sqrt(C / 120)
-    (Hoffmann et al. 2022, as used by Epoch 2030 App. E)."""
-    return math.sqrt(compute_flop / (6.0 * TOKENS_PER_PARAM))
-
-
-def chinchilla_tokens(compute_flop: float) -> float:
-    """Compute-optimal training tokens: D = 20 N = 20 sqrt(C / 120) (Epoch 2030 App. E)."""
-    return TOKENS_PER_PARAM * chinchilla_params(compute_flop)
-
-
-def training_compute_flop(params: float, tokens: float) -> float:
-    """Training compute C = 6 N D (Kaplan et al. 2020; Epoch 2030 App. E)."""
-    return 6.0 * params * tokens
 
 
 def layers(params: float) -> float:
@@ -200,67 +189,186 @@ def best_plan(
         raise ValueError(f"need at least one GPU per site: {gpus} GPUs, {sites} sites")
     if params <= 0 or batch_tokens <= 0 or peak_flop_s <= 0:
         raise ValueError("params, batch_tokens and peak_flop_s must be positive")
-    per_site = gpus // sites
-    n_layers = layers(params)
-    d_model = hidden_size(params)
-    work_flop = 6.0 * params * batch_tokens
-    flop_s_gpu = peak_flop_s * kernel_efficiency
-    fabric_alpha = fabric_step_latency_s(hop_latency_s, pods)
-    sequences = batch_tokens / sequence_tokens
-
-    best = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
-    for tp in _powers_of_two(min(nvlink_domain, per_site)):
-        tp_latency = tensor_parallel_allreduce_latency_s(tp)
-        layer_floor = n_layers * layer_latency_s(tp_latency, kernel_latency_s)
-        tp_s_per_byte = 2.0 * (tp - 1) / tp / nvlink_bytes_s
-        nvlink_dp = max(1, nvlink_domain // tp)
-        for pp in _powers_of_two(min(n_layers, per_site // tp)):
-            mp = tp * pp
-            dp_site_max = per_site // mp
-            # microbatches: powers of 2 up to the most that keep every replica fed (m_full), and
-            # m_full itself; more would only idle replicas and lengthen the pipeline
-            m_full = max(1, min(max_microbatches, math.floor(sequences / (sites * dp_site_max))))
-            # (without a pipeline, one: more would only shrink the backward the DP all-reduce hides behind)
-            m_options = [1] if pp == 1 else _powers_of_two(m_full)
-            if pp > 1 and m_options[-1] != m_full:
-                m_options.append(m_full)
-            v_options = [1] if pp == 1 else _powers_of_two(min(max_virtual_stages, n_layers / pp))
-            grad_bytes = params / mp * gradient_bytes
-            t_dp, dp_site_done = 0.0, -1
-            for m in m_options:
-                # one sequence per replica per microbatch; a batch too small to feed one replica
-                # per site still runs one per site (on part of a sequence)
-                dp_site = max(1, min(dp_site_max, math.floor(sequences / (m * sites))))
-                dp = dp_site * sites
-                if hbm_bytes is not None and not _fits_memory(params, tp, pp, dp, hbm_bytes):
-                    continue
-                used = dp * mp
-                compute = work_flop / (used * flop_s_gpu)
-                t_c = compute / m
-                act_mb = batch_tokens / dp / m * d_model * activation_bytes
-                t_tp = 4.0 * (n_layers / pp) * (tp_latency + act_mb * tp_s_per_byte) if tp > 1 else 0.0
-                t_pp = 2.0 * (fabric_alpha + act_mb / tp / fabric_bytes_s_per_gpu) if pp > 1 else 0.0
-                if dp_site != dp_site_done:
-                    t_dp = hierarchical_allreduce_s(
-                        grad_bytes, dp_site, nvlink_dp, nvlink_bytes_s, fabric_bytes_s_per_gpu, fabric_alpha,
-                        wan_latency_s, wan_bytes_s / mp, sites,
-                    ).total_s
-                    dp_site_done = dp_site
-                dp_exposed = max(0.0, t_dp - (2.0 / 3.0) * t_c)
-                for v in v_options:
-                    # each microbatch goes round the pp stages v times; with m < pp a round waits
-                    # for the first microbatch to come back
-                    slots = max(m, pp) * v + min(m, pp) - 1
-                    busy = slots * max((t_c + t_tp) / v, t_pp) + (pp - 1) * t_pp + dp_exposed
-                    floor = slots / (pp * v) * layer_floor
-                    step = max(busy, floor)
-                    if step < best.step_time_s:
-                        bubble = max(0.0, slots * t_c / v - compute)
-                        exposed = max(0.0, busy - compute - bubble)
-                        best = StepTime(
-                            step_time_s=step, mfu=work_flop / (gpus * peak_flop_s * step),
-                            comm_fraction=exposed / step, tp=tp, pp=pp, dp=dp, microbatches=m,
-                            exposed_comm_s=exposed, compute_s=compute, latency_floor_s=floor,
-                            bubble_s=bubble, gpus_used=used, virtual_stages=v,
-                        )
+    search = _Search(
+        params=params, batch_tokens=batch_tokens, gpus=gpus, peak_flop_s=peak_flop_s, sites=sites,
+        per_site=gpus // sites, n_layers=layers(params), d_model=hidden_size(params),
+        work_flop=training_compute_flop(params, batch_tokens), flop_s_gpu=peak_flop_s * kernel_efficiency,
+        fabric_alpha_s=fabric_step_latency_s(hop_latency_s, pods), sequences=batch_tokens / sequence_tokens,
+        nvlink_domain=nvlink_domain, nvlink_bytes_s=nvlink_bytes_s, fabric_bytes_s_per_gpu=fabric_bytes_s_per_gpu,
+        wan_latency_s=wan_latency_s, wan_bytes_s=wan_bytes_s, activation_bytes=activation_bytes,
+        gradient_bytes=gradient_bytes, kernel_latency_s=kernel_latency_s, max_microbatches=max_microbatches,
+        max_virtual_stages=max_virtual_stages, hbm_bytes=hbm_bytes,
+    )
+    # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
+    best = _INFEASIBLE
+    for plan in _candidate_plans(search):
+        step, v, slots, busy, floor = _schedule(plan)
+        if step < best.step_time_s:  # ties keep the first plan in grid order
+            best = _step_time(search, plan, v, slots, busy, floor, step)
     return best
+
+
+_INFEASIBLE = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+"""What `best_plan` returns when no plan fits in memory."""
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What every candidate plan of one `best_plan` call shares: the job, the hardware, and the
+    numbers derived from them once (see `best_plan` for the meaning of each input)."""
+
+    params: float
+    batch_tokens: float
+    gpus: int
+    peak_flop_s: float
+    sites: int
+    per_site: int  # GPUs per site
+    n_layers: float  # L(N)
+    d_model: float  # width d(N)
+    work_flop: float  # 6 N B
+    flop_s_gpu: float  # peak x kernel efficiency
+    fabric_alpha_s: float  # latency of one collective step over the fabric
+    sequences: float  # sequences in the batch, B / sequence_tokens
+    nvlink_domain: int
+    nvlink_bytes_s: float
+    fabric_bytes_s_per_gpu: float
+    wan_latency_s: float
+    wan_bytes_s: float
+    activation_bytes: float
+    gradient_bytes: float
+    kernel_latency_s: float
+    max_microbatches: int
+    max_virtual_stages: int
+    hbm_bytes: float | None
+
+
+class _Plan(NamedTuple):
+    """A candidate (tp, pp, m) that fits in memory, with the cost of each part of its step
+    (seconds); these do not depend on v, the virtual stages tried for it."""
+
+    tp: int
+    pp: int
+    microbatches: int
+    dp: int
+    gpus_used: int
+    compute_s: float  # the step's compute on the GPUs used, 6 N B / (used x peak x efficiency)
+    microbatch_compute_s: float  # one microbatch's compute through a stage (all its v chunks)
+    tp_s: float  # one microbatch's tensor-parallel all-reduces through a stage
+    pp_s: float  # a chunk's activations forward and gradients back over the fabric
+    dp_exposed_s: float  # the gradient all-reduce beyond what the last backward hides
+    layer_floor_s: float  # L x t_L at this tp
+    virtual_stage_options: list[int]
+
+
+def _candidate_plans(s: _Search) -> Iterator[_Plan]:
+    """The grid of plans in search order (tp, then pp, then m; powers of 2), each with its costs.
+
+    tp up to the NVLink domain (and the site), pp up to the layer count (and the site / tp); for
+    each, the microbatch counts of `_microbatch_options` and the virtual stages of
+    `_virtual_stage_options`. Plans whose model state does not fit in HBM are left out.
+    """
+    for tp in _powers_of_two(min(s.nvlink_domain, s.per_site)):
+        tp_latency = tensor_parallel_allreduce_latency_s(tp)
+        layer_floor = s.n_layers * layer_latency_s(tp_latency, s.kernel_latency_s)
+        for pp in _powers_of_two(min(s.n_layers, s.per_site // tp)):
+            v_options = _virtual_stage_options(s, pp)
+            t_dp, dp_site_done = 0.0, -1
+            for m in _microbatch_options(s, tp, pp):
+                dp_site = _replicas_per_site(s, tp * pp, m)
+                dp = dp_site * s.sites
+                if s.hbm_bytes is not None and not _fits_memory(s.params, tp, pp, dp, s.hbm_bytes):
+                    continue
+                if dp_site != dp_site_done:  # the same replica count needs no new all-reduce
+                    t_dp, dp_site_done = _gradient_allreduce_s(s, tp, pp, dp_site), dp_site
+                yield _plan_costs(s, tp, pp, m, dp, tp_latency, t_dp, layer_floor, v_options)
+
+
+def _microbatch_options(s: _Search, tp: int, pp: int) -> list[int]:
+    """Microbatch counts to try: powers of 2 up to the most that keep every replica fed (m_full),
+    and m_full itself; more would only idle replicas and lengthen the pipeline. Without a pipeline,
+    one: more would only shrink the backward the DP all-reduce hides behind."""
+    if pp == 1:
+        return [1]
+    dp_site_max = s.per_site // (tp * pp)
+    m_full = max(1, min(s.max_microbatches, math.floor(s.sequences / (s.sites * dp_site_max))))
+    options = _powers_of_two(m_full)
+    if options[-1] != m_full:
+        options.append(m_full)
+    return options
+
+
+def _virtual_stage_options(s: _Search, pp: int) -> list[int]:
+    """Virtual stages (model chunks per GPU) to try: powers of 2 up to max_virtual_stages and L / pp;
+    without a pipeline, one."""
+    return [1] if pp == 1 else _powers_of_two(min(s.max_virtual_stages, s.n_layers / pp))
+
+
+def _replicas_per_site(s: _Search, mp: int, m: int) -> int:
+    """Data-parallel replicas per site: one sequence per replica per microbatch, at most what the
+    site's GPUs hold; a batch too small to feed one replica per site still runs one per site (on
+    part of a sequence)."""
+    return max(1, min(s.per_site // mp, math.floor(s.sequences / (m * s.sites))))
+
+
+def _gradient_allreduce_s(s: _Search, tp: int, pp: int, dp_site: int) -> float:
+    """The step's gradient all-reduce: hierarchical (sim.physics.collectives) over the site's
+    dp_site replicas, then across sites; a GPU's gradients are N/(tp pp) x gradient_bytes, and the
+    site's WAN link carries all tp x pp shards' gradients."""
+    mp = tp * pp
+    return hierarchical_allreduce_s(
+        s.params / mp * s.gradient_bytes, dp_site, max(1, s.nvlink_domain // tp), s.nvlink_bytes_s,
+        s.fabric_bytes_s_per_gpu, s.fabric_alpha_s, s.wan_latency_s, s.wan_bytes_s / mp, s.sites,
+    ).total_s
+
+
+def _plan_costs(s: _Search, tp: int, pp: int, m: int, dp: int, tp_latency_s: float, t_dp: float,
+                layer_floor_s: float, v_options: list[int]) -> _Plan:
+    """The cost of each part of a plan's step (Megatron-LM, Narayanan et al. 2021):
+    compute 6 N B over the GPUs used; per microbatch and stage, 4 all-reduces per layer of its
+    activations on NVLink (Epoch's latency + the ring's bandwidth term); a chunk's activations
+    forward and gradients back over the fabric (1/tp per GPU); the gradient all-reduce, overlapping
+    the last microbatch's backward pass (2/3 of its compute)."""
+    used = dp * tp * pp
+    compute = s.work_flop / (used * s.flop_s_gpu)
+    t_c = compute / m
+    act_mb = s.batch_tokens / dp / m * s.d_model * s.activation_bytes
+    tp_s_per_byte = 2.0 * (tp - 1) / tp / s.nvlink_bytes_s
+    t_tp = 4.0 * (s.n_layers / pp) * (tp_latency_s + act_mb * tp_s_per_byte) if tp > 1 else 0.0
+    t_pp = 2.0 * (s.fabric_alpha_s + act_mb / tp / s.fabric_bytes_s_per_gpu) if pp > 1 else 0.0
+    dp_exposed = max(0.0, t_dp - (2.0 / 3.0) * t_c)
+    return _Plan(tp, pp, m, dp, used, compute, t_c, t_tp, t_pp, dp_exposed, layer_floor_s, v_options)
+
+
+def _schedule(p: _Plan) -> tuple[float, int, int, float, float]:
+    """The fastest interleaved-1F1B schedule of a plan over its virtual stages v:
+    (step time, v, chunk slots, busy time, latency floor); ties keep the smaller v.
+
+    Each microbatch goes round the pp stages v times; with m < pp a round waits for the first
+    microbatch to come back: max(m, pp) v + min(m, pp) - 1 slots, each the slower of a chunk's
+    compute + TP and its PP transfer, plus the fill's transfers and the exposed DP all-reduce.
+    The floor is slots x L/(pp v) layers x t_L (Epoch App. E); step = max(busy, floor).
+    """
+    m, pp, t_pp = p.microbatches, p.pp, p.pp_s
+    chunk_work = p.microbatch_compute_s + p.tp_s
+    best = (math.inf, 0, 0, 0.0, 0.0)
+    for v in p.virtual_stage_options:
+        slots = max(m, pp) * v + min(m, pp) - 1
+        busy = slots * max(chunk_work / v, t_pp) + (pp - 1) * t_pp + p.dp_exposed_s
+        floor = slots / (pp * v) * p.layer_floor_s
+        step = max(busy, floor)
+        if step < best[0]:
+            best = (step, v, slots, busy, floor)
+    return best
+
+
+def _step_time(s: _Search, p: _Plan, v: int, slots: int, busy: float, floor: float, step: float) -> StepTime:
+    """The StepTime of a plan at v: the bubble is the slots' compute beyond the step's compute,
+    exposed communication the busy time beyond both; MFU counts every GPU, used or not."""
+    bubble = max(0.0, slots * p.microbatch_compute_s / v - p.compute_s)
+    exposed = max(0.0, busy - p.compute_s - bubble)
+    return StepTime(
+        step_time_s=step, mfu=s.work_flop / (s.gpus * s.peak_flop_s * step),
+        comm_fraction=exposed / step, tp=p.tp, pp=p.pp, dp=p.dp, microbatches=p.microbatches,
+        exposed_comm_s=exposed, compute_s=p.compute_s, latency_floor_s=floor,
+        bubble_s=bubble, gpus_used=p.gpus_used, virtual_stages=v,
+    )

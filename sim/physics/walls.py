@@ -1,9 +1,9 @@
 """The walls: the largest compute-optimal training run each constraint allows on its own.
 
-Pure functions of numbers (DESIGN.md, "Physics kept as pure functions"), following the Epoch 2030
-report (Sevilla et al. 2024, App. E) and Erdil & Schneider-Joseph, "Data movement limits to
-frontier model training" (arXiv 2411.01137); the worked cases they must reproduce are in
-shared/reference/epoch_2030.md ("Public validation cases"). Runs are compute-optimal throughout:
+Pure functions of numbers, with no simulation state, following the Epoch 2030 report
+(Sevilla et al. 2024, App. E) and Erdil & Schneider-Joseph, "Data movement limits to
+frontier model training" (arXiv 2411.01137); they must reproduce the report's ten public worked
+cases (tests/validation/test_epoch_cases.py). Runs are compute-optimal throughout:
 C = 6 N D, D = 20 N, so C = 120 N^2 = 0.3 D^2.
 """
 from __future__ import annotations
@@ -11,23 +11,11 @@ from __future__ import annotations
 import math
 
 from sim.physics.collectives import busbw_factor
-from sim.physics.step_time import (
-    TOKENS_PER_PARAM,
-    critical_batch_tokens,
-    layers,
-    training_compute_flop,
-)
+from sim.physics.compute import TOKENS_PER_PARAM, compute_optimal_flop, compute_optimal_flop_for_tokens
+from sim.physics.step_time import critical_batch_tokens, layers
 
 FIBER_KM_S = 2e5
-"""Speed of light in fiber as Epoch takes it (2e5 km/s; 4.9 us/km in shared/reference/network.md)."""
-
-
-def _optimal_flop_from_params(params: float) -> float:
-    return training_compute_flop(params, TOKENS_PER_PARAM * params)
-
-
-def _optimal_flop_from_tokens(tokens: float) -> float:
-    return training_compute_flop(tokens / TOKENS_PER_PARAM, tokens)
+"""Speed of light in fiber as Epoch takes it (2e5 km/s; silica fiber at 1550 nm: 204,000 km/s, 4.9 us/km)."""
 
 
 # --- latency ---------------------------------------------------------------------------------
@@ -70,7 +58,7 @@ def latency_wall_params(duration_s: float, t_layer_s: float, batch_tokens: float
 def latency_wall_flop(duration_s: float, t_layer_s: float, batch_tokens: float | None = None) -> float:
     """Largest compute-optimal run (FLOP) under the latency wall: C = 6 N (20 N) at the N of
     `latency_wall_params` (Epoch 2030 case 8: t_L 110-120 us, B = 60M, 270 days -> N ~ 7e14, ~6e31)."""
-    return _optimal_flop_from_params(latency_wall_params(duration_s, t_layer_s, batch_tokens))
+    return compute_optimal_flop(latency_wall_params(duration_s, t_layer_s, batch_tokens))
 
 
 def sync_latency_s(loop_km: float, fiber_km_s: float = FIBER_KM_S) -> float:
@@ -89,7 +77,7 @@ def distance_wall_tokens(duration_s: float, sync_s: float, batch_tokens: float) 
 def distance_wall_flop(duration_s: float, sync_s: float, batch_tokens: float) -> float:
     """Largest compute-optimal run when each step waits for a synchronisation: C = 0.3 D^2 with D from
     `distance_wall_tokens` (Epoch 2030 case 5: ~6e31 FLOP)."""
-    return _optimal_flop_from_tokens(distance_wall_tokens(duration_s, sync_s, batch_tokens))
+    return compute_optimal_flop_for_tokens(distance_wall_tokens(duration_s, sync_s, batch_tokens))
 
 
 # --- inter-data-centre bandwidth -------------------------------------------------------------
@@ -138,7 +126,7 @@ def bandwidth_wall_flop(
 ) -> float:
     """Largest compute-optimal run (FLOP) the inter-data-centre bandwidth allows: 120 N^2 at the N of
     `bandwidth_wall_params` (Epoch 2030 case 6: ~3e28)."""
-    return _optimal_flop_from_params(
+    return compute_optimal_flop(
         bandwidth_wall_params(duration_s, bandwidth_bit_s, sync_s, batch_tokens, bits_per_param, sites)
     )
 
@@ -154,7 +142,7 @@ def data_wall_tokens(stock_tokens: float, epochs: float, quality: float) -> floa
 def data_wall_flop(effective_tokens: float) -> float:
     """Largest compute-optimal run the data allows: D = tokens, N = D / 20, C = 6 N D
     (Epoch 2030 case 10: 500T tokens -> 25T parameters -> 7.5e28 FLOP)."""
-    return _optimal_flop_from_tokens(effective_tokens)
+    return compute_optimal_flop_for_tokens(effective_tokens)
 
 
 # --- power -----------------------------------------------------------------------------------

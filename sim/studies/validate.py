@@ -2,7 +2,7 @@
 
 Each case is a small record: what the source says (an expected value, its unit, a tolerance as a
 relative error or as a factor) and a function that computes the same quantity with sim.physics.hardware,
-sim.world.training, sim.physics.collectives, sim.physics.step_time, sim.physics.walls and sim.physics.reliability from the source's
+sim.physics.compute, sim.physics.collectives, sim.physics.step_time, sim.physics.walls and sim.physics.reliability from the source's
 inputs. Nothing here copies an expected number into a computation.
 
 Sources (inputs, expected values and tolerances as listed there):
@@ -32,8 +32,9 @@ from sim.physics.collectives import (
 )
 from sim.physics.hardware import facility_mw_for
 from sim.physics.reliability import RSC1_PER_GPU_DAY, daly_interval_s, job_mttf_s, young_interval_s
-from sim.physics.step_time import chinchilla_params, layer_latency_s
-from sim.world.training import training_flop
+from sim.physics.compute import chinchilla_params, training_flop
+from sim.physics.step_time import layer_latency_s
+from sim.physics.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE, WATTS_PER_MEGAWATT
 from sim.physics.walls import (
     ai_datacenter_power_w,
     bandwidth_wall_flop,
@@ -47,10 +48,6 @@ from sim.physics.walls import (
     power_wall_flop,
     sync_latency_s,
 )
-
-DAY_S = 86_400.0
-MIN_S = 60.0
-HOUR_S = 3_600.0
 
 COLUMNS = ["case", "source", "description", "unit", "expected", "simulated", "rel_error", "tolerance", "status"]
 
@@ -104,7 +101,7 @@ H100_FP8_FLOP_S = 2e15
 
 
 def _llama_w() -> float:
-    return facility_mw_for(LLAMA_GPUS, EPOCH_W_PER_GPU_IT, EPOCH_PUE) * 1e6
+    return facility_mw_for(LLAMA_GPUS, EPOCH_W_PER_GPU_IT, EPOCH_PUE) * WATTS_PER_MEGAWATT
 
 
 def _case_2_power_w() -> float:
@@ -114,7 +111,7 @@ def _case_2_power_w() -> float:
 
 def _case_3_flop(days: float) -> float:
     # 5 GW campus / 1,700 W per GPU, FLOP/W x4 over an H100 at 2e15 FP8, 37.5% utilization (Epoch's median)
-    return power_wall_flop(5e9, 1_700, 4 * H100_FP8_FLOP_S, 0.375, days * DAY_S)
+    return power_wall_flop(5e9, 1_700, 4 * H100_FP8_FLOP_S, 0.375, days * SECONDS_PER_DAY)
 
 
 def _case_4_ai_w() -> float:
@@ -124,7 +121,7 @@ def _case_4_ai_w() -> float:
 
 def _case_6_args() -> tuple[float, float, float, float]:
     # 300 days, 51.2 Tbps between data centres, a ring all-reduce + the 110 ms loop sync, 60M batch
-    return (300 * DAY_S, 51.2e12, sync_latency_s(LOOP_KM), BATCH_TOKENS)
+    return (300 * SECONDS_PER_DAY, 51.2e12, sync_latency_s(LOOP_KM), BATCH_TOKENS)
 
 
 def _case_8_t_layer_s() -> float:
@@ -138,7 +135,7 @@ def _case_9_t_layer_s() -> float:
 
 
 def _case_9_flop() -> float:
-    return latency_wall_flop(270 * DAY_S, _case_9_t_layer_s(), BATCH_TOKENS)  # case 8's 270 days
+    return latency_wall_flop(270 * SECONDS_PER_DAY, _case_9_t_layer_s(), BATCH_TOKENS)  # case 8's 270 days
 
 
 def _busbw_gb_s(ranks: int = 8, n_bytes: float = 4e9, link_bytes_s: float = 50e9) -> float:
@@ -167,9 +164,9 @@ CASES: tuple[ValidationCase, ...] = (
     ValidationCase("epoch-5a", E + "5", "sync over an 11,000 km loop at 2e5 km/s", 110, "ms", 0.05, "rel",
                    lambda: sync_latency_s(LOOP_KM) * 1e3),
     ValidationCase("epoch-5b", E + "5", "distance wall tokens, 300 days, 60M batch", 1.4e16, "tokens", 0.05, "rel",
-                   lambda: distance_wall_tokens(300 * DAY_S, sync_latency_s(LOOP_KM), BATCH_TOKENS)),
+                   lambda: distance_wall_tokens(300 * SECONDS_PER_DAY, sync_latency_s(LOOP_KM), BATCH_TOKENS)),
     ValidationCase("epoch-5c", E + "5", "distance wall, Chinchilla FLOP", 6e31, "FLOP", 0.05, "rel",
-                   lambda: distance_wall_flop(300 * DAY_S, sync_latency_s(LOOP_KM), BATCH_TOKENS)),
+                   lambda: distance_wall_flop(300 * SECONDS_PER_DAY, sync_latency_s(LOOP_KM), BATCH_TOKENS)),
     ValidationCase("epoch-6a", E + "6", "bandwidth wall model, 51.2 Tbps, 8-bit", 16e12, "params", 0.10, "rel",
                    lambda: bandwidth_wall_params(*_case_6_args(), bits_per_param=8)),
     ValidationCase("epoch-6b", E + "6", "bandwidth wall, FLOP", 3e28, "FLOP", 0.10, "rel",
@@ -183,16 +180,16 @@ CASES: tuple[ValidationCase, ...] = (
     ValidationCase("epoch-8a", E + "8", "intranode t_L = 8 x 13.7 us", 110, "us", 0.05, "rel",
                    lambda: _case_8_t_layer_s() * 1e6),
     ValidationCase("epoch-8b", E + "8", "latency wall model, 270 days, 60M batch", 7e14, "params", 0.20, "rel",
-                   lambda: latency_wall_params(270 * DAY_S, _case_8_t_layer_s(), BATCH_TOKENS)),
+                   lambda: latency_wall_params(270 * SECONDS_PER_DAY, _case_8_t_layer_s(), BATCH_TOKENS)),
     ValidationCase("epoch-8c", E + "8", "intranode latency wall, FLOP", 6e31, "FLOP", 0.20, "rel",
-                   lambda: latency_wall_flop(270 * DAY_S, _case_8_t_layer_s(), BATCH_TOKENS)),
+                   lambda: latency_wall_flop(270 * SECONDS_PER_DAY, _case_8_t_layer_s(), BATCH_TOKENS)),
     ValidationCase("epoch-9a", E + "9", "all-reduce, 2.75 NVLink ranks, 16 pods", 50.7, "us", 0.01, "rel",
                    lambda: epoch_pairwise_allreduce_latency_s(2.75, 16) * 1e6),
     ValidationCase("epoch-9b", E + "9", "internode t_L", 400, "us", 0.15, "rel",
                    lambda: _case_9_t_layer_s() * 1e6),
     ValidationCase("epoch-9c", E + "9", "internode latency wall, FLOP", 7e30, "FLOP", 2, "factor", _case_9_flop),
     ValidationCase("epoch-9d", E + "9", "GPUs for it at 2e15 x 0.4 in 270 days", 300e6, "GPUs", 2, "factor",
-                   lambda: _case_9_flop() / (H100_FP8_FLOP_S * 0.4 * 270 * DAY_S)),
+                   lambda: _case_9_flop() / (H100_FP8_FLOP_S * 0.4 * 270 * SECONDS_PER_DAY)),
     ValidationCase("epoch-10a", E + "10", "text data wall model, 500T tokens", 25e12, "params", 0.05, "rel",
                    lambda: chinchilla_params(data_wall_flop(5e14))),
     ValidationCase("epoch-10b", E + "10", "text data wall, FLOP", 7.5e28, "FLOP", 0.05, "rel",
@@ -200,19 +197,19 @@ CASES: tuple[ValidationCase, ...] = (
     # Daly 2006 eq. 37 and Young 1974, checkpoint write 5 min (reliability.md's worked cases)
     *(ValidationCase(f"daly-{key}", "Daly 2006", f"checkpoint interval, 5 min write, MTTF {label}",
                      expected, "min", 0.02, "rel",
-                     lambda m=mttf_h: daly_interval_s(5 * MIN_S, m * HOUR_S) / MIN_S)
+                     lambda m=mttf_h: daly_interval_s(5 * SECONDS_PER_MINUTE, m * SECONDS_PER_HOUR) / SECONDS_PER_MINUTE)
       for key, label, mttf_h, expected in (("24h", "24 h", 24, 117), ("6h", "6 h", 6, 57),
                                            ("15min", "15 min", 0.25, 9.1))),
     *(ValidationCase(f"young-{key}", "Young 1974", f"checkpoint interval, 5 min write, MTTF {label}",
                      expected, "min", 0.005, "rel",
-                     lambda m=mttf_h: young_interval_s(5 * MIN_S, m * HOUR_S) / MIN_S)
+                     lambda m=mttf_h: young_interval_s(5 * SECONDS_PER_MINUTE, m * SECONDS_PER_HOUR) / SECONDS_PER_MINUTE)
       for key, label, mttf_h, expected in (("24h", "24 h", 24, 120), ("6h", "6 h", 6, 60),
                                            ("15min", "15 min", 0.25, 12.2))),
     # Kokolis et al. 2024's projections at the RSC-1 rate; tolerance about 0.005 h, the rounding of "0.23 h"
     ValidationCase("mttf-16k", "Kokolis 2024", "job MTTF, 16,384 GPUs at RSC-1 rate", 1.8, "h", 0.003, "rel",
-                   lambda: job_mttf_s(16_384, RSC1_PER_GPU_DAY) / HOUR_S),
+                   lambda: job_mttf_s(16_384, RSC1_PER_GPU_DAY) / SECONDS_PER_HOUR),
     ValidationCase("mttf-131k", "Kokolis 2024", "job MTTF, 131,072 GPUs at RSC-1 rate", 0.23, "h", 0.022, "rel",
-                   lambda: job_mttf_s(131_072, RSC1_PER_GPU_DAY) / HOUR_S),
+                   lambda: job_mttf_s(131_072, RSC1_PER_GPU_DAY) / SECONDS_PER_HOUR),
     # hand computation: 6 x 5 us + 2 x 3/4 x 1e9 B / 1e11 B/s = 30 us + 15 ms
     ValidationCase("ring-allreduce", "Thakur 2005", "1 GB, 4 ranks, 5 us, 100 GB/s (by hand)", 15.03, "ms",
                    1e-6, "rel", lambda: ring_allreduce_s(1e9, 4, 5e-6, 100e9) * 1e3),

@@ -16,7 +16,8 @@ import simpy
 from sim.config.schema import Frontier, Scenario
 from sim.network.topology import Topology
 from sim.physics.frontier import CONSTRAINTS, lab_frontier
-from sim.physics.sizing import frontier_walls, run_network
+from sim.network.spans import run_network
+from sim.physics.sizing import frontier_walls
 from sim.world.allocator import Allocator
 from sim.world.component import Component, Row
 from sim.world.labs import Lab

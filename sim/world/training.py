@@ -17,28 +17,18 @@ import simpy
 
 from sim.config.schedule import to_date, to_day
 from sim.config.schema import TrainingPhysics, TrainingRun
+from sim.network.spans import run_network
 from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
-from sim.physics.sizing import plan_run, run_network, step_on
+from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
+from sim.physics.sizing import plan_run, step_on
+from sim.physics.units import SECONDS_PER_DAY
 from sim.world.component import Component
 from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
 from sim.world.labs import Lab
 from sim.world.products import Products
 from sim.world.sites import Site
-
-SECONDS_PER_DAY = 86_400.0
-
-
-def training_flop(gpus: float, peak_flop_s: float, utilization: float, duration_days: float) -> float:
-    """Achieved FLOP = GPUs x peak FLOP/s x utilization x time (Epoch 2030 report, case 7:
-    16M H100e x 2e15 x 0.4 x 6 months = 2.0e29)."""
-    return gpus * peak_flop_s * utilization * duration_days * SECONDS_PER_DAY
-
-
-def binding_constraint(chips_alone: float, power_alone: float) -> str:
-    """The constraint that allows the smaller run binds; ties go to chips."""
-    return "power" if power_alone < chips_alone else "chips"
 
 
 @dataclass
@@ -216,7 +206,7 @@ def fill_outcome(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int
         mfu = step.mfu if mfu is None else mfu
         record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
         if plan.limited_by != "compute":
-            flop_cap = 6.0 * plan.params * 20.0 * plan.params  # C = 6 N D at D = 20 N (Epoch App. E)
+            flop_cap = compute_optimal_flop(plan.params)  # C = 6 N D at D = 20 N (Epoch App. E)
         mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
         interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
         outcome = simulate_failures(ctx.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
