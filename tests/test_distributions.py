@@ -1,4 +1,4 @@
-"""Distributions in place of numbers (sim/distributions.py) and scenario templates (sim/scenario.py).
+"""Distributions in place of numbers (sim/config/distributions.py) and scenario templates (sim/config/loading.py).
 
 Each distribution's median and quantiles are checked against closed forms, its sample mean against
 its mean, its draws for determinism; templates give the plain scenario at their medians and the

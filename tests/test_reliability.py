@@ -1,4 +1,4 @@
-"""Unit and property tests for sim/reliability.py: rates, intervals, goodput, and the failure walk.
+"""Unit and property tests for sim/physics/reliability.py: rates, intervals, goodput, and the failure walk.
 
 Tolerances: closed-form identities to 1e-9 relative; Monte Carlo averages (20 seeds x ~1,000
 failures each) to 2% of the analytic goodput (observed within 0.6%) and 3% of the expected
@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,12 +28,12 @@ from sim.physics.reliability import (
     run_with_failures,
     sample_interruptions,
     simulate_failures,
-    train_with_failures,
     young_interval_s,
 )
+from sim.physics.units import SECONDS_PER_HOUR
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HOUR = 3600.0
+HOUR = SECONDS_PER_HOUR
 
 gpus_st = st.integers(min_value=1, max_value=2_000_000)
 quantile_st = st.floats(min_value=0.0, max_value=1.0)
@@ -100,19 +99,6 @@ def test_expected_fallback_beyond_max_failures():
     assert out.useful_s == pytest.approx(duration * goodput_at_interval(0.5, 0.01, 0.1, mttf))
     with pytest.raises(ValueError):
         sample_interruptions(rng, duration, mttf)
-
-
-def test_simpy_helper_holds_for_the_duration():
-    env = simpy.Environment()
-    got = {}
-
-    def run(env):
-        got["out"] = yield from train_with_failures(env, 30.0, np.random.default_rng(3), 6 * HOUR, 60.0, 600.0)
-
-    env.process(run(env))
-    env.run()
-    assert env.now == 30.0
-    assert got["out"].interruptions > 0 and 0 < got["out"].useful_s < 30 * 86_400
 
 
 # ---------------------------------------------------------------- properties

@@ -1,4 +1,4 @@
-"""Topologies (sim/topology.py, topologies/*.yaml): loading, physics, graph helpers, bad input."""
+"""Topologies (sim/network/topology.py, topologies/*.yaml): loading, physics, graph helpers, bad input."""
 from __future__ import annotations
 
 import copy
@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from sim.config.errors import ScenarioError
+from sim.network.spans import run_network
 from sim.network.topology import (
     DEFAULT_ROUTE_FACTOR,
     FIBER_S_PER_KM,
@@ -28,10 +29,11 @@ from sim.network.topology import (
     shipped_topologies,
     topology_from_dict,
 )
+from sim.physics.fabric import Fabric as PhysicsFabric, Network
 
 SHIPPED = ["baseline_sites", "distributed_2030", "mesh_5_us", "ring_5_us", "single_campus",
            "star_5_us", "two_sites_1000km"]
-EPOCH_MEDIAN_WAN_BIT_S = 8.19e14  # ref/epoch_2030.md
+EPOCH_MEDIAN_WAN_BIT_S = 8.19e14  # Epoch 2030 median inter-DC bandwidth (docs/sources.md)
 
 
 # --- shipped topologies --------------------------------------------------------------------------
@@ -108,7 +110,7 @@ def test_haversine_edge_cases():
 
 
 def test_fiber_latency_from_distance_and_route_factor():
-    assert fiber_latency_s(1000, 1.0) == pytest.approx(4.9e-3)  # ~9.8 ms RTT per 1,000 km (network.md)
+    assert fiber_latency_s(1000, 1.0) == pytest.approx(4.9e-3)  # ~9.8 ms RTT per 1,000 km (Corning SMF-28)
     assert fiber_latency_s(1000, 1.5) == pytest.approx(7.35e-3)
     assert fiber_latency_s(1000) == pytest.approx(1000 * DEFAULT_ROUTE_FACTOR * 4.9e-6)
 
@@ -222,6 +224,28 @@ def test_a_narrow_spoke_is_the_rings_bottleneck():
     doc = load_topology("star_5_us").spec.model_dump(exclude_unset=True)
     doc["links"][2]["bandwidth_bit_s"] = 1e12
     assert ring_over_sites(topology_from_dict(doc).graph, FIVE)[1] == 1e12
+
+
+# --- a run's span over sites (sim.network.spans) -------------------------------------------------
+
+def test_run_network_over_one_site_and_over_a_ring():
+    topo = load_topology("ring_5_us")
+    one = run_network(topo, FIVE[:1])
+    assert one == Network(topo.fabric_of(FIVE[0]), 1, 0.0, math.inf)
+    assert Fabric is PhysicsFabric and isinstance(one.fabric, Fabric)  # physics' plain-number Fabric
+    five = run_network(topo, FIVE)
+    loop_s, bottleneck = ring_over_sites(topo.graph, FIVE)
+    assert five.sites == 5 and five.wan_hop_latency_s == pytest.approx(loop_s / 5)
+    assert five.wan_bandwidth_bit_s == bottleneck == EPOCH_MEDIAN_WAN_BIT_S
+
+
+def test_run_network_takes_the_weakest_fabric():
+    doc = load_topology("two_sites_1000km").spec.model_dump(exclude_unset=True)
+    small = dict(doc["fabrics"]["gb200_era"], nvlink_domain_gpus=8)
+    doc["fabrics"]["hgx"] = small
+    doc["sites"]["dallas"]["fabric"] = "hgx"
+    topo = topology_from_dict(doc)
+    assert run_network(topo, ["des_moines", "dallas"]).fabric.name == "hgx"
 
 
 # --- bad input: ScenarioError(file, key.path, problem) ------------------------------------------

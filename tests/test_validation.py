@@ -1,7 +1,7 @@
 """Simulation-level validation: the shipped baseline against published figures.
 
-Sources: Epoch AI, "Can AI Scaling Continue Through 2030?" (2024), via shared/reference/epoch_2030.md
-and supply.csv; Llama 3 paper (Meta, "The Llama 3 Herd of Models", 2024) for Llama 3.1 405B. Each test
+Sources: Epoch AI, "Can AI Scaling Continue Through 2030?" (2024; its figures are also rows of
+sim/data/supply.csv); Llama 3 paper (Meta, "The Llama 3 Herd of Models", 2024) for Llama 3.1 405B. Each test
 states its tolerance. The baseline is simulated once for the session (tests/conftest.py).
 """
 from __future__ import annotations
@@ -56,14 +56,14 @@ def test_several_runs_train_with_sensible_mfu(result):
 
 
 def test_2024_world_production_matches_epoch(result):
-    # supply.csv h100e_annual_production 2024: 1.0M / 1.85M / 4.63M H100e (Epoch). Tolerance: x1.5 of the median.
+    # sim/data/supply.csv h100e_annual_production 2024: 1.0M / 1.85M / 4.63M H100e (Epoch). Tolerance: x1.5 of the median.
     produced = _world(result, "produced_h100e_total")
     in_2024 = produced["2025-01-01"] - produced["2024-01-01"]
     assert 1.85e6 / 1.5 <= in_2024 <= 1.85e6 * 1.5, in_2024
 
 
 def test_2030_cumulative_production_within_epochs_range(result):
-    # supply.csv h100e_stock 2030: 20M / 100M / 400M H100e (Epoch 80% CI); tolerance: inside the CI.
+    # sim/data/supply.csv h100e_stock 2030: 20M / 100M / 400M H100e (Epoch 80% CI); tolerance: inside the CI.
     produced = _world(result, "produced_h100e_total")
     assert 20e6 <= produced.iloc[-1] <= 400e6, produced.iloc[-1]
 

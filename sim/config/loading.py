@@ -3,7 +3,7 @@
 Every problem is raised as one `ScenarioError` naming the file the offending key came from,
 the key path and what is wrong, before anything runs.
 
-Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`, sim/distributions.py).
+Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`, sim/config/distributions.py).
 `load_template` gives a `ScenarioTemplate`: the merged document with its uncertain inputs, from which
 `median()`, `at(values)` and `sample(rng)` make validated Scenarios. `load_scenario` is the median.
 """

@@ -176,7 +176,7 @@ DISRUPTION_KINDS = (
 
 
 class Disruption(Strict):
-    """A disruption (sim/disruptions.py): scheduled on `start`, or random at `rate_per_year`.
+    """A disruption (sim/world/disruptions.py): scheduled on `start`, or random at `rate_per_year`.
 
     Each kind has one effect field (`capacity_factor`, `share_factor`, `lead_time_factor` or
     `delay_days`) and a target; which of them a kind needs, and whether the target exists, is checked

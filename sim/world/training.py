@@ -183,7 +183,7 @@ def fill_outcome(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int
     """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
 
     With a topology, MFU comes from the step time of the best parallel plan over the run's sites
-    and the model is sized under the data and latency walls (sim/run_physics.py); failures are
+    and the model is sized under the data and latency walls (sim/physics/sizing.py); failures are
     sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
     achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
     Binding: data or latency when a wall caps the model (or the latency floor sets the step);

@@ -1,4 +1,5 @@
-"""Validation of sim/reliability.py against the worked cases in shared/reference/reliability.md.
+"""Validation of sim/physics/reliability.py against worked cases: Young 1974 and Daly 2006 checkpoint
+intervals (5-minute write) and Kokolis et al. 2024 job MTTFs (docs/sources.md).
 
 Each check states its tolerance. The worked figures themselves are rows of sim.studies.validate.CASES
 (the table `sim validate` prints); the tests here check those rows and the readings around them.
@@ -20,9 +21,10 @@ from sim.physics.reliability import (
     rate_per_gpu_day_from_mttf,
 )
 from sim.studies.validate import CASES
+from sim.physics.units import SECONDS_PER_HOUR
 
 MIN = 60.0
-HOUR = 3600.0
+HOUR = SECONDS_PER_HOUR
 DELTA = 5 * MIN  # Daly's worked cases: checkpoint write 5 min, restart 10 min
 RESTART = 10 * MIN
 

@@ -1,8 +1,9 @@
 """The Epoch 2030 report's public worked cases, reproduced by the simulator's pure functions.
 
 Source: Epoch AI, "Can AI Scaling Continue Through 2030?" (Sevilla et al., Aug 2024), App. E, and
-Erdil & Schneider-Joseph, arXiv 2411.01137; inputs, expected values and tolerances as listed in
-shared/reference/epoch_2030.md, "Public validation cases" (case numbers below are that list's).
+Erdil & Schneider-Joseph, arXiv 2411.01137: the report's ten public worked cases, with its inputs and
+expected values (the case numbers are this project's, as in the `Epoch 2030 #N` rows of
+sim.studies.validate.CASES).
 The expected figures and tolerances live in sim.studies.validate.CASES (the table `sim validate` prints);
 this file checks every row and what the table does not carry. Then the collective-cost identities
 (Thakur, Rabenseifner & Gropp 2005; nccl-tests doc/PERFORMANCE.md) and two sanity checks on distance.
@@ -39,8 +40,9 @@ from sim.physics.walls import (
     power_wall_flop,
     sync_latency_s,
 )
+from sim.physics.units import SECONDS_PER_DAY
 
-DAY_S = 86_400.0
+DAY_S = SECONDS_PER_DAY
 
 
 def within(value: float, expected: float, rel: float) -> bool:
@@ -177,7 +179,7 @@ def test_mfu_falls_as_wan_latency_grows():
 
 def test_one_campus_is_faster_than_five_sites_1000_km_apart():
     """Same GPUs on one campus vs split over 5 sites 1,000 km apart (4.9 us/km one way,
-    shared/reference/network.md; 6.4 Tb/s per site): one campus steps faster."""
+    light in silica fiber at 1550 nm; 6.4 Tb/s per site): one campus steps faster."""
     campus = _plan(sites=1)
     spread = _plan(sites=5, wan_latency_s=1_000 * 4.9e-6, wan_bytes_s=6.4e12 / 8)
     assert campus.step_time_s < spread.step_time_s

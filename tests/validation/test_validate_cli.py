@@ -30,7 +30,7 @@ def test_table_has_a_row_per_case_and_all_pass(table):
 
 
 def test_every_public_case_is_covered(table):
-    """Epoch's ten cases (shared/reference/epoch_2030.md), Daly's three intervals, the ring
+    """Epoch's ten cases (Epoch 2030, App. E), Daly's three intervals, the ring
     all-reduce by hand, the nccl-tests busbw identity and the 16,384-GPU job MTTF."""
     sources = set(table["source"])
     assert {f"Epoch 2030 #{i}" for i in range(1, 11)} <= sources
