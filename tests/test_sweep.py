@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from sim.config.errors import ScenarioError
-from sim.studies.sweep import SweepSpec, parse_grid, pending, replication_path, run_sweep
+from sim.studies.store import pending, replication_path
+from sim.studies.sweep import SweepSpec, parse_grid, run_sweep
 
 SHORT = ("end_date=2026-12-31",)  # a short horizon keeps replications quick
 SUMMARIES = ("bands.csv", "thresholds.csv")
@@ -153,3 +154,37 @@ def test_progress_bar_draws_on_a_terminal_and_stays_quiet_elsewhere():
             bar.step()
     assert term.getvalue().count("\r") == 4 and "4/4 replications" in term.getvalue()
     assert pipe.getvalue() == ""
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_executor_hands_back_every_result_with_its_index(workers):
+    from sim.studies.executor import map_ordered, map_tasks
+
+    tasks = list(range(7))
+    assert sorted(map_tasks(square, tasks, workers)) == [(i, i * i) for i in tasks]
+    assert map_ordered(square, tasks, workers) == [i * i for i in tasks]
+    assert list(map_tasks(square, [], workers)) == []
+
+
+def test_band_metrics_are_the_registry_sweep_metrics(tmp_path):
+    from sim.metrics import of_kind
+
+    tables = run_sweep(SweepSpec(scenario=None, overrides=SHORT, n=2), tmp_path / "b", progress=False)
+    assert set(tables["bands"]["metric"]) == {m.name for m in of_kind("sweep")}
+
+
+def test_compare_on_two_workers_keeps_the_order_of_the_topologies():
+    from sim.config.loading import load_scenario
+    from sim.network.placement import place_on_topology
+    from sim.network.topology import load_topology
+    from sim.studies.compare import compare
+
+    scenario = load_scenario(overrides=list(SHORT))
+    placed = [place_on_topology(scenario, name) for name in ("ring_5_us", "single_campus")]
+    serial, pooled = compare(placed), compare(placed, workers=2)
+    pd.testing.assert_frame_equal(serial, pooled)
+    assert list(dict.fromkeys(serial["topology"])) == [load_topology(p.topology).name for p in placed]
