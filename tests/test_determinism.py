@@ -1,4 +1,4 @@
-"""Same scenario and seed give byte-identical files (DEVELOPERS.md, "Deterministic")."""
+"""Same scenario and seed give byte-identical files."""
 from __future__ import annotations
 
 import sim
@@ -25,7 +25,7 @@ def test_a_failed_write_leaves_earlier_files_untouched(tmp_path, baseline_result
     baseline_result.write(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import sim.outputs.tables as results
+    import sim.outputs.files as results  # Result.write renders, then sim.outputs.files writes and renames
 
     calls = {"n": 0}
     real_replace = results.os.replace

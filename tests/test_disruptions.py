@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 import sim
 from factories import scenario_dicts
 from sim.config.disruption_checks import check_disruptions
-from sim.world.disruptions import (DISRUPTION_SPAWN_KEY, capacity_factors, cut_pieces,
-                             disruption_rng, occurrences, plant_online_days, share_changes, site_built_days,
-                             split_link, FiberCut)
-from sim.world.assembly import build_world, run_streams
-from sim.world.labs import Allocator, LabState, entitlement
+from sim.world.disruptions import (capacity_factors, cut_pieces, occurrences, plant_online_days, share_changes,
+                                   site_built_days, split_link, FiberCut)
+from sim.world.assembly import build_world
+from sim.world.allocator import Allocator, entitlement
+from sim.world.labs import Lab
+from sim.world.streams import DISRUPTION_SPAWN_KEY, RandomStreams
 from sim.world.power import plant_online_day
 from sim.outputs.tables import build_result
 from sim.config.loading import check_references
@@ -119,8 +120,8 @@ def test_the_disruption_stream_is_apart_from_the_run_streams(baseline, baseline_
     """Run streams are the children of SeedSequence(seed) (one-word spawn keys); disruptions use a
     two-word key. A disruption that changes nothing leaves every output as it was."""
     assert len(DISRUPTION_SPAWN_KEY) == 2
-    draws = disruption_rng(0).random(4)
-    for rng in run_streams(0, [f"r{i}" for i in range(50)]).values():
+    draws = RandomStreams(0).disruptions().random(4)
+    for rng in RandomStreams(0).runs([f"r{i}" for i in range(50)]).values():
         assert not np.array_equal(rng.random(4), draws)
     noop = with_disruptions({"name": "noop", "kind": "export_rule", "target": "xai", "start": dt.date(2026, 1, 1),
                              "share_factor": 1.0},
@@ -218,7 +219,7 @@ def test_allocator_share_changes_keep_counts_whole_and_exact():
     import simpy
 
     env = simpy.Environment()
-    labs = [LabState("a", [], [0]), LabState("b", [], [0])]
+    labs = [Lab(env, "a", [], 1), Lab(env, "b", [], 1)]
     alloc = Allocator(env, labs, [0.25, 0.5], [0.0, 0.0], 1, share_changes=[[(10.0, 0.125), (20.0, 0.25)], []])
     for day in range(30):
         env.run(until=day + 0.5) if day else None
@@ -413,7 +414,7 @@ def _check_balances(world) -> None:
     assert supply.produced_total == alloc.produced_total
     stocks = supply.stocks
     assert min(stocks.dies) >= 0 and stocks.cowos_wafers >= 0 and stocks.hbm_stacks >= 0
-    n = len(world.runs.names)
+    n = len(world.products.names)
     for i in range(n):
         shipped = sum(row[i] for row in alloc.shipped)
         assert shipped + alloc.other_buyers_total[i] == alloc.produced_total[i]
@@ -425,11 +426,12 @@ def _check_balances(world) -> None:
             assert alloc.in_transit[j][i] >= 0 and lab.inventory[i] >= 0
             assert lab.initial_total[i] + lab.delivered_total[i] == installed[i] + lab.inventory[i] + lab.retired_total[i]
     for site in world.sites.values():
-        assert site.drawn_mw <= site.available_mw + MW_TOL  # installed power never above available
+        fleet = site.fleet
+        assert fleet.drawn_mw <= site.available_mw + MW_TOL  # installed power never above available
         if not site.built:
-            assert not any(site.installed)
+            assert not any(fleet.installed)
         for i in range(n):
-            assert 0 <= site.busy[i] <= site.installed[i]
+            assert 0 <= fleet.busy[i] <= fleet.installed[i]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,7 +1,7 @@
 """Unit tests of the pure functions, against worked cases.
 
 Each test names its source and tolerance. "Epoch" is Epoch AI, "Can AI Scaling Continue Through
-2030?" (2024), as summarised in shared/reference/epoch_2030.md (worked cases 1-10) and supply.csv.
+2030?" (2024), App. E (worked cases 1-10), whose figures are also rows of sim/data/supply.csv.
 """
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from hypothesis import strategies as st
 
 import sim
 from sim.world.assembly import build_world
+from sim.physics.compute import (
+    binding_constraint,
+    chinchilla_params,
+    compute_optimal_flop,
+    compute_optimal_flop_for_tokens,
+    training_compute_flop,
+    training_flop,
+)
 from sim.physics.frontier import lab_frontier
 from sim.physics.hardware import (
     facility_mw_for,
@@ -26,13 +34,14 @@ from sim.physics.hardware import (
     peak_flop_s,
     poisson_yield,
 )
-from sim.world.labs import Allocator, LabState, Refresh, entitlement
+from sim.world.allocator import Allocator, entitlement
+from sim.world.fleet import Refresh
+from sim.world.labs import Lab
 from sim.world.power import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
 from sim.config.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
 from sim.config.schema import GpuType
-from sim.world.sites import SiteState
+from sim.world.sites import Site
 from sim.world.supply import assemble, mix_shares, plan_supply
-from sim.world.training import binding_constraint, training_flop
 
 D = dt.date
 START = D(2024, 1, 1)
@@ -68,7 +77,7 @@ def test_poisson_yield():
 
 
 def test_good_dies_per_wafer_h100_is_epochs_median_28():
-    # Epoch 2030 / supply.csv dies_per_wafer 2024: 20 / 28 / 40; an 814 mm2 die at 0.1 /cm2 -> 28 (+-10%)
+    # Epoch 2030 / sim/data/supply.csv dies_per_wafer 2024: 20 / 28 / 40; an 814 mm2 die at 0.1 /cm2 -> 28 (+-10%)
     assert good_dies_per_wafer(814, 0.1) == pytest.approx(28, rel=0.10)
     assert good_dies_per_wafer(814, 0.1) == pytest.approx(gross_dies_per_wafer(814) * poisson_yield(814, 0.1))
 
@@ -92,15 +101,32 @@ def test_gpus_within_power_floors_and_refuses_no_power():
 
 
 def test_h100e_per_gpu_by_dense_bf16(baseline):
-    # DESIGN.md: H100-equivalents by dense BF16 FLOP/s; hardware.csv B200 2.25e15 / H100 9.89e14 = 2.275
+    # H100-equivalents by dense BF16 FLOP/s; sim/data/hardware.csv B200 2.25e15 / H100 9.89e14 = 2.275
     h100 = baseline.gpu_types["H100-SXM5"]
     assert h100e_per_gpu(h100, h100) == 1.0
     assert h100e_per_gpu(baseline.gpu_types["B200"], h100) == pytest.approx(2.25e15 / 9.89e14, rel=1e-12)
     assert h100e_per_gpu(baseline.gpu_types["H200-SXM"], h100) == 1.0  # same GH100 compute
 
 
+def test_hardware_takes_any_object_with_the_specs():
+    # duck-typed: anything with bf16_dense_flop_s and fp8_dense_flop_s (sim.physics.hardware.GpuSpecs)
+    from types import SimpleNamespace
+    no_fp8, fp8 = SimpleNamespace(bf16_dense_flop_s=3.12e14, fp8_dense_flop_s=None), \
+        SimpleNamespace(bf16_dense_flop_s=9.89e14, fp8_dense_flop_s=1.979e15)
+    assert peak_flop_s(no_fp8, "fp8") == 3.12e14 and peak_flop_s(fp8, "fp8") == 1.979e15
+    assert h100e_per_gpu(fp8, no_fp8) == pytest.approx(9.89e14 / 3.12e14, rel=1e-12)
+
+
+def test_compute_optimal_flop_is_6nd_at_20_tokens_per_param():
+    # Hoffmann et al. 2022 / Epoch 2030 App. E: C = 6 N (20 N) = 120 N^2; case 10: 500T tokens -> 7.5e28
+    assert compute_optimal_flop(25e12) == pytest.approx(7.5e28, rel=1e-12)
+    assert compute_optimal_flop(1e12) == pytest.approx(training_compute_flop(1e12, 20e12), rel=1e-15)
+    assert compute_optimal_flop_for_tokens(500e12) == pytest.approx(7.5e28, rel=1e-12)
+    assert chinchilla_params(compute_optimal_flop(3e13)) == pytest.approx(3e13, rel=1e-12)
+
+
 def test_peak_flop_s_fp8_falls_back_to_bf16():
-    # hardware.csv: A100 has no FP8 (bf16 3.12e14); H100 fp8 1.979e15, bf16 9.89e14
+    # sim/data/hardware.csv: A100 has no FP8 (bf16 3.12e14); H100 fp8 1.979e15, bf16 9.89e14
     a100, h100 = gpu(3.12e14, None), gpu(9.89e14, 1.979e15)
     assert peak_flop_s(a100, "fp8") == 3.12e14
     assert peak_flop_s(a100, "bf16") == 3.12e14
@@ -357,7 +383,7 @@ def test_allocator_ships_shares_of_cumulative_output_after_the_lead_time():
     import simpy
 
     env = simpy.Environment()
-    labs = [LabState("a", [], [0]), LabState("b", [], [0])]
+    labs = [Lab(env, "a", [], 1), Lab(env, "b", [], 1)]
     alloc = Allocator(env, labs, [0.25, 0.5], [10.0, 0.0], 1)
     for _ in range(3):
         alloc.ship([10])  # 30 made in all: a is owed floor(7.5) = 7, b 15
@@ -371,12 +397,20 @@ def test_allocator_ships_shares_of_cumulative_output_after_the_lead_time():
     assert labs[0].delivered_total == [7] and alloc.in_transit == [[0], [0]]
 
 
-def _site(name="s", mw=10.0, it_w=(1000.0, 1000.0, 1000.0), pue=1.0, built=True) -> SiteState:
-    site = SiteState(name=name, lab="L", facility_mw=mw, pue=pue, it_w_per_gpu=list(it_w))
-    if built:
-        site.mark_built()
+def _site(name="s", mw=10.0, it_w=(1000.0, 1000.0, 1000.0), pue=1.0, built=True) -> Site:
+    """A site built at once (or not yet: its construction ends on day 1, never reached), fed `mw`;
+    no service life, so GPUs retire only when a test says so."""
+    import simpy
+
+    site = Site(simpy.Environment(), name, "L", mw, pue, list(it_w), built_day=0.0 if built else 1.0)
     site.add_power(mw)
     return site
+
+
+def _lab(sites: list[Site], n_products: int) -> Lab:
+    import simpy
+
+    return Lab(simpy.Environment(), "L", sites, n_products)
 
 
 def test_refresh_replaces_only_products_less_efficient_by_min_gain():
@@ -384,36 +418,36 @@ def test_refresh_replaces_only_products_less_efficient_by_min_gain():
     refresh = Refresh([1.0, 1.4, 2.0], 1.5)
     assert refresh.replaceable == [[], [], [0]]
     site = _site(mw=10.0)  # 10,000 GPUs at 1 kW
-    site.install(0, 5000)
-    site.install(1, 5000)
-    site.busy[0] = 3000  # held by a run
-    retired = [0, 0, 0]
+    fleet = site.fleet
+    fleet.install(0, 5000)
+    fleet.install(1, 5000)
+    fleet.busy[0] = 3000  # held by a run
     assert site.room_for(2) == 0
-    room = refresh.make_room(site, 2, 1000, retired)
-    assert room == 1000 and retired == [1000, 0, 0]
-    assert site.installed == [4000, 5000, 0]
+    room, evicted = refresh.make_room(fleet, site.available_mw, 2, 1000)
+    assert room == 1000 and evicted == 1000 and fleet.retired_total == [1000, 0, 0]
+    assert fleet.installed == [4000, 5000, 0]
     # asking for more than the free old GPUs: only the 1,000 free ones left go, never busy or mid ones
-    room = refresh.make_room(site, 2, 5000, retired)
-    assert room == 1000 and retired == [2000, 0, 0]  # the extra room made by this call
+    room, evicted = refresh.make_room(fleet, site.available_mw, 2, 5000)
+    assert room == 1000 and evicted == 1000 and fleet.retired_total == [2000, 0, 0]  # the extra room made by this call
     assert site.room_for(2) == 2000  # with the 1,000 made (and not yet filled) before
-    assert site.installed == [3000, 5000, 0] and site.busy[0] == 3000
+    assert fleet.installed == [3000, 5000, 0] and fleet.busy[0] == 3000
     # a product with nothing to replace makes no room
-    assert refresh.make_room(site, 1, 100, retired) == 0 and retired == [2000, 0, 0]
+    assert refresh.make_room(fleet, site.available_mw, 1, 100) == (0, 0) and fleet.retired_total == [2000, 0, 0]
 
 
 def test_install_fills_spare_power_elsewhere_before_refreshing():
     # site a is full of old GPUs, site b is empty and powered: new GPUs go to b; nothing retires early
     a, b = _site("a", it_w=(1000.0, 1000.0)), _site("b", it_w=(1000.0, 1000.0))
-    a.install(0, 10_000)
-    lab = LabState("L", [a, b], inventory=[0, 0])
+    a.fleet.install(0, 10_000)
+    lab = _lab([a, b], 2)
     lab.receive([0, 4000])
     lab.install([1, 0], Refresh([1.0, 2.0], 1.5))
-    assert b.installed == [0, 4000] and a.installed == [10_000, 0]
+    assert b.fleet.installed == [0, 4000] and a.fleet.installed == [10_000, 0]
     assert lab.retired_total == [0, 0] and lab.inventory == [0, 0]
     # more than b holds: the rest replaces old GPUs at a
     lab.receive([0, 8000])
     lab.install([1, 0], Refresh([1.0, 2.0], 1.5))
-    assert b.installed == [0, 10_000] and a.installed == [8000, 2000]
+    assert b.fleet.installed == [0, 10_000] and a.fleet.installed == [8000, 2000]
     assert lab.retired_total == [2000, 0] and lab.inventory == [0, 0]
 
 
@@ -424,34 +458,40 @@ def test_room_left_by_a_refresh_is_used_by_products_already_passed():
     used to reset `site.changed` with the small GPUs `blocked`, so every later pass was skipped and they
     waited in inventory beside free power. Now the next pass (the next tick) installs one."""
     site = _site(mw=10.0, it_w=(1000.0, 300.0, 1500.0))
-    site.install(0, 10_000)
-    lab = LabState("L", [site], inventory=[0, 0, 0])
+    site.fleet.install(0, 10_000)
+    lab = _lab([site], 3)
     lab.receive([0, 5, 1])
     refresh = Refresh([1.0, 1.0, 3.0], 1.5)
     lab.install([1, 2, 0], refresh)
-    assert site.installed == [9998, 0, 1] and lab.retired_total == [2, 0, 0]
+    assert site.fleet.installed == [9998, 0, 1] and lab.retired_total == [2, 0, 0]
     lab.install([1, 2, 0], refresh)  # the next tick's pass, nothing else having happened
-    assert site.installed == [9998, 1, 1] and lab.inventory == [0, 4, 0]
+    assert site.fleet.installed == [9998, 1, 1] and lab.inventory == [0, 4, 0]
     assert site.room_for(1) == 0 and lab.retired_total == [2, 0, 0]
     assert lab.install([1, 2, 0], refresh) == []  # and then nothing more to do
 
 
 def test_install_without_refresh_keeps_what_does_not_fit():
     a = _site("a", mw=1.0, it_w=(1000.0, 1000.0))
-    lab = LabState("L", [a], inventory=[0, 0])
+    lab = _lab([a], 2)
     lab.receive([300, 900])
     lab.install([1, 0])  # newest first: 900 of product 1, then 100 of product 0
-    assert a.installed == [100, 900] and lab.inventory == [200, 0]
-    assert lab.initial_total[0] + lab.delivered_total[0] == a.installed[0] + lab.inventory[0] + lab.retired_total[0]
+    assert a.fleet.installed == [100, 900] and lab.inventory == [200, 0]
+    assert lab.initial_total[0] + lab.delivered_total[0] == a.fleet.installed[0] + lab.inventory[0] + lab.retired_total[0]
 
 
 # --- sites ------------------------------------------------------------------------------------
 
 def test_site_power_needs_construction_and_firm_supply():
-    site = SiteState(name="s", lab="L", facility_mw=100.0, pue=1.25, it_w_per_gpu=[1000.0])
+    import simpy
+
+    env = simpy.Environment()
+    site = Site(env, "s", "L", facility_mw=100.0, pue=1.25, it_w_per_gpu=[1000.0], built_day=30.0)
     site.add_power(60.0)
     assert site.available_mw == 0 and site.room_for(0) == 0  # powered but not built
-    site.mark_built()
+    env.run(until=29.5)
+    assert not site.built and site.available_mw == 0  # still under construction
+    env.run(until=30.5)  # construction ends on day 30
+    assert site.built
     assert site.available_mw == 60.0  # firm supply caps the facility
     assert site.room_for(0) == 48_000  # 60 MW / (1,000 W x 1.25)
     site.add_power(100.0)
@@ -460,32 +500,34 @@ def test_site_power_needs_construction_and_firm_supply():
 
 def test_site_install_retire_release_bookkeeping():
     site = _site(mw=10.0, it_w=(1000.0,), pue=1.2)
-    old = site.install(0, 100)
-    assert site.installed == [100] and site.drawn_mw == pytest.approx(100 * 1000 * 1.2 / 1e6)
-    new = site.install(0, 50)
-    site.busy[0] = 120  # a run holds 120 of the 150
+    fleet = site.fleet
+    old = fleet.install(0, 100)
+    assert fleet.installed == [100] and fleet.drawn_mw == pytest.approx(100 * 1000 * 1.2 / 1e6)
+    new = fleet.install(0, 50)
+    fleet.busy[0] = 120  # a run holds 120 of the 150
     # the old cohort reaches its service life: the 30 free GPUs retire now, 70 wait for the run
-    assert site.retire(0, old) == 30
-    assert site.installed == [120] and site.retire_pending == [70] and old.count == 0
-    assert site.evict(0, 50) == 0  # nothing free that is not already due to retire
+    assert fleet.retire(0, old) == 30
+    assert fleet.installed == [120] and fleet.retire_pending == [70] and old.count == 0
+    assert fleet.evict(0, 50) == 0  # nothing free that is not already due to retire
     # the run ends: its 70 overdue GPUs retire, the other 50 stay
-    assert site.release(0, 120) == 70
-    assert site.installed == [50] and site.busy == [0] and site.retire_pending == [0]
-    assert site.drawn_mw == pytest.approx(50 * 1000 * 1.2 / 1e6)
+    assert fleet.release(0, 120) == 70
+    assert fleet.installed == [50] and fleet.busy == [0] and fleet.retire_pending == [0]
+    assert fleet.drawn_mw == pytest.approx(50 * 1000 * 1.2 / 1e6)
     assert new.count == 50
-    assert site.retire(0, new) == 50 and site.installed == [0] and site.drawn_mw == pytest.approx(0.0, abs=1e-12)
+    assert fleet.retire(0, new) == 50 and fleet.installed == [0] and fleet.drawn_mw == pytest.approx(0.0, abs=1e-12)
+    assert fleet.retired_total == [150]  # 30 + 70 + 50, each counted once
 
 
 def test_site_evict_takes_free_gpus_oldest_cohort_first():
-    site = _site(mw=10.0, it_w=(1000.0,))
-    first, second = site.install(0, 10), site.install(0, 10)
-    site.busy[0] = 15
-    assert site.evict(0, 8) == 5  # only 5 are free
+    fleet = _site(mw=10.0, it_w=(1000.0,)).fleet
+    first, second = fleet.install(0, 10), fleet.install(0, 10)
+    fleet.busy[0] = 15
+    assert fleet.evict(0, 8) == 5  # only 5 are free
     assert first.count == 5 and second.count == 10
-    site.busy[0] = 0
-    assert site.evict(0, 8) == 8
-    assert first.count == 0 and second.count == 7 and site.installed == [7]
-    assert site.retire(0, second) == 7 and site.installed == [0]
+    fleet.busy[0] = 0
+    assert fleet.evict(0, 8) == 8
+    assert first.count == 0 and second.count == 7 and fleet.installed == [7]
+    assert fleet.retire(0, second) == 7 and fleet.installed == [0]
 
 
 # --- frontier ---------------------------------------------------------------------------------
@@ -535,7 +577,7 @@ def _plant(s, name):
 
 
 def test_plant_online_day_is_construction_start_plus_lead_time(baseline):
-    # type default: grid 1,826 days (LBNL queue wait, power.csv); abilene_grid requested 2020-06-01
+    # type default: grid 1,826 days (LBNL queue wait, sim/data/power.csv); abilene_grid requested 2020-06-01
     grid = _plant(baseline, "abilene_grid")
     assert plant_lead_time_days(baseline, grid) == 1826
     assert plant_online_day(baseline, grid) == to_day(D(2020, 6, 1), START) + 1826

@@ -7,6 +7,7 @@ exactly; MW and FLOP are floats and get a small relative tolerance (stated at ea
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
@@ -34,7 +35,7 @@ def _check_state(world) -> None:
     """Every count balances and nothing is negative, right now."""
     alloc, supply = world.allocator, world.supply
     s = world.scenario
-    n = len(world.runs.names)
+    n = len(world.products.names)
     # supply and allocator count production independently: they must agree
     assert supply.produced_total == alloc.produced_total
     stocks = supply.stocks
@@ -58,16 +59,17 @@ def _check_state(world) -> None:
         assert sum(row[i] for row in alloc.shipped) <= alloc.produced_total[i]
         assert alloc.other_buyers_total[i] >= 0
     for site in world.sites.values():
+        fleet = site.fleet
         for i in range(n):
-            assert 0 <= site.busy[i] <= site.installed[i]
-            assert site.retire_pending[i] >= 0
+            assert 0 <= fleet.busy[i] <= fleet.installed[i]
+            assert fleet.retire_pending[i] >= 0
             # every installed GPU is in a cohort or waiting to retire when its run ends
-            assert site.installed[i] == sum(c.count for c in site.cohorts[i]) + site.retire_pending[i]
-        expected_mw = sum(k * w * site.pue / 1e6 for k, w in zip(site.installed, site.it_w_per_gpu))
-        assert site.drawn_mw == pytest.approx(expected_mw, rel=REL, abs=MW_TOL)
-        assert site.drawn_mw <= site.available_mw + MW_TOL
+            assert fleet.installed[i] == sum(c.count for c in fleet.cohorts[i]) + fleet.retire_pending[i]
+        expected_mw = sum(k * w * site.pue / 1e6 for k, w in zip(fleet.installed, fleet.it_w_per_gpu))
+        assert fleet.drawn_mw == pytest.approx(expected_mw, rel=REL, abs=MW_TOL)
+        assert fleet.drawn_mw <= site.available_mw + MW_TOL
         if not site.built:
-            assert not any(site.installed) and site.available_mw == 0
+            assert not any(fleet.installed) and site.available_mw == 0
 
 
 def _check_supply_totals(world) -> None:
@@ -89,37 +91,79 @@ def _check_supply_totals(world) -> None:
     assert supply.stocks.hbm_stacks == pytest.approx(hbm_in - hbm_used, rel=REL, abs=1e-6)
 
 
+def _recorded(world) -> pd.DataFrame:
+    """The probe rows the outputs are built from, as a table: day, entity, kind, metric, value."""
+    rows = pd.DataFrame(world.recorder.rows, columns=["day", "entity", "kind", "metric", "value"])
+    return rows.astype({"value": float})  # GPU counts stay exact: far below 2**53
+
+
+def _by_day(rows: pd.DataFrame, kind: str, metric: str) -> pd.DataFrame:
+    """One metric of one kind of entity: a day x entity table."""
+    picked = rows[(rows["kind"] == kind) & (rows["metric"] == metric)]
+    return picked.pivot(index="day", columns="entity", values="value").sort_index()
+
+
 def _check_snapshots(world) -> None:
-    """The monthly copies the outputs are built from obey the same rules."""
-    labs = list(world.labs.values())
-    for snap in world.probe.snapshots:
-        assert np.all(snap.in_transit >= 0) and np.all(snap.other_buyers_total >= 0)
-        assert snap.die_stock >= 0 and snap.cowos_wafer_stock >= 0 and snap.hbm_stack_stock >= 0
-        for site in snap.sites:
-            # nothing installed without power
-            assert site.drawn_mw <= site.available_mw + MW_TOL, (snap.day, site.name)
-            if not site.built:
-                assert not any(site.installed) and site.available_mw == 0
-            assert all(0 <= b <= k for b, k in zip(site.busy, site.installed))
-        for lab, lab_snap in zip(labs, snap.labs):
-            installed = np.sum([snap.sites[i].installed for i in lab_snap.sites], axis=0) if lab_snap.sites else 0
-            balance = np.array(lab.initial_total) + lab_snap.delivered_total
-            np.testing.assert_array_equal(balance, installed + np.array(lab_snap.inventory) + lab_snap.retired_total)
-    # snapshots are in time order and cumulative totals never fall
-    days = [snap.day for snap in world.probe.snapshots]
-    assert days == sorted(days)
-    for a, b in zip(world.probe.snapshots, world.probe.snapshots[1:]):
-        assert np.all(b.produced_total >= a.produced_total)
+    """The rows the probes recorded at each sample day (what the outputs are built from) obey the same
+    rules. They hold totals over products, so the GPU balance is checked over the whole world."""
+    rows = _recorded(world)
+    days = world.recorder.sample_days
+    # samples are in time order, and every probe recorded at every sample
+    assert days == sorted(days) and len(days) == len(set(days))
+    assert list(dict.fromkeys(rows["day"])) == days
+
+    def metric(kind: str, name: str) -> pd.DataFrame:
+        table = _by_day(rows, kind, name)
+        assert list(table.index) == days, (kind, name)
+        return table
+
+    # nothing in transit or for other buyers below zero; shipped + other buyers = produced (H100e)
+    in_transit, other = metric("world", "in_transit_h100e")["world"], metric("world", "other_buyers_h100e_total")["world"]
+    assert (in_transit >= 0).all() and (other >= 0).all()
+    produced_h100e = metric("world", "produced_h100e_total")["world"]
+    delivered_h100e = metric("world", "delivered_h100e_total")["world"]
+    np.testing.assert_allclose(delivered_h100e + in_transit + other, produced_h100e, rtol=REL, atol=1e-6)
+    # stocks waiting for assembly never below zero
+    for stock in ("logic_die_stock", "cowos_wafer_stock", "hbm_stack_stock"):
+        assert (metric("supply", stock)["supply"] >= 0).all(), stock
+
+    # per site, per sample: nothing installed without power, nothing before it is built
+    drawn, available = metric("site", "power_drawn_mw"), metric("site", "power_available_mw")
+    installed, busy, built = metric("site", "installed_gpus"), metric("site", "busy_gpus"), metric("site", "built")
+    assert (drawn <= available + MW_TOL).all().all(), (drawn - available).max()
+    not_built = built == 0
+    assert (installed.where(not_built, 0) == 0).all().all() and (available.where(not_built, 0) == 0).all().all()
+    assert ((busy >= 0) & (busy <= installed)).all().all()
+
+    # per lab: installed = what its sites hold; per sample, over the world: what the labs started with
+    # and were delivered = installed + waiting + retired (GPUs, exact)
+    lab_installed = metric("lab", "installed_gpus")
+    for lab in world.labs.values():
+        own = [site.name for site in lab.sites]
+        expected = installed[own].sum(axis=1) if own else 0
+        np.testing.assert_array_equal(lab_installed[lab.name], expected)
+    initial = sum(sum(lab.initial_total) for lab in world.labs.values())
+    delivered = metric("product", "delivered_gpus_total").sum(axis=1)
+    held = (lab_installed.sum(axis=1) + metric("lab", "inventory_gpus").sum(axis=1)
+            + metric("lab", "retired_gpus_total").sum(axis=1))
+    np.testing.assert_array_equal(initial + delivered, held)
+    # and the products' installed GPUs add up to the world's
+    np.testing.assert_array_equal(metric("product", "installed_gpus").sum(axis=1), metric("world", "installed_gpus")["world"])
+
+    # cumulative totals never fall
+    for kind, name in (("product", "produced_gpus_total"), ("product", "delivered_gpus_total"),
+                       ("lab", "retired_gpus_total"), ("world", "produced_h100e_total")):
+        assert (metric(kind, name).diff().iloc[1:] >= 0).all().all(), (kind, name)
 
 
 def _check_runs(world) -> None:
-    ctx = world.runs
-    recorded = [r.run for r in ctx.records]
+    training, products = world.training, world.products
+    recorded = [r.run for r in training.records]
     assert len(recorded) == len(set(recorded))  # one record per run
     missing = {r.name for r in world.scenario.runs} - set(recorded)
     assert not missing, missing
     assert set(recorded) <= {r.name for r in world.scenario.runs}
-    for r in ctx.records:
+    for r in training.records:
         spec = next(x for x in world.scenario.runs if x.name == r.run)
         assert r.status in {"completed", "running_at_end", "never_started", "after_horizon", "no_gpus"}
         assert 0 < r.mfu <= 1
@@ -131,8 +175,8 @@ def _check_runs(world) -> None:
         if r.gpus == 0:
             assert r.flop == 0
             continue
-        product = ctx.names.index(r.gpu_type)
-        assert r.peak_flop_s == ctx.peak(product, spec.precision)
+        product = products.names.index(r.gpu_type)
+        assert r.peak_flop_s == products.peak(product, spec.precision)
         # a run takes at most its share of what chips and power allow (one GPU of float slack per site)
         assert r.gpus <= r.chips_alone_gpus
         assert r.gpus <= r.power_alone_gpus + len(spec.sites)
