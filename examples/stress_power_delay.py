@@ -1,7 +1,7 @@
 """Stress-test a buildout timeline: what does a turbine backlog do to the largest run by 2030?
 
-Combined-cycle gas plants' lead time goes from 4.5 years (central, ref/power.csv) to 7 years (the
-backlog-driven high end for large frame turbines, ref/power.csv).
+Combined-cycle gas plants' lead time goes from 4.5 years (central, sim/data/power.csv) to 7 years (the
+backlog-driven high end for large frame turbines, sim/data/power.csv).
 
     python examples/stress_power_delay.py
 

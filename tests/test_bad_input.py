@@ -1,5 +1,5 @@
 """A wrong scenario is refused before the run: one line `error: FILE: key.path: problem` on stderr,
-exit status 2, no traceback, nothing written (DESIGN.md, "Scenarios").
+exit status 2, no traceback, nothing written.
 
 Every file in tests/bad_scenarios/ holds one fault, described in its comments; expected.yaml there
 says which key path (and which words) the error must name. Each is run through the real command in

@@ -1,19 +1,20 @@
 """Public validation cases: published worked figures, recomputed with the model's own functions.
 
 Each case is a small record: what the source says (an expected value, its unit, a tolerance as a
-relative error or as a factor) and a function that computes the same quantity with sim.physics.hardware,
-sim.physics.compute, sim.physics.collectives, sim.physics.step_time, sim.physics.walls and sim.physics.reliability from the source's
+relative error or as a factor) and a function that computes the same quantity with the physics
+modules (sim.physics.hardware, compute, collectives, step_time, walls and reliability) from the source's
 inputs. Nothing here copies an expected number into a computation.
 
-Sources (inputs, expected values and tolerances as listed there):
-- shared/reference/epoch_2030.md, "Public validation cases" 1-10: Epoch AI, "Can AI Scaling
-  Continue Through 2030?" (Sevilla et al., 2024), App. E; Erdil & Schneider-Joseph, arXiv 2411.01137.
-  A case giving several numbers is split into rows (e.g. case 3 at 300 and 100 days).
-- shared/reference/reliability.md: Daly (2006, eq. 37) and Young (1974) worked checkpoint intervals
-  (checkpoint 5 min); job MTTF projected at the RSC-1 failure rate (Kokolis et al. 2024).
-- shared/reference/network.md: ring all-reduce, T = 2(p-1) alpha + 2 (p-1)/p n / beta (Thakur,
-  Rabenseifner & Gropp 2005), against a hand computation; nccl-tests bus bandwidth, busbw = algbw x
-  2(n-1)/n for all-reduce (NVIDIA/nccl-tests doc/PERFORMANCE.md).
+Sources (inputs and expected values from the source; tolerances are this project's; full citations
+in docs/sources.md):
+- Epoch 2030, the report's ten public worked cases (numbered 1-10 by this project): Epoch AI, "Can AI
+  Scaling Continue Through 2030?" (Sevilla et al., 2024), App. E; Erdil & Schneider-Joseph, arXiv
+  2411.01137. A case giving several numbers is split into rows (e.g. case 3 at 300 and 100 days).
+- Daly 2006 (eq. 37) and Young 1974: checkpoint intervals for a 5-minute write; job MTTF projected at
+  the RSC-1 failure rate (Kokolis et al. 2024).
+- Thakur, Rabenseifner & Gropp 2005: ring all-reduce, T = 2(p-1) alpha + 2 (p-1)/p n / beta, against a
+  hand computation; nccl-tests bus bandwidth, busbw = algbw x 2(n-1)/n for all-reduce
+  (NVIDIA/nccl-tests doc/PERFORMANCE.md).
 
     sim validate [--out DIR]     # prints the table; exit 0 when every case passes, 1 otherwise
 """
@@ -194,7 +195,7 @@ CASES: tuple[ValidationCase, ...] = (
                    lambda: chinchilla_params(data_wall_flop(5e14))),
     ValidationCase("epoch-10b", E + "10", "text data wall, FLOP", 7.5e28, "FLOP", 0.05, "rel",
                    lambda: data_wall_flop(5e14)),
-    # Daly 2006 eq. 37 and Young 1974, checkpoint write 5 min (reliability.md's worked cases)
+    # Daly 2006 eq. 37 and Young 1974, checkpoint write 5 min (worked for a 5-minute write)
     *(ValidationCase(f"daly-{key}", "Daly 2006", f"checkpoint interval, 5 min write, MTTF {label}",
                      expected, "min", 0.02, "rel",
                      lambda m=mttf_h: daly_interval_s(5 * SECONDS_PER_MINUTE, m * SECONDS_PER_HOUR) / SECONDS_PER_MINUTE)
