@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import data, metrics
 from sim.outputs import plots, study_plots
 from sim.config.errors import ScenarioError
 from sim.outputs.files import write_files
@@ -138,6 +139,20 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
 
 
+def metrics_details(kinds: tuple[str, ...]) -> str:
+    """What each column and metric of these kinds means, with its unit: the metrics registry."""
+    table = pd.DataFrame([{"kind": m.kind, "metric": m.name, "unit": m.unit, "file": m.table,
+                           "description": m.description} for m in metrics.METRICS if m.kind in kinds])
+    return details("What the columns and metrics mean (sim metrics)", html_table(table))
+
+
+def sources_details() -> str:
+    """The published sources of the shipped reference tables the defaults rest on (docs/sources.md)."""
+    table = pd.DataFrame([{"table": f"sim/data/{name}.csv", "sources": "; ".join(data.sources(name))}
+                          for name in data.tables()])
+    return details("Sources of the shipped reference tables (full citations: docs/sources.md)", html_table(table))
+
+
 # ---------------------------------------------------------------------------------------------- reading
 
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:
@@ -251,6 +266,8 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
     disruptions = summary.get("disruptions") or []
     if disruptions:
         parts.append("<h3>Disruptions that occurred</h3>" + html_table(pd.DataFrame(disruptions)))
+    parts.append(metrics_details(("run", "frontier", "world", "lab", "site", "product", "supply", "disruption")))
+    parts.append(sources_details())
     parts.append("</section>")
     return "".join(parts), meta, images
 
@@ -342,6 +359,7 @@ def sweep_section(folder: Path) -> tuple[str, dict, int]:
                          + html_table(pd.DataFrame(rows), {c: _flop for c in ("min", "p10", "p50", "p90", "max")}))
     keys = [c for c in bands.columns if c not in ("date", "p10", "p50", "p90", "mean")]  # metric and grid keys
     parts.append(details("Bands at each year's last month", html_table(year_end_rows(bands, keys))))
+    parts.append(metrics_details(("sweep",)))
     parts.append("</section>")
     return "".join(parts), meta, images
 
