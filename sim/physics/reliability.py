@@ -173,20 +173,26 @@ def sample_interruptions(rng: np.random.Generator, duration_s: float, mttf_s: fl
     O(GPUs). Refuses runs expecting more than `max_expected` failures (`simulate_failures`
     falls back to the expected value there).
     """
+    return interruption_times(rng, duration_s, mttf_s, max_expected).tolist()
+
+
+def interruption_times(rng: np.random.Generator, duration_s: float, mttf_s: float,
+                       max_expected: float = MAX_EXPECTED_FAILURES) -> np.ndarray:
+    """`sample_interruptions` as an ascending numpy array (the same draws, no list in between)."""
     if duration_s <= 0 or math.isinf(mttf_s):
-        return []
+        return np.empty(0)
     expected = duration_s / mttf_s
     if expected > max_expected:
         raise ValueError(f"{expected:.3g} expected failures exceed {max_expected:.3g}; use simulate_failures")
     block = int(expected + 4.0 * math.sqrt(expected) + 8)
-    times: list[float] = []
+    parts: list[np.ndarray] = []
     t = 0.0
     while True:
         arrivals = t + np.cumsum(rng.exponential(mttf_s, size=block))
         inside = arrivals[arrivals < duration_s]
-        times.extend(inside.tolist())
+        parts.append(inside)
         if len(inside) < block:
-            return times
+            return np.concatenate(parts)
         t = float(arrivals[-1])
 
 
@@ -203,7 +209,9 @@ def run_with_failures(duration_s: float, failure_times: Iterable[float], checkpo
     """
     if checkpoint_interval_s <= 0 or checkpoint_s < 0 or restart_s < 0:
         raise ValueError("checkpoint_interval_s must be > 0; checkpoint_s and restart_s >= 0")
-    f = np.sort(np.asarray(list(failure_times), dtype=float))
+    f = np.asarray(failure_times if isinstance(failure_times, np.ndarray) else list(failure_times), dtype=float)
+    if f.size > 1 and bool(np.any(f[1:] < f[:-1])):  # sampled times come sorted already
+        f = np.sort(f)
     f = f[(f >= 0) & (f < duration_s)]
     cycle = checkpoint_interval_s + checkpoint_s
     # wall time between consecutive events (t = 0, each failure, the end) and whether a restart opens it
@@ -247,6 +255,6 @@ def simulate_failures(rng: np.random.Generator, duration_s: float, mttf_s: float
     return `expected_outcome` (the sampled walk converges on it there anyway, and cost stays bounded)."""
     if not math.isinf(mttf_s) and duration_s / mttf_s > max_expected:
         return expected_outcome(duration_s, mttf_s, checkpoint_interval_s, checkpoint_s, restart_s)
-    times = sample_interruptions(rng, duration_s, mttf_s, max_expected)
+    times = interruption_times(rng, duration_s, mttf_s, max_expected)
     return run_with_failures(duration_s, times, checkpoint_interval_s, checkpoint_s, restart_s)
 

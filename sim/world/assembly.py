@@ -18,7 +18,7 @@ from sim.network.topology import load_topology
 from sim.world.allocator import Allocator
 from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, share_changes, site_built_days,
                                    supply_capacity_factor)
-from sim.world.fleet import Refresh
+from sim.world.fleet import Refresh, ServiceLife
 from sim.world.labs import Lab
 from sim.world.power import Plant, plant_firm_mw
 from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
@@ -110,8 +110,7 @@ def _build_sites(env: simpy.Environment, s: Scenario, products: Products,
     on their day, after turbine backlogs and interconnection delays)."""
     built_days = site_built_days(s, disruptions.occurrences)
     sites = {
-        name: Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, s.gpu_service_life_days,
-                   built_day=built_days[name])
+        name: Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, built_day=built_days[name])
         for name, spec in s.sites.items()
     }
     plants = [Plant(env, plant.name, sites[plant.site], plant_firm_mw(s, plant), online_day)
@@ -122,13 +121,14 @@ def _build_sites(env: simpy.Environment, s: Scenario, products: Products,
 def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: dict[str, Site]) -> dict[str, Lab]:
     """Labs with their sites, and the fleet installed on the start date (validated to fit the power
     online then)."""
+    service_life = ServiceLife(env, s.gpu_service_life_days)
     labs = {name: Lab(env, name, [site for site in sites.values() if site.lab == name], len(products),
-                      products.h100e)
+                      products.h100e, service_life)
             for name in s.labs}
     index = {name: i for i, name in enumerate(products.names)}
-    for name, spec in s.sites.items():
-        for gpu_name, count in spec.initial_gpus.items():
-            labs[spec.lab].install_initial(sites[name], index[gpu_name], count)
+    initial = [(sites[name].fleet, index[gpu_name], labs[spec.lab].install_initial(sites[name], index[gpu_name], count))
+               for name, spec in s.sites.items() for gpu_name, count in spec.initial_gpus.items()]
+    service_life.start(initial)
     return labs
 
 

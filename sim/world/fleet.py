@@ -28,13 +28,11 @@ class Fleet:
 
     `drawn_mw` (facility MW of the installed GPUs: all-in IT watts x PUE) is kept in step with
     `installed`. `changed` is set whenever GPUs leave or arrive, so the lab knows to look again.
-    `env` and `life_days` may be None (a fleet whose GPUs never retire by age, as in unit tests).
+    Cohorts retire when their ServiceLife says so.
     """
 
-    def __init__(self, it_w_per_gpu: list[float], pue: float, env: simpy.Environment | None = None,
-                 life_days: float | None = None):
+    def __init__(self, it_w_per_gpu: list[float], pue: float):
         n = len(it_w_per_gpu)
-        self.env, self.life_days = env, life_days
         self.it_w_per_gpu, self.pue = it_w_per_gpu, pue
         self.mw_per_gpu = [w * pue / 1e6 for w in it_w_per_gpu]
         self.installed = [0] * n
@@ -55,14 +53,11 @@ class Fleet:
         return int(spare_mw / self.mw_per_gpu[product] + 1e-9) if spare_mw > 0 else 0
 
     def install(self, product: int, count: int) -> Cohort:
-        """Put a cohort in service; it retires `life_days` from now."""
+        """Put a cohort in service (its retirement is set by ServiceLife.start)."""
         self.installed[product] += count
         self.drawn_mw += count * self.mw_per_gpu[product]
         cohort = Cohort(count)
         self.cohorts[product].append(cohort)
-        if self.env is not None and self.life_days is not None:
-            end_of_life = self.env.timeout(self.life_days)
-            end_of_life.callbacks.append(lambda _event: self.retire(product, cohort))
         return cohort
 
     def retire(self, product: int, cohort: Cohort) -> int:
@@ -114,6 +109,29 @@ class Fleet:
         queue = self.cohorts[product]
         while queue and queue[0].count == 0:
             queue.popleft()
+
+
+class ServiceLife:
+    """Retires cohorts `life_days` after their install: one SimPy event for the cohorts installed
+    together (one install pass, or the start-date fleet), retiring them in install order.
+
+    The same as one event per cohort: the cohorts of a pass are installed with no other event
+    scheduled in between, so their retirements would fall next to one another in SimPy's queue.
+    """
+
+    def __init__(self, env: simpy.Environment, life_days: float):
+        self.env, self.life_days = env, life_days
+
+    def start(self, cohorts: list[tuple[Fleet, int, Cohort]]) -> None:
+        """The service life of these (fleet, product, cohort), installed now, begins."""
+        if cohorts:
+            end_of_life = self.env.timeout(self.life_days, value=cohorts)
+            end_of_life.callbacks.append(self._retire)
+
+    @staticmethod
+    def _retire(end_of_life: simpy.Event) -> None:
+        for fleet, product, cohort in end_of_life.value:
+            fleet.retire(product, cohort)
 
 
 class Refresh:

@@ -8,7 +8,7 @@ import numpy as np
 import simpy
 
 from sim.world.component import Component, Row
-from sim.world.fleet import Refresh
+from sim.world.fleet import Cohort, Refresh, ServiceLife
 from sim.world.sites import Site
 
 
@@ -18,9 +18,9 @@ class Lab(Component):
     kind = "lab"
 
     def __init__(self, env: simpy.Environment, name: str, sites: list[Site], n_products: int,
-                 h100e: list[float] | None = None):
+                 h100e: list[float] | None = None, service_life: ServiceLife | None = None):
         super().__init__(env, name)
-        self.sites = sites
+        self.sites, self.service_life = sites, service_life
         self.h100e = np.array(h100e if h100e is not None else [1.0] * n_products, dtype=float)
         self.inventory = [0] * n_products  # delivered, not yet installed, by product
         self.initial_total = [0] * n_products  # installed on the start date
@@ -36,10 +36,11 @@ class Lab(Component):
     def installed(self) -> list[int]:
         return [sum(s.fleet.installed[i] for s in self.sites) for i in range(len(self.inventory))]
 
-    def install_initial(self, site: Site, product: int, count: int) -> None:
-        """GPUs in service on the start date (the scenario's `initial_gpus`)."""
-        site.fleet.install(product, count)
+    def install_initial(self, site: Site, product: int, count: int) -> Cohort:
+        """GPUs in service on the start date (the scenario's `initial_gpus`); the caller starts their
+        service life with the rest of the start-date fleet."""
         self.initial_total[product] += count
+        return site.fleet.install(product, count)
 
     def receive(self, counts: list[int]) -> None:
         for i, n in enumerate(counts):
@@ -72,7 +73,7 @@ class Lab(Component):
             return []
         self.dirty = False
         refreshed = False
-        batches = []
+        batches, cohorts = [], []
         # power available does not change during a pass; what is drawn does
         powered = [(site, site.fleet, site.available_mw) for site in self.sites]
         for product in newest_first:
@@ -83,7 +84,7 @@ class Lab(Component):
             for site, fleet, available_mw in powered:
                 count = min(wanted, fleet.room_for(product, available_mw))
                 if count > 0:
-                    fleet.install(product, count)
+                    cohorts.append((fleet, product, fleet.install(product, count)))
                     batches.append((site, product, count))
                     wanted -= count
                     if wanted == 0:
@@ -94,12 +95,14 @@ class Lab(Component):
                     refreshed = refreshed or evicted > 0
                     count = min(wanted, room)
                     if count > 0:
-                        fleet.install(product, count)
+                        cohorts.append((fleet, product, fleet.install(product, count)))
                         batches.append((site, product, count))
                         wanted -= count
                         if wanted == 0:
                             break
             self.inventory[product] = wanted
+        if self.service_life is not None:
+            self.service_life.start(cohorts)
         for site in self.sites:
             site.seen()
         # until a site changes, more of these products cannot fit either; but power freed by a

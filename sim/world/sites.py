@@ -20,10 +20,10 @@ class Site(Component):
     kind = "site"
 
     def __init__(self, env: simpy.Environment, name: str, lab: str, facility_mw: float, pue: float,
-                 it_w_per_gpu: list[float], life_days: float | None = None, built_day: float = 0.0):
+                 it_w_per_gpu: list[float], built_day: float = 0.0):
         super().__init__(env, name)
         self.lab, self.facility_mw, self.pue = lab, facility_mw, pue
-        self.fleet = Fleet(it_w_per_gpu, pue, env, life_days)
+        self.fleet = Fleet(it_w_per_gpu, pue)
         self.built = False
         self.firm_mw_online = 0.0
         self.power_changed = True  # power or construction changed since the lab last looked
