@@ -98,16 +98,17 @@ def build_result(world: "World") -> Result:
 
 def timeseries_table(rows: list[tuple], dates: dict[float, str]) -> pd.DataFrame:
     """Probe rows (day, entity, kind, metric, value) as the tidy timeseries table, with units."""
-    table = pd.DataFrame(rows, columns=["day", "entity", "kind", "metric", "value"])
-    table.insert(0, "date", table.pop("day").map(dates))
-    table["value"] = table["value"].astype(float)
+    if not rows:
+        return pd.DataFrame(columns=TIMESERIES_COLUMNS)
+    days, entities, kinds, names, values = zip(*rows)
     units: dict[tuple[str, str], str] = {}
-    for row in rows:
-        key = row[2:4]
+    for key in zip(kinds, names):
         if key not in units:
             units[key] = metrics.unit(*key)
-    table["unit"] = [units[row[2:4]] for row in rows]
-    return table
+    return pd.DataFrame({
+        "date": [dates[day] for day in days], "entity": entities, "kind": kinds, "metric": names,
+        "value": np.array(values, dtype=float), "unit": [units[key] for key in zip(kinds, names)],
+    })
 
 
 def _run_brief(row: pd.Series | None) -> dict | None:
@@ -124,6 +125,8 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
     """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
     the largest run completed in the year and the frontier's best combined run."""
     world = timeseries[timeseries["entity"] == "world"].pivot(index="date", columns="metric", values="value")
+    values = {name: world[name].to_numpy() for name in
+              ("delivered_h100e_total", "power_online_mw", "installed_gpus", "installed_h100e")}
     years = np.array([int(d[:4]) for d in world.index])  # dates are ISO strings: sorted by the pivot
     done = runs[runs["status"] == "completed"]
     largest = done.groupby(done["end"].str[:4].astype(int))["flop"].max() if len(done) else pd.Series(dtype=float)
@@ -131,16 +134,15 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
     best = front.groupby(front["date"].str[:4].astype(int))["max_flop"].max() if len(front) else pd.Series(dtype=float)
     rows = []
     for year in sorted(set(years.tolist())):
-        first = int(np.argmax(years == year))
-        after = np.flatnonzero(years > year)
-        end = world.iloc[after[0]] if len(after) else world.iloc[np.flatnonzero(years == year)[-1]]
-        start = world.iloc[first]
+        in_year, after = np.flatnonzero(years == year), np.flatnonzero(years > year)
+        start, end = in_year[0], (after[0] if len(after) else in_year[-1])
+        delivered = values["delivered_h100e_total"]
         rows.append({
             "year": year,
-            "gpus_delivered_h100e": float(end["delivered_h100e_total"] - start["delivered_h100e_total"]),
-            "power_online_gw": float(end["power_online_mw"]) / 1e3,
-            "installed_gpus": int(end["installed_gpus"]),
-            "installed_h100e": float(end["installed_h100e"]),
+            "gpus_delivered_h100e": float(delivered[end] - delivered[start]),
+            "power_online_gw": float(values["power_online_mw"][end]) / 1e3,
+            "installed_gpus": int(values["installed_gpus"][end]),
+            "installed_h100e": float(values["installed_h100e"][end]),
             "largest_run_flop": float(largest.get(year, 0.0)),
             "frontier_max_flop": float(best.get(year, 0.0)),
         })
