@@ -201,3 +201,25 @@ def test_hierarchical_allreduce_stages():
     assert math.isclose(uneven.fabric_reduce_scatter_s, fab)
     with pytest.raises(ValueError):
         hierarchical_allreduce_s(n, [1024, 256], 8, 450e9, 50e9, 5e-6, 10e-3, 1e12, 3)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params=st.floats(1e8, 3e13), batch=st.floats(3e5, 5e8), gpus=st.integers(1, 5_000_000),
+       sites=st.integers(1, 5), nvlink=st.sampled_from([1, 2, 8, 72]), pods=st.integers(1, 30),
+       wan_latency_s=st.floats(0.0, 0.03), hbm=st.sampled_from([None, 80e9, 192e9]))
+def test_pruning_plans_that_cannot_win_never_changes_the_best_plan(params, batch, gpus, sites, nvlink,
+                                                                   pods, wan_latency_s, hbm):
+    """best_plan skips plans whose compute alone is no faster than the best so far; searching every
+    plan gives the same StepTime, field for field."""
+    import sim.physics.step_time as step_time
+
+    monkeypatch = pytest.MonkeyPatch()
+    gpus = max(gpus, sites)
+    kwargs = dict(nvlink_domain=nvlink, pods=pods, sites=sites, wan_latency_s=wan_latency_s, wan_bytes_s=1e11,
+                  hbm_bytes=hbm)
+    pruned = step_time.best_plan(params, batch, gpus, 1e15, **kwargs)
+    every_plan = step_time._candidate_plans
+    with monkeypatch.context() as patch:
+        patch.setattr(step_time, "_candidate_plans", lambda search, best_step_s=None: every_plan(search))
+        exhaustive = step_time.best_plan(params, batch, gpus, 1e15, **kwargs)
+    assert pruned == exhaustive

@@ -13,7 +13,7 @@ Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -201,7 +201,7 @@ def best_plan(
     )
     # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
     best = _INFEASIBLE
-    for plan in _candidate_plans(search):
+    for plan in _candidate_plans(search, lambda: best.step_time_s):
         step, v, slots, busy, floor = _schedule(plan)
         if step < best.step_time_s:  # ties keep the first plan in grid order
             best = _step_time(search, plan, v, slots, busy, floor, step)
@@ -260,12 +260,15 @@ class _Plan(NamedTuple):
     virtual_stage_options: list[int]
 
 
-def _candidate_plans(s: _Search) -> Iterator[_Plan]:
+def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math.inf) -> Iterator[_Plan]:
     """The grid of plans in search order (tp, then pp, then m; powers of 2), each with its costs.
 
     tp up to the NVLink domain (and the site), pp up to the layer count (and the site / tp); for
     each, the microbatch counts of `_microbatch_options` and the virtual stages of
-    `_virtual_stage_options`. Plans whose model state does not fit in HBM are left out.
+    `_virtual_stage_options`. Plans whose model state does not fit in HBM are left out, and so are
+    plans that cannot beat `best_step_s()`: a step is never shorter than its compute (busy time
+    >= m v chunks of compute / v), so a plan whose compute alone is no faster cannot win (the
+    margin covers rounding).
     """
     for tp in _powers_of_two(min(s.nvlink_domain, s.per_site)):
         tp_latency = tensor_parallel_allreduce_latency_s(tp)
@@ -277,6 +280,8 @@ def _candidate_plans(s: _Search) -> Iterator[_Plan]:
                 dp_site = _replicas_per_site(s, tp * pp, m)
                 dp = dp_site * s.sites
                 if s.hbm_bytes is not None and not _fits_memory(s.params, tp, pp, dp, s.hbm_bytes):
+                    continue
+                if s.work_flop / (dp * tp * pp * s.flop_s_gpu) * (1.0 - 1e-12) >= best_step_s():
                     continue
                 if dp_site != dp_site_done:  # the same replica count needs no new all-reduce
                     t_dp, dp_site_done = _gradient_allreduce_s(s, tp, pp, dp_site), dp_site
