@@ -24,6 +24,7 @@ Ratios are what matter (they carry across machines); the tests never assert wall
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import statistics
 import time
@@ -48,7 +49,13 @@ GPU_FACTOR = 100.0
 # --- measuring ------------------------------------------------------------------------------------
 
 def timed_run(scenario: Scenario) -> dict[str, float]:
-    """Wall seconds of each stage of one run, the events the model processed, its largest run."""
+    """Wall seconds of each stage of one run, the events the model processed, its largest run.
+
+    The previous run's garbage is collected first: a SimPy world is cyclic (processes, events and
+    the environment refer to one another), so otherwise a full collection triggered inside this run
+    would charge it for walking the last (maybe 10x larger) world.
+    """
+    gc.collect()
     t0 = time.perf_counter()
     world = build_world(scenario, seed=0)
     t1 = time.perf_counter()
