@@ -4,11 +4,13 @@ replacing older, less efficient GPUs when power binds).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import simpy
 
 from sim.world.component import Component, Row
-from sim.world.fleet import Cohort, Refresh, ServiceLife
+from sim.world.fleet import Cohort, Fleet, Refresh, ServiceLife
 from sim.world.sites import Site
 
 
@@ -81,25 +83,18 @@ class Lab(Component):
             if wanted == 0:
                 continue
             # spare power anywhere first; only then replace older GPUs
-            for site, fleet, available_mw in powered:
-                count = min(wanted, fleet.room_for(product, available_mw))
-                if count > 0:
-                    cohorts.append((fleet, product, fleet.install(product, count)))
-                    batches.append((site, product, count))
-                    wanted -= count
-                    if wanted == 0:
-                        break
+            wanted = _place(powered, product, wanted, lambda fleet, mw, _: fleet.room_for(product, mw),
+                            cohorts, batches)
             if wanted and refresh is not None and refresh.replaceable[product]:
-                for site, fleet, available_mw in powered:
-                    room, evicted = refresh.make_room(fleet, available_mw, product, wanted)
-                    refreshed = refreshed or evicted > 0
-                    count = min(wanted, room)
-                    if count > 0:
-                        cohorts.append((fleet, product, fleet.install(product, count)))
-                        batches.append((site, product, count))
-                        wanted -= count
-                        if wanted == 0:
-                            break
+                evicted: list[int] = []
+
+                def room_by_refresh(fleet, mw, still_wanted, product=product):
+                    room, gone = refresh.make_room(fleet, mw, product, still_wanted)
+                    evicted.append(gone)
+                    return room
+
+                wanted = _place(powered, product, wanted, room_by_refresh, cohorts, batches)
+                refreshed = refreshed or any(evicted)
             self.inventory[product] = wanted
         if self.service_life is not None:
             self.service_life.start(cohorts)
@@ -123,3 +118,17 @@ class Lab(Component):
         rows.append((day, name, kind, "power_available_mw", sum(s.available_mw for s in sites)))
         rows.append((day, name, kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
 
+
+def _place(powered: list[tuple[Site, Fleet, float]], product: int, wanted: int,
+           room: Callable[[Fleet, float, int], int], cohorts: list, batches: list) -> int:
+    """Install up to `wanted` GPUs of a product site by site, as many as `room(fleet, available MW,
+    still wanted)` allows at each; record the cohorts and batches; return how many are still wanted."""
+    for site, fleet, available_mw in powered:
+        count = min(wanted, room(fleet, available_mw, wanted))
+        if count > 0:
+            cohorts.append((fleet, product, fleet.install(product, count)))
+            batches.append((site, product, count))
+            wanted -= count
+            if wanted == 0:
+                break
+    return wanted
