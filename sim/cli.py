@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,10 +29,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.outputs.tables import Result
 
 
+MAX_SEED = 2**63 - 1  # numpy SeedSequence takes any non-negative int; this keeps seeds printable and portable
+MAX_REPLICATIONS = 1_000_000  # per grid cell: past this the replication list alone would be the problem
+MAX_WORKERS = 256  # far past this machine's cores; a typo like 10000 is refused instead of forking
+
+
+def whole_number(low: int, high: int):
+    """An argparse type: a whole number in [low, high], refused in plain words otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}, got {text}")
+        return value
+    return parse
+
+
 def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (default 0)") -> argparse.ArgumentParser:
     """The arguments every scenario command takes: the scenario file, --seed and --set."""
     p.add_argument("scenario", nargs="?", help="scenario YAML file (default: the shipped baseline)")
-    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0, help=seed_help)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key, e.g. --set frontier.duration_days=120 (repeatable)")
     p.add_argument("--report", action="store_true", help="also write report.html (figures and tables) into the output folder")
@@ -39,6 +58,16 @@ def _scenario_args(p: argparse.ArgumentParser, seed_help: str = "random seed (de
 
 
 class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        """A wrong argument: one line, `error: --option: what is wrong`, exit status 2 (argparse
+        prints usage and a second line by default)."""
+        message = " ".join(message.split()).replace("'", "")
+        if message.startswith("argument "):
+            option, _, problem = message[len("argument "):].partition(": ")
+            message = f"{option.split('/')[-1]}: {problem}"
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
     @property
     def version(self) -> str:
         """What `sim --version` prints: argparse's "version" action reads this when given no version=,
@@ -58,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_p.add_argument("--out", default=None, help="output folder (default: results/compare)")
     sweep_p = _scenario_args(sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv"),
                              seed_help="root seed (default 0)")
-    sweep_p.add_argument("-n", type=int, default=100, help="replications (per grid cell; default 100)")
-    sweep_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sweep_p.add_argument("-n", type=whole_number(1, MAX_REPLICATIONS), default=100,
+                         help="replications (per grid cell; default 100)")
+    sweep_p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), default=1, help="worker processes (default 1)")
     sweep_p.add_argument("--dask", default=None, metavar="local|ADDRESS",
                          help="run on Dask: a LocalCluster ('local') or a scheduler address")
     sweep_p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
@@ -69,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_p.add_argument("--quiet", action="store_true", help="no progress bar (there is none off a terminal anyway)")
     sens_p = _scenario_args(sub.add_parser("sensitivity", help="tornado: each uncertain input at p10 and p90, ranked by effect"))
     sens_p.add_argument("--out", default=None, help="output folder (default: results/sensitivity)")
-    sens_p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sens_p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), default=1, help="worker processes (default 1)")
     val_p = sub.add_parser("validate", help="recompute the public validation cases; exit 1 if any fails")
     val_p.add_argument("--out", default=None, help="also write validation.csv to this folder")
     rep_p = sub.add_parser("report", help="write DIR/report.html: figures and tables of the outputs in DIR")
@@ -132,9 +162,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.config.loading import load_template
     from sim.studies.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep
 
-    if args.n < 1 or args.workers < 1:
-        print(f"error: {'-n' if args.n < 1 else '--workers'}: must be at least 1", file=sys.stderr)
-        return 2
     spec = SweepSpec(scenario=str(Path(args.scenario).resolve()) if args.scenario else None,
                      overrides=tuple(args.overrides), n=args.n, root_seed=args.seed, grid=parse_grid(args.grid))
     for cell in spec.cells():  # every cell's scenario is refused before anything runs
@@ -232,19 +259,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every failure ends in one line on stderr: `error: WHERE: what is wrong`, exit
+    status 2 for bad input (a scenario, an argument, a file), 1 for anything else; SIM_DEBUG=1 shows
+    the traceback of an unexpected failure instead."""
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
                 "report": cmd_report, "validate": cmd_validate, "metrics": cmd_metrics}
     try:
         return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         # imported here, not at the top: sim.config.errors imports pydantic, and `sim --help` should not
         from sim.config.errors import ScenarioError
 
-        if not isinstance(exc, ScenarioError):
+        if isinstance(exc, ScenarioError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if os.environ.get("SIM_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, (OSError, MemoryError, RecursionError)) else 1
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An unexpected failure in one line, in plain words."""
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else "(file)"
+        return f"{where}: {exc.strerror or exc}"
+    if isinstance(exc, (MemoryError, RecursionError)):
+        return "(input): too large or too deeply nested to process"
+    text = " ".join(str(exc).split()) or "no message"
+    return f"internal error: {type(exc).__name__}: {text} (run with SIM_DEBUG=1 to see where)"
 
 
 if __name__ == "__main__":  # pragma: no cover
