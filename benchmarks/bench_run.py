@@ -27,6 +27,7 @@ import argparse
 import gc
 import re
 import statistics
+import sys
 import time
 import typing
 from typing import Any, Callable
@@ -290,7 +291,7 @@ def main() -> None:
     print_bare(base, bare_s)
     print_ratio("3. 100x GPU counts (capacities, MW, initial GPUs, run thresholds) against 1x", "100x", base, big)
     print_ratio(f"4. {COPIES}x labs, sites, plants and runs (same total demand) against 1x", f"{COPIES}x", base, wide)
-    print_budget(base, big, wide)
+    sys.exit(0 if print_budget(base, big, wide) else 1)
 
 
 if __name__ == "__main__":

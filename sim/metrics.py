@@ -111,8 +111,8 @@ METRICS: tuple[Metric, ...] = tuple(
 )
 
 _BY_KEY = {(m.kind, m.name): m for m in METRICS}
-assert len(_BY_KEY) == len(METRICS), "a metric is defined twice"
-assert all(m.kind in KINDS for m in METRICS)
+if len(_BY_KEY) != len(METRICS) or any(m.kind not in KINDS for m in METRICS):
+    raise ValueError("sim/metrics.py: a metric is defined twice or has an unknown kind")
 
 # the timeseries metrics a sweep summarises as percentile bands (the world's, month by month)
 BAND_METRICS = ("produced_h100e_total", "installed_h100e", "power_online_mw", "power_drawn_mw")

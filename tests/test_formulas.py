@@ -615,3 +615,31 @@ def test_max_tokens_latency_wall():
     # Epoch case 8: at N ~ 7e14 the wall allows about the compute-optimal 20 N tokens (within 20%)
     assert tokens == pytest.approx(20 * params, rel=0.2)
     assert max_tokens_latency_wall(2 * duration_s, t_layer_s, params, batch) == pytest.approx(2 * tokens)
+
+
+def test_service_life_retires_each_pass_together_in_install_order_and_waits_for_busy_gpus():
+    """One event per install pass retires its cohorts `life_days` later, in install order; GPUs held
+    by a run at that moment retire when the run releases them."""
+    import simpy
+
+    from sim.world.fleet import Fleet, ServiceLife
+
+    env = simpy.Environment()
+    life = ServiceLife(env, 100.0)
+    a, b = Fleet([1000.0], 1.0), Fleet([1000.0], 1.0)
+    first = [(a, 0, a.install(0, 10)), (b, 0, b.install(0, 20))]
+    life.start(first)
+    env.run(until=50)
+    life.start([(a, 0, a.install(0, 5))])  # a second pass, 50 days later
+    a.take(0, 12)  # a run holds 12 of a's 15
+    timeouts = [e for *_, e in env._queue if isinstance(e, simpy.events.Timeout)]
+    assert len(timeouts) == 2  # one retirement event per pass
+    env.run(until=100.5)
+    # a's first cohort (10) retires: only 3 are free, 7 wait for the run; b's 20 retire at once
+    assert (a.installed, a.retire_pending, a.retired_total) == ([12], [7], [3])
+    assert (b.installed, b.retired_total) == ([0], [20])
+    assert a.release(0, 12) == 7 and a.installed == [5] and a.retired_total == [10]
+    env.run(until=151)
+    assert a.installed == [0] and a.retired_total == [15]
+    life.start([])  # nothing installed: no event
+    assert not [e for *_, e in env._queue if isinstance(e, simpy.events.Timeout)]

@@ -121,3 +121,28 @@ def test_every_subpackage_says_what_it_holds_and_may_import():
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text())) or ""
         assert len(doc.split()) >= 25, f"sim/{package}/__init__.py needs its paragraph"
         assert "import" in doc, f"sim/{package}/__init__.py should say what it may import"
+
+
+def test_the_metrics_registry_imports_nothing_but_the_standard_library():
+    assert {imported for imported, _ in MODULES["sim.metrics"]} <= {"__future__", "dataclasses"}
+
+
+def test_only_the_streams_module_makes_random_generators():
+    makers = ("default_rng", "SeedSequence", "RandomState")
+    found = []
+    for path in ROOT.rglob("*.py"):
+        module = _module_name(path)
+        if module == "sim.world.streams":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in makers:
+                    found.append((module, name, node.lineno))
+    assert found == []
+
+
+def test_studies_import_no_cli():
+    for module in (m for m in NAMES if _in(m, "sim.studies")):
+        assert not any(_in(t, "sim.cli") for t in _targets(module)), module

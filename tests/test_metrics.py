@@ -46,6 +46,12 @@ def test_each_metric_is_defined_once_with_a_kind_a_unit_and_a_description():
         metrics.metric("world", "no_such_metric")
 
 
+def test_every_sweep_band_has_a_drawing():
+    from sim.outputs.plots import BAND_DISPLAY, BAND_DRAWING
+
+    assert set(BAND_DRAWING) == {m.name for m in metrics.of_kind("sweep")} == set(BAND_DISPLAY)
+
+
 def test_band_metrics_are_world_metrics():
     for name in metrics.BAND_METRICS:
         assert metrics.metric("world", name).unit == metrics.metric("sweep", name).unit

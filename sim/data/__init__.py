@@ -35,7 +35,7 @@ def sources(name: str) -> list[str]:
     """The distinct source keys a table's rows cite, in order of first use (see docs/sources.md)."""
     keys: dict[str, None] = {}
     for row in read_table(name):
-        for key in row["source"].split(";"):
+        for key in row["source"].split(SOURCE_SEPARATOR.strip()):
             if key.strip():
                 keys.setdefault(key.strip(), None)
     return list(keys)

@@ -42,8 +42,9 @@ PALETTE = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
            "tab:olive", "tab:cyan"]
 
 # How each sweep band is drawn: scale to apply, display unit (None: the registry's), log axis. What
-# each band is and its unit come from the metrics registry (sim/metrics.py).
-_BAND_DISPLAY = {
+# each band is and its unit come from the metrics registry (sim/metrics.py); every registered sweep
+# band has an entry here (tests/test_metrics.py).
+BAND_DRAWING = {
     "frontier_combined_flop": (1.0, None, True),
     "largest_run_flop_to_date": (1.0, None, True),
     "installed_h100e": (1.0, "H100-equivalents", False),
@@ -51,11 +52,11 @@ _BAND_DISPLAY = {
     "power_online_mw": (1e-3, "GW", False),
     "power_drawn_mw": (1e-3, "GW", False),
 }
-# band metric -> (title, axis label, scale, log axis)
-BAND_METRICS = {
+# band metric -> (title, axis label, scale, log axis), in the order the fan chart draws them
+BAND_DISPLAY = {
     name: (metrics.metric("sweep", name).description.split(" (")[0].capitalize(),
            unit or metrics.unit("sweep", name), scale, log)
-    for name, (scale, unit, log) in _BAND_DISPLAY.items()
+    for name, (scale, unit, log) in BAND_DRAWING.items()
 }
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from sim.outputs.plots import BAND_METRICS, PALETTE, date_axis, dates, empty, log_axis, number, thousands, new_figure, sci
+from sim.outputs.plots import BAND_DISPLAY, PALETTE, date_axis, dates, empty, log_axis, number, thousands, new_figure, sci
 
 
 def _grid_columns(table: pd.DataFrame, known: Iterable[str]) -> list[str]:
@@ -32,7 +32,7 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
     """Monte Carlo fan charts: per metric, the p10-p90 band and the median over replications (FLOP on
     a log axis). A grid sweep draws one band per cell."""
     grid = _grid_columns(bands, ["date", "metric", "p10", "p50", "p90", "mean"])
-    metrics = [m for m in BAND_METRICS if m in set(bands["metric"])]
+    metrics = [m for m in BAND_DISPLAY if m in set(bands["metric"])]
     metrics += [m for m in dict.fromkeys(bands["metric"]) if m not in metrics]
     ncols = 2 if len(metrics) > 1 else 1
     nrows = max(1, -(-len(metrics) // ncols))
@@ -41,7 +41,7 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
     cells = _cells(bands, grid)
     span = dates(bands["date"]).dropna()
     for ax, metric in zip(axes, metrics):
-        title, unit, scale, log = BAND_METRICS.get(metric, (metric.replace("_", " "), "", 1.0, "flop" in metric))
+        title, unit, scale, log = BAND_DISPLAY.get(metric, (metric.replace("_", " "), "", 1.0, "flop" in metric))
         for j, (cell, rows) in enumerate(cells):
             rows = rows[rows["metric"] == metric].copy()
             when = dates(rows["date"])

@@ -124,7 +124,7 @@ def _run_brief(row: pd.Series | None) -> dict | None:
 def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
     """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
     the largest run completed in the year and the frontier's best combined run."""
-    world = timeseries[timeseries["entity"] == "world"].pivot(index="date", columns="metric", values="value")
+    world = timeseries[timeseries["kind"] == "world"].pivot(index="date", columns="metric", values="value")
     values = {name: world[name].to_numpy() for name in
               ("delivered_h100e_total", "power_online_mw", "installed_gpus", "installed_h100e")}
     years = np.array([int(d[:4]) for d in world.index])  # dates are ISO strings: sorted by the pivot

@@ -210,7 +210,7 @@ def run_with_failures(duration_s: float, failure_times: Iterable[float], checkpo
     if checkpoint_interval_s <= 0 or checkpoint_s < 0 or restart_s < 0:
         raise ValueError("checkpoint_interval_s must be > 0; checkpoint_s and restart_s >= 0")
     f = np.asarray(failure_times if isinstance(failure_times, np.ndarray) else list(failure_times), dtype=float)
-    if f.size > 1 and bool(np.any(f[1:] < f[:-1])):  # sampled times come sorted already
+    if f.size > 1 and not bool(np.all(f[1:] >= f[:-1])):  # sampled times come sorted already
         f = np.sort(f)
     f = f[(f >= 0) & (f < duration_s)]
     cycle = checkpoint_interval_s + checkpoint_s

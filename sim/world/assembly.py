@@ -3,8 +3,8 @@ each component starts its own processes and records its own probes.
 
 Component tree, built in this order (the order fixes SimPy's tie-breaking, so it is part of the
 model's definition): disruptions (drawn first: they change the inputs the others are built from) ->
-sites (construction) -> power plants -> labs and their start-date fleets -> supply (fabs, packaging
-lines, HBM suppliers, assembly) -> allocator -> lab installers -> training runs -> probes.
+sites (construction) -> power plants -> labs and their start-date fleets -> allocator -> supply
+(fabs, packaging lines, HBM suppliers, assembly) -> lab installers -> training runs -> probes.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def build_world(s: Scenario, seed: int = 0) -> World:
         rngs=streams.runs([r.name for r in s.runs]), fiber_cuts=fiber_cuts(occs, topology, site_node),
     )
     recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, sites, disruptions,
-                                       horizon_day, lab_walls(s, topology, site_node))
+                                       horizon_day, lab_walls(s, products, topology, site_node))
     return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, products=products,
                  disruptions=disruptions, sites=sites, plants=plants, labs=labs, supply=supply,
                  allocator=allocator, training=training, recorder=recorder, frontier=frontier)

@@ -13,6 +13,8 @@ from collections import deque
 
 import simpy
 
+from sim.physics.units import WATTS_PER_MEGAWATT
+
 
 class Cohort:
     """GPUs of one product installed together; `count` is how many are still in service."""
@@ -27,14 +29,15 @@ class Fleet:
     """The GPUs at one site, by product: installed, busy (held by runs), waiting to retire, retired.
 
     `drawn_mw` (facility MW of the installed GPUs: all-in IT watts x PUE) is kept in step with
-    `installed`. `changed` is set whenever GPUs leave or arrive, so the lab knows to look again.
+    `installed`. `changed` is set whenever GPUs leave (retired, evicted, released by a run), so the
+    lab knows to look again; arrivals happen in the lab's own install pass.
     Cohorts retire when their ServiceLife says so.
     """
 
     def __init__(self, it_w_per_gpu: list[float], pue: float):
         n = len(it_w_per_gpu)
         self.it_w_per_gpu, self.pue = it_w_per_gpu, pue
-        self.mw_per_gpu = [w * pue / 1e6 for w in it_w_per_gpu]
+        self.mw_per_gpu = [w * pue / WATTS_PER_MEGAWATT for w in it_w_per_gpu]
         self.installed = [0] * n
         self.busy = [0] * n
         self.retire_pending = [0] * n  # past service life, freed when their run ends

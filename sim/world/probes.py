@@ -160,11 +160,11 @@ class FrontierProbe(Component):
         self.rows.extend((day, c, *best[c][:3], binding) for c in best)
 
 
-def lab_walls(s: Scenario, topology: Topology | None, site_node: dict[str, str]) -> dict[str, dict[str, float]]:
+def lab_walls(s: Scenario, products: Products, topology: Topology | None,
+              site_node: dict[str, str]) -> dict[str, dict[str, float]]:
     """Each lab's network, latency and data walls for the frontier's run, on its topology."""
     if topology is None or s.training is None:
         return {}
-    products = Products.of(s)
     best_peak = max(products.peak(i, s.frontier.precision) for i in range(len(products)))
     walls = {}
     for lab in s.labs:

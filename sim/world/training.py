@@ -8,7 +8,7 @@ Each run is one process of the TrainingRuns component, and leaves one RunRecord 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import math
 
@@ -20,10 +20,10 @@ from sim.config.schema import TrainingPhysics, TrainingRun
 from sim.network.spans import run_network
 from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
-from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
 from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
+from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
 from sim.physics.sizing import plan_run, step_on
-from sim.physics.units import SECONDS_PER_DAY
+from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
 from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
 from sim.world.labs import Lab
@@ -107,22 +107,28 @@ class TrainingRuns(Component):
                     self.records.append(self._not_started(run, sites, lab, "never_started"))
                     return
                 yield env.timeout(self.tick_days)
-        record, taken = self._start(run, sites, lab)
+        product = self._product_for(run, sites)
+        days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
+        record, taken = self._start(run, sites, lab, product, days)
         self.records.append(record)
         if record.gpus == 0:
             record.status, record.end = "no_gpus", record.start
             return
-        product = self.products.names.index(record.gpu_type)
-        days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
-        fill_outcome(record, run, [(s.name, n) for s, n in taken], days, self, start_day=env.now)
+        self.fill_outcome(record, run, [(s.name, n) for s, n in taken], days, start_day=env.now)
         yield env.timeout(run.duration_days)
         for s, n in taken:
             s.fleet.release(product, n)
 
-    def _start(self, run: TrainingRun, sites: list[Site], lab: Lab) -> tuple["RunRecord", list[tuple[Site, int]]]:
-        """Take the run's share of the free GPUs of one product at its sites; its record so far."""
+    def _product_for(self, run: TrainingRun, sites: list[Site]) -> int:
+        """The run's GPU type: the one it names, else the one with the most free peak FLOP/s."""
+        if run.gpu_type:
+            return self.products.names.index(run.gpu_type)
+        return choose_product(sites, self.products, run.precision)
+
+    def _start(self, run: TrainingRun, sites: list[Site], lab: Lab, product: int,
+               days: float) -> tuple["RunRecord", list[tuple[Site, int]]]:
+        """Take the run's share of the free GPUs of `product` at its sites; its record so far."""
         products, now = self.products, self.env.now
-        product = products.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, products, run.precision)
         chips, power = size_alone(run, product, sites, lab)
         taken = []
         for s in sites:
@@ -130,7 +136,6 @@ class TrainingRuns(Component):
             s.fleet.take(product, n)
             taken.append((s, n))
         gpus = sum(n for _, n in taken)
-        days = min(run.duration_days, self.horizon_day - now)
         record = RunRecord(
             run=run.name, lab=run.lab, start=to_date(now, self.start_date),
             end=to_date(now + run.duration_days, self.start_date), gpus=gpus, gpu_type=products.names[product],
@@ -144,16 +149,99 @@ class TrainingRuns(Component):
 
     def _not_started(self, run: TrainingRun, sites: list[Site], lab: Lab, status: str) -> "RunRecord":
         """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
-        products = self.products
-        product = products.names.index(run.gpu_type) if run.gpu_type else choose_product(sites, products, run.precision)
+        product = self._product_for(run, sites)
         chips, power = size_alone(run, product, sites, lab)
         return RunRecord(
-            run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=products.names[product],
+            run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=self.products.names[product],
             sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
             binding_constraint=binding_constraint(chips, power), status=status,
             duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
             chips_alone_gpus=chips, power_alone_gpus=power,
         )
+
+    def fill_outcome(self, record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float,
+                     start_day: float) -> None:
+        """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
+
+        With a topology, MFU comes from the step time of the best parallel plan over the run's sites
+        and the model is sized under the data and latency walls (sim/physics/sizing.py); failures are
+        sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
+        achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
+        Binding: data or latency when a wall caps the model (or the latency floor sets the step);
+        network when exposed communication is at least half the step; duration when the simulation
+        ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
+
+        Fiber cuts (self.fiber_cuts) overlapping [start_day, start_day + days): for each overlap the same
+        model and batch are re-planned on the topology without the cut links; the overlap runs at that
+        MFU (a fixed `utilization` is scaled by the re-planned / planned MFU), or makes no progress when
+        the run's sites are no longer connected. FLOP sums the pieces; `mfu` is then the time-weighted
+        mean and `disrupted_days` / `stalled_days` count the days slowed / stopped.
+        """
+        gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
+        mfu = run.utilization
+        if self.topology is not None and self.physics is not None:
+            physics = self.physics
+            nodes = list(dict.fromkeys(self.site_node[name] for name, n in taken if n > 0))
+            network = run_network(self.topology, nodes)
+            plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params)
+            step = plan.step
+            mfu = step.mfu if mfu is None else mfu
+            record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
+            if plan.limited_by != "compute":
+                flop_cap = compute_optimal_flop(plan.params)  # C = 6 N D at D = 20 N (Epoch App. E)
+            mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
+            interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
+            outcome = simulate_failures(self.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
+                                        physics.checkpoint_write_s, physics.restart_s)
+            record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
+            record.interruptions = outcome.interruptions
+            if plan.limited_by != "compute" or step.step_time_s <= step.latency_floor_s:
+                record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
+            elif step.comm_fraction >= 0.5:
+                record.binding_constraint = "network"
+            if self.fiber_cuts and len(nodes) > 1:
+                mfu = self._through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days)
+        record.mfu = mfu
+        record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
+        if days < run.duration_days and record.binding_constraint in ("chips", "power"):
+            record.binding_constraint = "duration"
+
+
+    def _through_fiber_cuts(self, record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float,
+                            days: float) -> float:
+        """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
+        (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
+        pieces = cut_pieces(self.fiber_cuts, start_day, start_day + days)
+        if all(not cuts for _, cuts in pieces):
+            return mfu
+        base = run_network(self.topology, nodes)
+        seen: dict[tuple, float | None] = {}  # cuts in effect -> MFU (None: stalled)
+        total = 0.0
+        for length, cuts in pieces:
+            if cuts not in seen:
+                topology = cut_topology(self.topology, cuts) if cuts else self.topology
+                if not topology.connected(nodes):
+                    seen[cuts] = None
+                else:
+                    network = run_network(topology, nodes)
+                    if network == base:
+                        seen[cuts] = mfu
+                    else:
+                        cut_step = step_on(network, plan.params, plan.batch_tokens, record.gpus, record.peak_flop_s,
+                                           self.physics)
+                        seen[cuts] = cut_step.mfu if mfu == step.mfu else mfu * cut_step.mfu / step.mfu
+            piece_mfu = seen[cuts]
+            if piece_mfu is None:
+                record.stalled_days += length
+                record.disrupted_days += length
+            elif cuts and piece_mfu != mfu:
+                record.disrupted_days += length
+                total += piece_mfu * length
+            else:
+                total += mfu * length
+        if record.disrupted_days == 0:
+            return mfu
+        return total / days
 
 
 def choose_product(sites: list[Site], products: Products, precision: str) -> int:
@@ -173,90 +261,6 @@ def size_alone(run: TrainingRun, product: int, sites: list[Site], lab: Lab) -> t
     power = 0
     for s in sites:
         fleet = s.fleet
-        other_mw = fleet.drawn_mw - fleet.free(product) * fleet.it_w_per_gpu[product] * s.pue / 1e6
+        other_mw = fleet.drawn_mw - fleet.free(product) * fleet.it_w_per_gpu[product] * s.pue / WATTS_PER_MEGAWATT
         power += gpus_within_power(s.available_mw - other_mw, fleet.it_w_per_gpu[product], s.pue)
     return chips, int(run.gpu_share * power)
-
-
-def fill_outcome(record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float,
-                 ctx: TrainingRuns, start_day: float = 0.0) -> None:
-    """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
-
-    With a topology, MFU comes from the step time of the best parallel plan over the run's sites
-    and the model is sized under the data and latency walls (sim/physics/sizing.py); failures are
-    sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
-    achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
-    Binding: data or latency when a wall caps the model (or the latency floor sets the step);
-    network when exposed communication is at least half the step; duration when the simulation
-    ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
-
-    Fiber cuts (ctx.fiber_cuts) overlapping [start_day, start_day + days): for each overlap the same
-    model and batch are re-planned on the topology without the cut links; the overlap runs at that
-    MFU (a fixed `utilization` is scaled by the re-planned / planned MFU), or makes no progress when
-    the run's sites are no longer connected. FLOP sums the pieces; `mfu` is then the time-weighted
-    mean and `disrupted_days` / `stalled_days` count the days slowed / stopped.
-    """
-    gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
-    mfu = run.utilization
-    if ctx.topology is not None and ctx.physics is not None:
-        physics = ctx.physics
-        nodes = list(dict.fromkeys(ctx.site_node[name] for name, n in taken if n > 0))
-        plan = plan_run(gpus, peak, run.duration_days, run_network(ctx.topology, nodes), physics, run.model_params)
-        step = plan.step
-        mfu = step.mfu if mfu is None else mfu
-        record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
-        if plan.limited_by != "compute":
-            flop_cap = compute_optimal_flop(plan.params)  # C = 6 N D at D = 20 N (Epoch App. E)
-        mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
-        interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
-        outcome = simulate_failures(ctx.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
-                                    physics.checkpoint_write_s, physics.restart_s)
-        record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
-        record.interruptions = outcome.interruptions
-        if plan.limited_by != "compute" or step.step_time_s <= step.latency_floor_s:
-            record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
-        elif step.comm_fraction >= 0.5:
-            record.binding_constraint = "network"
-        if ctx.fiber_cuts and len(nodes) > 1:
-            mfu = _through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days, ctx)
-    record.mfu = mfu
-    record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
-    if days < run.duration_days and record.binding_constraint in ("chips", "power"):
-        record.binding_constraint = "duration"
-
-
-def _through_fiber_cuts(record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float, days: float,
-                        ctx: TrainingRuns) -> float:
-    """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
-    (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
-    pieces = cut_pieces(ctx.fiber_cuts, start_day, start_day + days)
-    if all(not cuts for _, cuts in pieces):
-        return mfu
-    base = run_network(ctx.topology, nodes)
-    seen: dict[tuple, float | None] = {}  # cuts in effect -> MFU (None: stalled)
-    total = 0.0
-    for length, cuts in pieces:
-        if cuts not in seen:
-            topology = cut_topology(ctx.topology, cuts) if cuts else ctx.topology
-            if not topology.connected(nodes):
-                seen[cuts] = None
-            else:
-                network = run_network(topology, nodes)
-                if network == base:
-                    seen[cuts] = mfu
-                else:
-                    cut_step = step_on(network, plan.params, plan.batch_tokens, record.gpus, record.peak_flop_s,
-                                       ctx.physics)
-                    seen[cuts] = cut_step.mfu if mfu == step.mfu else mfu * cut_step.mfu / step.mfu
-        piece_mfu = seen[cuts]
-        if piece_mfu is None:
-            record.stalled_days += length
-            record.disrupted_days += length
-        elif cuts and piece_mfu != mfu:
-            record.disrupted_days += length
-            total += piece_mfu * length
-        else:
-            total += mfu * length
-    if record.disrupted_days == 0:
-        return mfu
-    return total / days
