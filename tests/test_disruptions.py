@@ -28,7 +28,7 @@ from sim.world.assembly import build_world
 from sim.world.allocator import Allocator, entitlement
 from sim.world.labs import Lab
 from sim.world.streams import DISRUPTION_SPAWN_KEY, RandomStreams
-from sim.world.power import plant_online_day
+from sim.config.plants import plant_online_day
 from sim.outputs.tables import build_result
 from sim.config.loading import check_references
 from sim.config.schedule import to_day

@@ -37,7 +37,7 @@ from sim.physics.hardware import (
 from sim.world.allocator import Allocator, entitlement
 from sim.world.fleet import Refresh
 from sim.world.labs import Lab
-from sim.world.power import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
+from sim.config.plants import firm_mw_online, plant_firm_mw, plant_lead_time_days, plant_online_day
 from sim.config.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
 from sim.config.schema import GpuType
 from sim.world.sites import Site

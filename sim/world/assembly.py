@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import simpy
 
+from sim.config.plants import plant_firm_mw
 from sim.config.schedule import month_starts, to_day
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
@@ -20,7 +21,7 @@ from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, s
                                    supply_capacity_factor)
 from sim.world.fleet import Refresh, ServiceLife
 from sim.world.labs import Lab
-from sim.world.power import Plant, plant_firm_mw
+from sim.world.power import Plant
 from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
 from sim.world.products import Products
 from sim.world.sites import Site

@@ -42,12 +42,13 @@ from typing import Callable
 
 import numpy as np
 
-from sim.config.schedule import DAYS_PER_YEAR, to_date, to_day
 from sim.config.disruption_kinds import (EFFECT_FIELDS, INSTANT, SUPPLY_INPUT, names_target, plant_matches,
                                          split_link)
+from sim.config.plants import plant_lead_time_days, plant_online_day
+from sim.config.schedule import DAYS_PER_YEAR, to_date, to_day
 from sim.config.schema import Disruption, Scenario
 from sim.world.component import Component, Row
-from sim.world.power import plant_lead_time_days, plant_online_day
+
 
 @dataclass(frozen=True)
 class Occurrence:
