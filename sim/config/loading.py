@@ -413,7 +413,7 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
 
 def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
     """GPUs installed on the start date need a built, powered site."""
-    from sim.world.power import firm_mw_online  # late import: power depends on schema only
+    from sim.config.plants import firm_mw_online  # late: plants imports the schema, loaded by now
 
     for name, site in s.sites.items():
         if not site.initial_gpus:
