@@ -1,4 +1,4 @@
-"""Disruptions (sim/disruptions.py): each kind changes what it should and nothing else, the counts still
+"""Disruptions (sim/world/disruptions.py): each kind changes what it should and nothing else, the counts still
 balance under them, random ones are reproducible, and every stress scenario runs.
 
 Most tests compare the baseline with the baseline plus one disruption, both at seed 0.
@@ -34,7 +34,7 @@ from sim.config.loading import check_references
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
 from sim.world.supply import plan_supply
-from sim.world.training import SECONDS_PER_DAY
+from sim.physics.units import SECONDS_PER_DAY
 from test_properties import _check_snapshots, _check_supply_totals
 
 ROOT = Path(__file__).resolve().parents[1]

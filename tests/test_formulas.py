@@ -308,7 +308,7 @@ def test_mix_shares_rows_sum_to_one_and_interpolate(baseline):
 
 
 def test_mix_shares_skip_products_not_yet_on_sale():
-    # a product is not made before available_from: its share goes to the others (sim/supply.py docstring)
+    # a product is not made before available_from: its share goes to the others (sim/world/supply.py, mix_shares)
     s = sim.load_scenario(overrides=["gpu_types.H200-SXM.available_from=2024-06-01"])
     names = list(s.gpu_types)
     at = mix_shares(s, names, np.array([91.0, 160.0]))  # 2024-04-01: H200 not on sale; 2024-06-09: on sale

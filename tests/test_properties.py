@@ -18,7 +18,8 @@ from sim.outputs.tables import build_result
 from sim.config.loading import check_references
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
-from sim.world.training import SECONDS_PER_DAY, binding_constraint
+from sim.physics.compute import binding_constraint
+from sim.physics.units import SECONDS_PER_DAY
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MW_TOL = 1e-6  # MW: absolute slack for float sums of per-GPU watts
@@ -44,7 +45,7 @@ def _check_state(world) -> None:
         share = s.labs[lab.name].share_of_output
         for i in range(n):
             # each lab gets its share of cumulative output to within one GPU, never more
-            # (labs.entitlement: floor(share x produced); 1e-6 GPU of float slack)
+            # (allocator.entitlement: floor(share x produced); 1e-6 GPU of float slack)
             exact = share * alloc.produced_total[i]
             assert exact - 1 - 1e-6 < alloc.shipped[j][i] <= exact + 1e-6
             # shipped = delivered + still in transit

@@ -19,13 +19,8 @@ from sim.physics.collectives import (
     reduce_scatter_s,
     ring_allreduce_s,
 )
-from sim.physics.step_time import (
-    best_plan,
-    chinchilla_params,
-    chinchilla_tokens,
-    critical_batch_tokens,
-    layers,
-)
+from sim.physics.compute import chinchilla_params, chinchilla_tokens
+from sim.physics.step_time import best_plan, critical_batch_tokens, layers
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

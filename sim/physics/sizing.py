@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from sim.physics.compute import TOKENS_PER_PARAM
+from sim.physics.compute import TOKENS_PER_PARAM, chinchilla_params
 from sim.physics.fabric import Network
-from sim.physics.step_time import StepTime, best_plan, chinchilla_params, critical_batch_tokens, layers
+from sim.physics.step_time import StepTime, best_plan, critical_batch_tokens, layers
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.physics.walls import (
     bandwidth_wall_flop,

@@ -18,12 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s
-from sim.physics.compute import (  # noqa: F401  (re-exported: their home is sim.physics.compute)
-    TOKENS_PER_PARAM,
-    chinchilla_params,
-    chinchilla_tokens,
-    training_compute_flop,
-)
+from sim.physics.compute import chinchilla_params, training_compute_flop
 
 CRITICAL_BATCH_EXPONENT = 0.36
 """The critical batch grows ~ N^0.36 (Epoch 2030 App. E, latency inputs)."""

@@ -22,12 +22,8 @@ from sim.physics.collectives import (
     epoch_pairwise_allreduce_latency_s,
     ring_allreduce_s,
 )
-from sim.physics.step_time import (
-    best_plan,
-    chinchilla_params,
-    critical_batch_tokens,
-    layer_latency_s,
-)
+from sim.physics.compute import chinchilla_params
+from sim.physics.step_time import best_plan, critical_batch_tokens, layer_latency_s
 from sim.studies.validate import CASES
 from sim.physics.walls import (
     bandwidth_wall_params,
