@@ -206,13 +206,16 @@ def buildout(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None,
     """The buildout in four panels: GPUs installed by product (H100e, stacked); the world's firm power
     online, available and drawn; power drawn per site; GPUs installed per site.
 
-    `h100e_per_gpu` gives each product's H100-equivalents; without it they are recovered from the tables
-    (`h100e_factors`), and if that fails the first panel shows the world's installed H100e."""
+    `h100e_per_gpu` gives each product's H100-equivalents (summary.json records them); without it (a
+    folder written before they were recorded) they are recovered from the tables (`h100e_factors`), and
+    if that fails the first panel shows the world's installed H100e."""
     fig = new_figure(12, 8)
     axes = fig.subplots(2, 2, sharex=True)
     ax = axes[0, 0]
     types = gpu_types(timeseries)
-    factors = h100e_per_gpu if h100e_per_gpu is not None else h100e_factors(timeseries, runs)
+    given = isinstance(h100e_per_gpu, dict) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in h100e_per_gpu.values())
+    factors = h100e_per_gpu if given else h100e_factors(timeseries, runs)  # a folder from an older version
     world = _pivot(timeseries, entity="world")
     installed = _pivot(timeseries, metric="installed_gpus", entities=types).reindex(columns=types).fillna(0.0)
     shown = [t for t in types if installed[t].abs().sum() > 0]

@@ -168,4 +168,5 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
         "largest_run_started": _run_brief(largest_any),
         "years": yearly(timeseries, runs, frontier).to_dict(orient="records"),
         "disruptions": world.disruptions.records(),
+        "h100e_per_gpu": dict(zip(world.products.names, world.products.h100e)),  # what the buildout plot stacks
     }
