@@ -150,4 +150,6 @@ def text_table() -> str:
     """The registry as aligned plain text (`sim metrics`)."""
     width = max(len(m.name) for m in METRICS)
     unit_width = max(len(m.unit) for m in METRICS)
-    return "\n".join(f"{m.kind:<10}  {m.name:<{width}}  {m.unit:<{unit_width}}  {m.description}" for m in METRICS)
+    lines = [f"{'kind':<10}  {'metric':<{width}}  {'unit':<{unit_width}}  description"]
+    lines += [f"{m.kind:<10}  {m.name:<{width}}  {m.unit:<{unit_width}}  {m.description}" for m in METRICS]
+    return "\n".join(lines)

@@ -152,7 +152,8 @@ def test_metrics_lists_every_metric():
 
     proc = sim_cli("metrics")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    header, *lines = proc.stdout.splitlines()
+    assert header.split() == ["kind", "metric", "unit", "description"]
     assert len(lines) == len(METRICS)
     for line, m in zip(lines, METRICS):
         assert line.split()[:3] == [m.kind, m.name, m.unit.split()[0]] and line.endswith(m.description)
