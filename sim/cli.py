@@ -6,7 +6,7 @@
     sim sensitivity [SCENARIO] [--out DIR] [--workers K]
     sim report DIR          (or --report on run, compare, sweep, sensitivity): DIR/report.html
     sim validate [--out DIR]
-    sim metrics [--markdown]   every metric the simulator records: name, unit, kind, description
+    sim metrics [--markdown]   every metric the simulator records: kind, name, unit, description
     sim --version
 
 A bad scenario is refused before anything runs with one line, `error: FILE: key.path: problem`,
@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_p.add_argument("--topology", dest="topologies", action="append", required=True, metavar="TOPOLOGY",
                        help="a shipped topology name or a topology file (repeat for each)")
     cmp_p.add_argument("--out", default=None, help="output folder (default: results/compare)")
+    cmp_p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), default=1,
+                       help="worker processes, one topology each (default 1)")
     sweep_p = _scenario_args(sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv"),
                              seed_help="root seed (default 0)")
     sweep_p.add_argument("-n", type=whole_number(1, MAX_REPLICATIONS), default=100,
@@ -142,32 +144,41 @@ def run_validation():
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sim.outputs.tables import write_files
+    import contextlib
+
+    from sim.outputs.files import output_lock
+    from sim.outputs.files import write_files
     from sim.studies.validate import format_table
 
-    table = run_validation()
-    print(format_table(table))
-    if args.out:
-        out = Path(args.out)
-        try:
-            write_files(out, {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
-        except OSError as exc:
-            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        print(f"wrote validation.csv to {out}")
-    return 0 if (table["status"] == "PASS").all() else 1
+    # --out is refused (unwritable, or another sim command writing it) before the cases are computed
+    with output_lock(args.out) if args.out else contextlib.nullcontext():
+        table = run_validation()
+        print(format_table(table))
+        if args.out:
+            out = Path(args.out)
+            try:
+                write_files(out, {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+            except OSError as exc:
+                print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+                return 1
+            print(f"wrote validation.csv to {out}")
+        return 0 if (table["status"] == "PASS").all() else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.config.loading import load_template
-    from sim.studies.sweep import SweepSpec, cell_overrides, cell_scenario, parse_grid, run_sweep
+    from sim.studies.executor import StudyError
+    from sim.studies.sweep import SweepSpec, parse_grid, run_sweep
 
     spec = SweepSpec(scenario=str(Path(args.scenario).resolve()) if args.scenario else None,
                      overrides=tuple(args.overrides), n=args.n, root_seed=args.seed, grid=parse_grid(args.grid))
-    for cell in spec.cells():  # every cell's scenario is refused before anything runs
-        cell_scenario(load_template(spec.scenario, cell_overrides(spec, cell)).median(), cell)
-    tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume,
-                       progress=not args.quiet)
+    try:  # run_sweep checks every cell's scenario, --dask and --out before it writes anything
+        tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume,
+                           progress=not args.quiet)
+    except StudyError as exc:  # a replication failed (not bad input): one line naming it
+        if os.environ.get("SIM_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     thresholds = tables["thresholds"]
     print(thresholds.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote bands.csv, thresholds.csv, replications.csv to {args.out}")
@@ -176,7 +187,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.config.loading import load_template
-    from sim.outputs.tables import write_files
+    from sim.outputs.files import write_files
     from sim.studies.tornado import tornado
 
     scenario = str(Path(args.scenario).resolve()) if args.scenario else None
@@ -185,38 +196,55 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         print(f"error: {scenario or 'baseline'}: (top): no uncertain inputs (no {{dist: ...}} values) to swing",
               file=sys.stderr)
         return 2
-    table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
+    from sim.outputs.files import output_lock
+    from sim.studies.executor import StudyError
+
     out = Path(args.out) if args.out else Path("results") / "sensitivity"
-    about = {"scenario": template.name, "seed": args.seed, "version": package_version(),
-             "overrides": list(args.overrides), "output": "largest completed run, FLOP"}
-    write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                      "tornado.json": json.dumps(about, indent=2) + "\n"})
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print(f"wrote tornado.csv, tornado.json to {out}")
-    return write_report_to(out) if args.report else 0
+    with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
+        try:
+            table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
+        except StudyError as exc:  # a run failed (not bad input): one line naming it
+            if os.environ.get("SIM_DEBUG"):
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        about = {"scenario": template.name, "seed": args.seed, "version": package_version(),
+                 "overrides": list(args.overrides), "output": "largest completed run, FLOP"}
+        try:
+            write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                              "tornado.json": json.dumps(about, indent=2) + "\n"})
+        except OSError as exc:
+            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(f"wrote tornado.csv, tornado.json to {out}")
+        return write_report_to(out) if args.report else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.config.loading import load_scenario
     from sim.network.placement import place_on_topology
-    from sim.outputs.tables import write_files
+    from sim.outputs.files import write_files
     from sim.studies.compare import compare
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     placed = [place_on_topology(scenario, ref) for ref in args.topologies]  # all refused before any runs
-    table = compare(placed, seed=args.seed)
     out = Path(args.out) if args.out else Path("results") / "compare"
-    try:
-        about = {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
-                 "topologies": list(args.topologies), "overrides": list(args.overrides)}
-        write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                          "compare.json": json.dumps(about, indent=2) + "\n"})
-    except OSError as exc:
-        print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print(f"wrote compare.csv, compare.json to {out}")
-    return write_report_to(out) if args.report else 0
+    from sim.outputs.files import output_lock
+
+    with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
+        table = compare(placed, seed=args.seed, workers=args.workers)
+        try:
+            about = {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
+                     "topologies": list(args.topologies), "overrides": list(args.overrides)}
+            write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                              "compare.json": json.dumps(about, indent=2) + "\n"})
+        except OSError as exc:
+            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(f"wrote compare.csv, compare.json to {out}")
+        return write_report_to(out) if args.report else 0
 
 
 def format_summary(result: Result) -> str:
@@ -245,17 +273,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.config.loading import load_scenario
 
+    from sim.outputs.files import output_lock
+
     scenario = load_scenario(args.scenario, overrides=args.overrides)
-    result = run(scenario, seed=args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    try:
-        paths = result.write(out)
-    except OSError as exc:
-        print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(format_summary(result))
-    print(f"wrote {', '.join(p.name for p in paths)} to {out}")
-    return write_report_to(out) if args.report else 0
+    with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
+        result = run(scenario, seed=args.seed)
+        try:
+            paths = result.write(out)
+        except OSError as exc:
+            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(format_summary(result))
+        print(f"wrote {', '.join(p.name for p in paths)} to {out}")
+        return write_report_to(out) if args.report else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -193,3 +193,39 @@ def test_h100e_per_gpu_is_recovered_from_the_tables(run_dir):
     world = timeseries[(timeseries["entity"] == "world") & (timeseries["metric"] == "installed_h100e")]
     rebuilt = sum(installed[t] * f for t, f in factors.items())
     assert rebuilt.to_numpy() == pytest.approx(world.set_index("date")["value"].to_numpy(), rel=1e-6, abs=1.0)
+
+
+def test_a_damaged_file_is_refused_before_matplotlib_loads_and_nothing_is_written(run_dir, tmp_path):
+    """The files are checked before any figure is drawn: the refusal names the file, the line and the
+    column, and neither report.html nor the lock file is left behind."""
+    out = tmp_path / "damaged"
+    shutil.copytree(run_dir, out)
+    (out / "report.html").unlink(missing_ok=True)
+    runs = (out / "runs.csv").read_text().split("\n")
+    runs[1] = runs[1].replace(runs[1].split(",")[7], "lots", 1)  # the flop column of the first run
+    (out / "runs.csv").write_text("\n".join(runs))
+    before = sorted(p.name for p in out.iterdir())
+    code = ("import sys\nfrom sim.outputs.report import write_report\ntry:\n    write_report(sys.argv[1])\n"
+            "except ValueError as exc:\n    print(exc)\nprint('matplotlib' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f'{out}/runs.csv: line 2, column flop: should be a number (got "lots")', "False"]
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_a_hand_edited_folder_that_still_checks_out_is_reported_with_every_payload_escaped(tmp_path):
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    pd.DataFrame({"topology": [payload, "b"], "run": ["r1&amp;", "r1&amp;"], "flop": [1e26, 9e25], "mfu": [0.4, 0.36],
+                  "status": ["completed", payload]}).to_csv(tmp_path / "compare.csv", index=False)
+    (tmp_path / "compare.json").write_text(json.dumps({"scenario": payload, "seed": 1, "overrides": [payload]}))
+    path = write_report(tmp_path)
+    text = path.read_text()
+    assert "<script" not in text and "<img src=x" not in text
+    assert html_escape(payload) in text and "r1&amp;amp;" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.csv", "compare.json", "report.html"]
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -188,3 +188,95 @@ def test_compare_on_two_workers_keeps_the_order_of_the_topologies():
     serial, pooled = compare(placed), compare(placed, workers=2)
     pd.testing.assert_frame_equal(serial, pooled)
     assert list(dict.fromkeys(serial["topology"])) == [load_topology(p.topology).name for p in placed]
+
+
+# --- errors from workers, damaged files, the scenario digest ----------------------------------------
+
+def refuse(x: int) -> int:
+    if x == 3:
+        raise ScenarioError("s.yaml", "labs.a.share", "must be at most 1 (got 3)")
+    return x
+
+
+def test_scenario_errors_pickle_whole():
+    import pickle
+
+    from sim.studies.executor import OptionError
+
+    err = pickle.loads(pickle.dumps(ScenarioError("s.yaml", "runs.0.gpus", "must be positive")))
+    assert (type(err), err.file, err.key_path, err.problem, str(err)) == (
+        ScenarioError, "s.yaml", "runs.0.gpus", "must be positive", "s.yaml: runs.0.gpus: must be positive")
+    opt = pickle.loads(pickle.dumps(OptionError("--dask", "cannot reach scheduler at x:1 (no answer in 5 s)")))
+    assert type(opt) is OptionError and str(opt) == "--dask: cannot reach scheduler at x:1 (no answer in 5 s)"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_task_error_comes_back_whole_from_the_pool(workers):
+    """Not BrokenProcessPool: the task's own ScenarioError, file, key path and problem intact."""
+    from sim.studies.executor import map_ordered
+
+    with pytest.raises(ScenarioError) as caught:
+        map_ordered(refuse, list(range(6)), workers)
+    assert str(caught.value) == "s.yaml: labs.a.share: must be at most 1 (got 3)"
+
+
+@pytest.mark.parametrize(("address", "ok"), [
+    ("local", True), ("tcp://127.0.0.1:8786", True), ("127.0.0.1:8786", True), ("scheduler.example:1", True),
+    ("tcp://[::1]:8786", True), ("", False), ("127.0.0.1", False), ("127.0.0.1:0", False), ("127.0.0.1:65536", False),
+    ("http://127.0.0.1:8786", False), ("tcp://", False), ("a b:1", False), ("tcp://127.0.0.1:8786/x", False),
+])
+def test_dask_addresses_are_checked_before_connecting(address, ok):
+    from sim.studies.executor import OptionError, check_dask
+
+    if ok:
+        check_dask(address)
+    else:
+        with pytest.raises(OptionError, match="^--dask: not a scheduler address"):
+            check_dask(address)
+
+
+def test_damaged_replication_files_are_pending_again(tmp_path):
+    spec = SweepSpec(scenario=None, overrides=SHORT, n=5, root_seed=2)
+    out = tmp_path / "s"
+    run_sweep(spec, out, progress=False)
+    first = read(out)
+    replication_path(out, 0, 0).write_text("")  # empty
+    replication_path(out, 0, 1).write_text(replication_path(out, 0, 1).read_text()[:50])  # cut short
+    replication_path(out, 0, 2).write_bytes(replication_path(out, 0, 3).read_bytes())  # another replication's
+    assert pending(spec, out) == [(0, 0), (0, 1), (0, 2)]
+    assert not replication_path(out, 0, 0).exists()  # deleted, to be run again
+    run_sweep(spec, out, resume=True, progress=False)
+    assert read(out) == first
+
+
+def test_the_digest_is_of_the_resolved_scenario(tmp_path):
+    from sim.config.loading import packaged_scenario
+    from sim.studies.sweep import scenario_digest
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {packaged_scenario()}\ntick_days: 7\n")
+    spec = SweepSpec(scenario=str(scenario), overrides=SHORT, n=2)
+    digest = scenario_digest(spec)
+    assert digest == scenario_digest(SweepSpec(scenario=str(scenario), overrides=SHORT, n=9))  # content, not spec
+    scenario.write_text(f"extends: {packaged_scenario()}\n\ntick_days:  7  # same value\n")
+    assert scenario_digest(spec) == digest
+    scenario.write_text(f"extends: {packaged_scenario()}\ntick_days: 14\n")
+    assert scenario_digest(spec) != digest
+    assert scenario_digest(SweepSpec(scenario=str(scenario), overrides=(*SHORT, "tick_days=7"), n=2)) == digest
+
+
+def test_a_sweep_refused_or_failing_before_any_replication_writes_nothing(tmp_path, monkeypatch):
+    import sim.studies.sweep as sweep
+
+    def boom(*args, **kw):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(sweep, "run", boom)
+    out = tmp_path / "a" / "b"
+    with pytest.raises(sweep.StudyError, match="^replication 0 of cell 0, seed [0-9]+ failed: RuntimeError: bug$"):
+        run_sweep(SweepSpec(scenario=None, overrides=SHORT, n=2), out, progress=False)
+    assert not (tmp_path / "a").exists()
+    out.mkdir(parents=True)
+    with pytest.raises(sweep.StudyError):
+        run_sweep(SweepSpec(scenario=None, overrides=SHORT, n=2), out, progress=False)
+    assert list(out.iterdir()) == []

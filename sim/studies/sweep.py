@@ -5,8 +5,11 @@ Each replication draws its inputs and runs from its own seed, spawned from one r
 (root seed, cell, index): not on the worker count, the engine (a local process pool or a Dask
 cluster, sim.studies.executor) or the order in which replications finish. Finished replications
 stream to disk one file each (written whole, then renamed; sim.studies.store); `resume` runs only
-the ones missing. The summary tables (sim.studies.summaries) are computed from the files, sorted, so
-an interrupted and resumed sweep writes the same bytes as an uninterrupted one.
+the ones missing or damaged, and only if the scenario is still the one the sweep started with (a
+digest of its resolved content is kept in sweep.json). Everything is checked before anything is
+written; a sweep that fails before any replication finished leaves nothing behind. The summary
+tables (sim.studies.summaries) are computed from the files, sorted, so an interrupted and resumed
+sweep writes the same bytes as an uninterrupted one.
 Outputs: bands.csv (date, metric, p10, p50, p90, mean), thresholds.csv (per FLOP threshold: the
 probability of a completed run that large by each year, and quantiles of the date), and
 replications.csv (one row per replication: its inputs and outcomes). The batch-runner shape
@@ -15,6 +18,7 @@ replications.csv (one row per replication: its inputs and outcomes). The batch-r
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import sys
@@ -27,12 +31,15 @@ import pandas as pd
 
 from sim.api import run
 from sim.config.errors import ScenarioError
-from sim.config.loading import load_template
+from sim.config.loading import SET_SOURCE, load_template
+from sim.config.yaml_io import read_yaml
 from sim.metrics import BAND_METRICS
 from sim.network.placement import place_on_topology
-from sim.outputs.tables import Result, write_files
-from sim.studies.executor import map_tasks
-from sim.studies.store import load_replications, open_sweep, pending, save_replication
+from sim.network.topology import packaged_topology
+from sim.outputs.files import output_lock, write_files
+from sim.outputs.tables import Result
+from sim.studies.executor import StudyError, WorkerDied, check_dask, map_tasks, probe_dask
+from sim.studies.store import check_out, load_replications, open_sweep, pending, save_replication
 from sim.studies.summaries import csv_files, sweep_tables
 from sim.world.streams import replication_seeds
 
@@ -95,6 +102,61 @@ def cell_scenario(scenario, cell: tuple[tuple[str, str], ...]):
     return place_on_topology(scenario, topology) if topology else scenario
 
 
+def scenario_digest(spec: SweepSpec) -> str:
+    """sha256 of what the sweep runs, resolved: every cell's merged scenario document (after
+    `extends` and --set, distributions and all) and the content of the topology it runs on, each as
+    canonical JSON (so comments and layout do not count, values do).
+
+    Loading the cells validates them: a bad scenario in any cell is refused here (ScenarioError).
+    The templates are loaded afresh (the cache cleared), so the digest is of the files as they are now.
+    """
+    cached_template.cache_clear()
+    if spec.grid:  # the scenario and --set without the grid first: what is wrong there is theirs
+        cell_scenario(cached_template(spec.scenario, spec.overrides).median(), ())
+    digest = hashlib.sha256()
+    for cell in spec.cells():
+        try:
+            template = cached_template(spec.scenario, cell_overrides(spec, cell))
+        except ScenarioError as exc:
+            if exc.file != SET_SOURCE:
+                raise
+            settings = ", ".join(f"{k}={v}" for k, v in cell)
+            raise ScenarioError("--grid", exc.key_path, f"{exc.problem} (in the cell {settings})") from None
+        try:
+            scenario = cell_scenario(template.median(), cell)
+        except ScenarioError as exc:
+            topology = cell_topology(cell)
+            if exc.key_path != "(file)" or exc.file != topology:
+                raise  # a fault inside a topology file: that file and key path
+            raise ScenarioError("--grid", "topology", f"{topology}: {exc.problem}") from None
+        digest.update(json.dumps(_canonical(template.doc), sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b"\0topology\0")
+        if scenario.topology is not None:  # its content as read (comments and layout do not count)
+            ref = Path(scenario.topology)
+            topology = read_yaml(ref if ref.is_file() else packaged_topology(scenario.topology))
+            digest.update(json.dumps(_canonical(topology), sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b"\0cell\0")
+    return digest.hexdigest()
+
+
+def _canonical(value):
+    """A scenario document as plain JSON values: mapping keys (dates among them) as text, dates ISO."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def replication_label(spec: SweepSpec, cell_index: int, index: int) -> str:
+    """How errors name a replication: its index, its grid cell and its seed."""
+    cell = spec.cells()[cell_index]
+    settings = f" ({', '.join(f'{k}={v}' for k, v in cell)})" if cell else ""
+    return f"replication {index} of cell {cell_index}{settings}, seed {replication_seeds(spec.root_seed, index)[1]}"
+
+
 def run_replication(spec: SweepSpec, cell_index: int, index: int) -> dict:
     """One replication: draw the inputs, run, and keep what the summaries need (a plain dict).
 
@@ -112,7 +174,14 @@ def run_replication(spec: SweepSpec, cell_index: int, index: int) -> dict:
 def _replication_task(spec: SweepSpec, item: tuple[int, int]) -> dict:
     """run_replication of one (cell, index) pair: the task the executor maps."""
     cell_index, index = item
-    return run_replication(spec, cell_index, index)
+    try:
+        return run_replication(spec, cell_index, index)
+    except ScenarioError as exc:  # a draw the scenario does not allow: say which replication drew it
+        where = replication_label(spec, cell_index, index)
+        raise ScenarioError(exc.file, exc.key_path, f"{exc.problem} (in {where})") from exc
+    except Exception as exc:  # anything else: one line naming the replication, picklable
+        text = " ".join(str(exc).split()) or "no message"
+        raise StudyError(f"{replication_label(spec, cell_index, index)} failed: {type(exc).__name__}: {text}") from exc
 
 
 def summarise(result: Result, spec: SweepSpec, cell_index: int, index: int, seed: int, values: dict) -> dict:
@@ -162,6 +231,12 @@ class Progress:
         self.total, self.done, self.start = total, done, time.perf_counter()
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
+    def close(self) -> None:
+        """End a bar left unfinished (by an error), so that what is printed next starts a line."""
+        if self.tty and self.done < self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
     def step(self) -> None:
         self.done += 1
         if not self.tty:
@@ -178,19 +253,46 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, dask: str | No
     """Run (or finish) a sweep into `out` and write its summary tables; returns them.
 
     `dask`: None for a local process pool, "local" for a Dask LocalCluster with `workers` worker
-    processes, or a scheduler address. Without `resume`, an existing sweep in `out` is refused.
+    processes, or a scheduler address. Without `resume`, an existing sweep in `out` is refused; with
+    it, a sweep of another spec or of a changed scenario is refused, and missing or damaged
+    replications are run. Every refusal (ScenarioError) comes before anything is written, and a sweep
+    that fails before any replication finished removes what it wrote. A replication that fails for
+    another reason raises StudyError naming it.
     """
     out = Path(out)
-    open_sweep(spec, out, resume)
-    todo = pending(spec, out)
-    total = len(spec.cells()) * spec.n
-    bar = Progress(total, total - len(todo)) if progress else None
-    for _, record in map_tasks(functools.partial(_replication_task, spec), todo, workers, dask):
-        save_replication(out, record)
-        if bar:
-            bar.step()
-    tables = summarise_sweep(spec, out)
-    write_files(out, csv_files(tables))
+    # everything that could refuse the sweep, before anything is written
+    if dask is not None:
+        check_dask(dask)
+    digest = scenario_digest(spec)  # validates every cell's scenario
+    check_out(spec, out, resume, digest)
+    if dask is not None:
+        probe_dask(dask)
+    # one sweep at a time in a folder: a second (a resume while the first runs) is refused at once
+    with output_lock(out):
+        started = open_sweep(spec, out, resume, digest)  # checks `out` again, under the lock
+        saved = 0
+        bar = None
+        try:
+            todo = pending(spec, out)
+            total = len(spec.cells()) * spec.n
+            bar = Progress(total, total - len(todo)) if progress else None
+            try:
+                for _, record in map_tasks(functools.partial(_replication_task, spec), todo, workers, dask):
+                    save_replication(out, record)
+                    saved += 1
+                    if bar:
+                        bar.step()
+            except WorkerDied as exc:
+                kept = "; the finished replications are kept: --resume to go on" if saved else ""
+                raise WorkerDied(f"{exc}{kept}") from None
+        except BaseException:
+            if bar:
+                bar.close()
+            if saved == 0:  # nothing of this sweep finished: leave the folder as it was
+                started.undo()
+            raise
+        tables = summarise_sweep(spec, out)
+        write_files(out, csv_files(tables))
     return tables
 
 

@@ -12,9 +12,10 @@ from typing import Callable
 import pandas as pd
 
 from sim.api import run
+from sim.config.errors import ScenarioError
 from sim.config.loading import load_template
 from sim.outputs.tables import Result
-from sim.studies.executor import map_ordered
+from sim.studies.executor import StudyError, map_ordered
 from sim.studies.sweep import cached_template
 
 COLUMNS = ["input", "low_value", "high_value", "output_at_low", "output_at_high", "output_at_median", "swing"]
@@ -69,4 +70,10 @@ def _run_at(scenario, overrides, seed, values: dict) -> Result:
 
 def _swing_output(task) -> float:
     scenario, overrides, seed, key, value, output = task
-    return output(_run_at(scenario, overrides, seed, {key: value}))
+    try:
+        return output(_run_at(scenario, overrides, seed, {key: value}))
+    except ScenarioError:
+        raise
+    except Exception as exc:  # one line naming the run, picklable (it may come back from a pool worker)
+        text = " ".join(str(exc).split()) or "no message"
+        raise StudyError(f"the run with {key} at {value:g} (seed {seed}) failed: {type(exc).__name__}: {text}") from exc
