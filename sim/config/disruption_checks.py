@@ -6,6 +6,8 @@ loader reports it as one line naming the file and the key path (e.g. disruptions
 from __future__ import annotations
 
 from sim.config.disruption_kinds import DURATION, EFFECT, EFFECT_FIELDS, SUPPLY_INPUT, names_target, plant_matches, split_link
+from sim.config.errors import show
+from sim.config.limits import MAX_EXPECTED_OCCURRENCES
 from sim.config.schema import Disruption, Scenario
 
 
@@ -31,15 +33,23 @@ def check_disruptions(s: Scenario, topology_graph=None, targets: bool = True) ->
     """
     graph = topology_graph
     names: set[str] = set()
+    years = ((s.end_date - s.start_date).days + 1) / 365.25
+    expected = 0.0  # random occurrences over the horizon, on average, so far
     for i, d in enumerate(s.disruptions):
         at = ("disruptions", i)
         if d.name in names:
-            return at + ("name",), f"duplicate disruption name {d.name!r}"
+            return at + ("name",), f"duplicate disruption name {show(d.name)}"
         names.add(d.name)
         if d.start is not None and d.rate_per_year is not None:
             return at + ("rate_per_year",), "give start (scheduled) or rate_per_year (random), not both"
         if d.start is None and d.rate_per_year is None:
             return at, "give start (a date: scheduled) or rate_per_year (random)"
+        if d.rate_per_year is not None:
+            expected += d.rate_per_year * years
+            if expected > MAX_EXPECTED_OCCURRENCES:
+                return at + ("rate_per_year",), (
+                    f"the random disruptions would occur about {expected:,.0f} times over the {years:.1f}-year "
+                    f"horizon; at most {MAX_EXPECTED_OCCURRENCES:,} in all")
         if d.start is not None and d.start < s.start_date:
             return at + ("start",), f"is before start_date ({s.start_date})"
         need = EFFECT[d.kind]
@@ -73,12 +83,12 @@ def _check_target(s: Scenario, d: Disruption, graph) -> tuple[tuple, str] | None
         known = set(site_node) | set(site_node.values()) | (set(graph.nodes) if graph is not None else set())
         pair = split_link(target, known)
         if pair is None:
-            return ("target",), f"should be a link 'a-b' between two sites, or all (got {target!r})"
+            return ("target",), f"should be a link 'a-b' between two sites, or all (got {show(target)})"
         a, b = (site_node.get(x, x) for x in pair)
         if a == b:
-            return ("target",), f"{target!r} joins a site to itself"
+            return ("target",), f"{show(target)} joins a site to itself"
         if graph is not None and not graph.has_edge(a, b):
-            return ("target",), f"no link between {a} and {b} in topology {graph.graph.get('name', '')!r}"
+            return ("target",), f"no link between {a} and {b} in topology {show(graph.graph.get('name', ''))}"
         return None
     if target == "all":
         return None
@@ -86,15 +96,15 @@ def _check_target(s: Scenario, d: Disruption, graph) -> tuple[tuple, str] | None
         pool, what = {"fab_outage": (s.logic_fabs, "logic fab"), "packaging_outage": (s.packaging_lines, "packaging line"),
                       "hbm_shortfall": (s.hbm_suppliers, "HBM supplier")}[kind]
         if target not in pool:
-            return ("target",), f"unknown {what} {target!r} {_choices(pool)}"
+            return ("target",), f"unknown {what} {show(target)} {_choices(pool)}"
     elif kind == "export_rule":
         if target not in s.labs:
-            return ("target",), f"unknown lab {target!r} {_choices(s.labs)}"
+            return ("target",), f"unknown lab {show(target)} {_choices(s.labs)}"
     elif kind in ("turbine_backlog", "interconnection_delay"):
         if target not in s.plant_types and not any(plant_matches(target, p) for p in s.power_plants):
             types = ", ".join(s.plant_types) or "none"
             return ("target",), f"matches no power plant: give a plant type ({types}), a site, a plant's name, or all"
     elif kind == "construction_delay":
         if not any(names_target(target, name) for name in s.sites):
-            return ("target",), f"unknown site {target!r} {_choices(s.sites)}"
+            return ("target",), f"unknown site {show(target)} {_choices(s.sites)}"
     return None

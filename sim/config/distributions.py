@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, ClassVar
 
-from sim.config.errors import ScenarioError
+from sim.config.errors import ScenarioError, show, show_number
+from sim.config.limits import MAX_SIGMA
 from sim.config.special_functions import beta_cdf, beta_quantile, normal_cdf  # noqa: F401 (re-exported)
 
 _STD = NormalDist()
@@ -305,16 +306,16 @@ def parse_distribution(spec: dict, file: str, key_path: str) -> Distribution:
     name = spec["dist"]
     kind = name.strip().lower() if isinstance(name, str) else None
     if kind not in PARAMS:
-        raise fail(f"unknown distribution {name!r} (one of: {', '.join(PARAMS)})")
+        raise fail(f"unknown distribution {show(name)} (one of: {', '.join(PARAMS)})")
     rounding = spec.get("round", False)
     if not isinstance(rounding, bool):
-        raise fail(f"{kind} round should be true or false (got {rounding!r})")
+        raise fail(f"{kind} round should be true or false (got {show(rounding)})")
     required, optional = PARAMS[kind]
     params = {k: v for k, v in spec.items() if k not in ("dist", "round")}
     for key in params:
         if key not in required + optional:
             takes = ", ".join([*required, *optional, "round"])
-            raise fail(f"{kind} has no parameter {key!r} (it takes {takes})")
+            raise fail(f"{kind} has no parameter {show(key)} (it takes {takes})")
     missing = [k for k in required if k not in params]
     if missing:
         raise fail(f"{kind} is missing {', '.join(missing)} (it needs {', '.join(required)})")
@@ -328,13 +329,13 @@ def parse_distribution(spec: dict, file: str, key_path: str) -> Distribution:
                 raise fail(f"lognormal p10 must be greater than 0 (got {p['p10']:g})")
             if p["p10"] >= p["p90"]:
                 raise fail(f"lognormal p10 must be below p90 (got p10={p['p10']:g}, p90={p['p90']:g})")
-            return Lognormal.from_p10_p90(p["p10"], p["p90"], rounding)
+            return _bounded(Lognormal.from_p10_p90(p["p10"], p["p90"], rounding), fail)
         if set(p) == {"median", "sigma"}:
             if p["median"] <= 0:
                 raise fail(f"lognormal median must be greater than 0 (got {p['median']:g})")
             if p["sigma"] <= 0:
                 raise fail(f"lognormal sigma must be greater than 0 (got {p['sigma']:g})")
-            return Lognormal.from_median_sigma(p["median"], p["sigma"], rounding)
+            return _bounded(Lognormal.from_median_sigma(p["median"], p["sigma"], rounding), fail)
         given = ", ".join(p) or "nothing"
         raise fail(f"lognormal needs p10 and p90, or median and sigma (got {given})")
     if kind in ("triangular", "pert"):
@@ -360,18 +361,25 @@ def parse_distribution(spec: dict, file: str, key_path: str) -> Distribution:
     return dist
 
 
+def _bounded(dist: "Lognormal", fail) -> "Lognormal":
+    if not dist.sigma <= MAX_SIGMA:  # (nan or too wide)
+        raise fail(f"lognormal spread too wide: sigma {show_number(dist.sigma)}, at most {MAX_SIGMA:g} "
+                   "(p90 at most 1.4e11 times p10)")
+    return dist
+
+
 def _number(kind: str, key: str, value: Any, fail) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise fail(f"{kind} {key} should be a number (got {value!r})")
+        raise fail(f"{kind} {key} should be a number (got {show(value)})")
     if not math.isfinite(value):
-        raise fail(f"{kind} {key} should be a finite number (got {value!r})")
+        raise fail(f"{kind} {key} should be a finite number (got {show(value)})")
     return float(value)
 
 
 def _parse_choice(params: dict, rounding: bool, fail) -> Choice:
     values = params["values"]
     if not isinstance(values, list):
-        raise fail(f"choice values should be a list of numbers (got {values!r})")
+        raise fail(f"choice values should be a list of numbers (got {show(values)})")
     if not values:
         raise fail("choice values must hold at least one value")
     nums = tuple(_number("choice", f"values[{i}]", v, fail) for i, v in enumerate(values))
@@ -379,7 +387,7 @@ def _parse_choice(params: dict, rounding: bool, fail) -> Choice:
     if weights is None:
         return Choice(nums, (1.0,) * len(nums), rounding)
     if not isinstance(weights, list):
-        raise fail(f"choice weights should be a list of numbers (got {weights!r})")
+        raise fail(f"choice weights should be a list of numbers (got {show(weights)})")
     if len(weights) != len(nums):
         raise fail(f"choice has {len(nums)} values but {len(weights)} weights")
     ws = tuple(_number("choice", f"weights[{i}]", w, fail) for i, w in enumerate(weights))

@@ -6,8 +6,11 @@ and wording; `from_pydantic` turns them into the user's key path and plain words
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from sim.config.limits import FIRST_DATE, LAST_DATE
 
 if TYPE_CHECKING:  # pragma: no cover - only for the annotation; pydantic loads with the schema
     import pydantic
@@ -22,10 +25,33 @@ class ScenarioError(ValueError):
         self.file, self.key_path, self.problem = str(file), key_path, " ".join(str(problem).split())
         super().__init__(f"{self.file}: {self.key_path}: {self.problem}")
 
+    def __reduce__(self):
+        """Pickled whole (a pool worker's error comes back to the parent as itself), subclasses with
+        other constructor arguments too: rebuilt from its class, attributes and message."""
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> ScenarioError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 def format_path(loc: Iterable) -> str:
-    parts = [str(p) for p in loc]
+    parts = [_key_text(p) for p in loc]
     return ".".join(parts) if parts else "(top)"
+
+
+def _key_text(part: Any) -> str:
+    """A key path part as YAML writes it: dates ISO, null, true/false."""
+    if part is None:
+        return "null"
+    if isinstance(part, bool):
+        return "true" if part else "false"
+    if isinstance(part, dt.date):
+        return part.isoformat() if not isinstance(part, dt.datetime) else str(part)
+    return str(part)
 
 
 def from_pydantic(exc: pydantic.ValidationError, source_of: Callable[[tuple], str]) -> ScenarioError:
@@ -48,6 +74,11 @@ def from_pydantic(exc: pydantic.ValidationError, source_of: Callable[[tuple], st
     elif kind.startswith("date_"):
         quoted = isinstance(err.get("input"), str) and re.match(r"^\d{4}-\d\d-\d\d$", err["input"])
         msg = "should be a date written YYYY-MM-DD" + (", without quotes" if quoted else "")
+    elif kind in _BOUNDS and isinstance(err.get("input"), dt.date):
+        msg = f"should be a date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
+    elif kind in _BOUNDS and isinstance(err.get("ctx", {}).get(_BOUNDS[kind][0]), (int, float)):
+        key, words = _BOUNDS[kind]
+        msg = f"should be {words} {show_number(err['ctx'][key])}"
     elif kind == "too_short" and err.get("ctx", {}).get("min_length") == 1:
         msg = "must not be empty"
     elif is_key:
@@ -107,7 +138,97 @@ def _loc_part(part: Any) -> Any:
     return dt.date(*map(int, match.groups())) if match else part
 
 
-def _show(value: Any, width: int = 60) -> str:
-    """A value as the user wrote it, cut short if long."""
-    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
+_BOUNDS = {  # pydantic's bound errors: the ctx key and the words (pydantic's own, numbers written plainly)
+    "greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "greater than or equal to"),
+    "less_than": ("lt", "less than"), "less_than_equal": ("le", "less than or equal to"),
+}
+
+
+def show_number(x: Any) -> str:
+    """A number as a person writes it: 31, 0.5, 36525, 1e15 (no 1000000000000000.0)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return show(x)
+    if isinstance(x, int) and x.bit_length() > 64:
+        # about its number of digits: Python refuses to write a whole number of over 4,300 digits as text
+        return f"a number of about {int(x.bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)  # inf, nan
+    if x == int(x) and abs(x) < 1e7:
+        return str(int(x))
+    return f"{x:.12g}".replace("e+", "e").replace("e0", "e").replace("e-0", "e-")
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ ./+-]*$")
+
+
+def show(value: Any, width: int = 60) -> str:
+    """A value as the user wrote it (YAML terms), cut short if long: dates as 2024-01-01, a mapping
+    as {a: 1}, a list as [1, 2], text in single quotes, null, True/False; never a Python repr."""
+    parts: list[str] = []
+    _render(value, parts, width + 1, top=True)
+    text = "".join(parts)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _render(value: Any, out: list[str], budget: int, top: bool = False) -> None:
+    """Append `value`'s text to `out`, stopping once `budget` characters are written."""
+    if sum(map(len, out)) > budget:
+        return
+    if value is None:
+        out.append("null")
+    elif isinstance(value, bool):
+        out.append("True" if value else "False")  # YAML reads True as true (and Python users write it)
+    elif isinstance(value, dt.datetime):
+        out.append(str(value))
+    elif isinstance(value, dt.date):
+        out.append(value.isoformat())
+    elif isinstance(value, int):
+        out.append(str(value) if value.bit_length() <= 64 else show_number(value))
+    elif isinstance(value, float):
+        out.append(_float_text(value))
+    elif isinstance(value, str):
+        text = " ".join(value.split()) if value.strip() else value
+        out.append(f"'{text}'" if top or not _PLAIN.match(text) else text)
+    elif isinstance(value, (bytes, bytearray)):
+        out.append(f"binary data ({len(value):,} bytes)")
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(", ")
+            _render(key, out, budget)
+            out.append(": ")
+            _render(item, out, budget)
+            if sum(map(len, out)) > budget:
+                break
+        out.append("}")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(", ")
+            _render(item, out, budget)
+            if sum(map(len, out)) > budget:
+                break
+        out.append("]")
+    else:
+        out.append(f"a {type(value).__name__}")
+
+
+def _float_text(x: float) -> str:
+    """A float as written: 0.375, 1e-6, 1e9 (not 1000000000.0), 2.5e16, inf."""
+    text = repr(x)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    if text.endswith(".0"):
+        digits = text[:-2].lstrip("-")
+        zeros = len(digits) - len(digits.rstrip("0"))
+        if zeros >= 6:
+            m = digits.rstrip("0")
+            sign = "-" if x < 0 else ""
+            return f"{sign}{m[0]}{'.' + m[1:] if len(m) > 1 else ''}e{zeros + len(m) - 1}"
+    return text
+
+
+_show = show  # the name used before

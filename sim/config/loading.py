@@ -9,7 +9,9 @@ Any number may be a distribution instead (`{dist: lognormal, p10: 18, p90: 36}`,
 """
 from __future__ import annotations
 
+import errno
 import math
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,12 +21,14 @@ import pydantic
 import yaml
 
 from sim.config.distributions import Distribution, find_distributions, is_distribution, parse_distribution, replace_at
-from sim.config.errors import ScenarioError, format_path, from_pydantic
-from sim.config.yaml_io import parse_value, read_yaml
+from sim.config.errors import ScenarioError, format_path, from_pydantic, show, show_number
+from sim.config.yaml_io import (YamlLimitError, YamlValueError, is_regular_file, os_problem, parse_value, path_exists,
+                                read_yaml, short_path, yaml_error)
 
-from sim.config.schema import Scenario
+from sim.config.limits import MAX_DEPTH, MAX_EXTENDS, MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_QUANTITY
+from sim.config.schema import RampSpec, Scenario
 from sim.physics.hardware import good_dies_per_wafer
-from sim.config.schedule import to_day
+from sim.config.schedule import DAYS_PER_YEAR, to_day
 from sim.config.disruption_checks import check_disruptions
 from sim.network.topology import Topology, load_topology, require_connected
 
@@ -37,33 +41,60 @@ def packaged_scenario(name: str = "baseline") -> Path:
 
 
 def _resolve_extends(ref: Any, child: Path) -> Path:
+    """The file an `extends:` value names: a path relative to the extending file, or a shipped
+    scenario's name. Only looked up here; read_yaml refuses anything but a small regular file."""
     if not isinstance(ref, str) or not ref:
         raise ScenarioError(child, "extends", "must be a file path or a shipped scenario name")
-    local = (child.parent / ref).resolve()
-    if local.exists():
-        return local
-    if "/" not in ref and not ref.endswith((".yaml", ".yml")):
+    if "\0" in ref:
+        raise ScenarioError(child, "extends", "must not hold a NUL character")
+    local = child.parent / ref
+    try:
+        os.lstat(local)
+        return _real(local)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise ScenarioError(child, "extends", f"{short_path(ref)}: {os_problem(exc)}") from None
+    if "/" not in ref and "\\" not in ref and not ref.endswith((".yaml", ".yml")):
         shipped = packaged_scenario(ref)
-        if shipped.exists():
-            return shipped.resolve()
-    raise ScenarioError(child, "extends", f"no such scenario {ref!r}")
+        if path_exists(shipped):
+            return _real(shipped)
+    raise ScenarioError(child, "extends", f"no such scenario {show(ref)}")
+
+
+def _real(path: Path) -> Path:
+    """The absolute path with symlinks resolved as far as they go (a symlink loop is left for
+    read_yaml to refuse; Path.resolve would raise RuntimeError)."""
+    return Path(os.path.realpath(path))
 
 
 def _load_chain(path: Path) -> list[tuple[str, dict]]:
-    """The file and each file it extends, child first: [(file, raw dict), ...]."""
+    """The file and each file it extends, child first: [(file, raw dict), ...].
+
+    A file that cannot be read (missing, a folder, a device, a FIFO, a symlink loop, too large) is
+    the fault of the file whose `extends:` names it: that file, key path `extends`.
+    """
     chain: list[tuple[str, dict]] = []
     seen: list[Path] = []
     current = Path(path)
+    named_by: tuple[str, str] | None = None  # (file, its extends value) that led to `current`
     while True:
-        resolved = current.resolve()
+        resolved = _real(current)
         if resolved in seen:
             cycle = " -> ".join(p.name for p in [*seen, resolved])
             raise ScenarioError(chain[-1][0], "extends", f"extends cycle: {cycle}")
+        if len(seen) >= MAX_EXTENDS:
+            raise ScenarioError(chain[-1][0], "extends", f"extends chain longer than {MAX_EXTENDS} files")
         seen.append(resolved)
-        doc = read_yaml(current)
+        try:
+            doc = read_yaml(current)
+        except ScenarioError as exc:
+            if named_by is None or exc.key_path != "(file)":
+                raise
+            raise ScenarioError(named_by[0], "extends", f"{short_path(named_by[1])}: {exc.problem}") from None
         chain.append((str(current), doc))
         if "extends" not in doc:
             return chain
+        named_by = (str(current), doc["extends"])
         current = _resolve_extends(doc["extends"], current)
 
 
@@ -95,10 +126,18 @@ def apply_set(doc: dict, assignment: str) -> tuple[dict, tuple]:
     parts = tuple(key_path.strip().split("."))
     if not all(parts):
         raise ScenarioError(SET_SOURCE, key_path.strip() or assignment, "empty key in path")
+    if len(parts) > MAX_DEPTH:
+        raise ScenarioError(SET_SOURCE, short_path(key_path.strip()), f"key path deeper than {MAX_DEPTH} keys")
+    if parts[0] == "extends":
+        raise ScenarioError(SET_SOURCE, key_path.strip(), "cannot be set from the command line "
+                                                          "(name the scenario to extend in a scenario file)")
     try:
         value = parse_value(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(SET_SOURCE, key_path, f"cannot parse value: {getattr(exc, 'problem', None) or exc}") from None
+        err = yaml_error(SET_SOURCE, text, exc)
+        problem = err.problem if isinstance(exc, (YamlLimitError, YamlValueError)) else \
+            f"cannot parse value: {' '.join(str(getattr(exc, 'problem', None) or exc).split())}"
+        raise ScenarioError(SET_SOURCE, key_path, problem) from None
     doc = deep_merge(doc, {})
     node: Any = doc
     for i, part in enumerate(parts):
@@ -227,18 +266,26 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenar
         raise fail(("training",), "required when the scenario names a topology")
     defined_in = _source_of(("topology",), sources)
     base = Path.cwd() if defined_in == SET_SOURCE else Path(defined_in).parent
+    if "\0" in s.topology:
+        raise fail(("topology",), "must not hold a NUL character")
     candidate = base / s.topology
-    ref = str(candidate.resolve()) if candidate.is_file() else s.topology
+    if is_regular_file(candidate):
+        ref = str(_real(candidate))
+    elif path_exists(candidate) and ("/" in s.topology or s.topology.endswith((".yaml", ".yml"))):
+        ref = str(candidate)  # not a regular file (a folder, a device, a FIFO, a loop): read_yaml refuses it
+    else:
+        ref = s.topology  # a shipped topology's name
     try:
         topology = load_topology(ref)
     except ScenarioError as exc:
         if exc.key_path != "(file)":
             raise  # a fault inside the topology file: that file and key path
-        raise fail(("topology",), exc.problem) from None
+        problem = exc.problem if "shipped topology" in exc.problem else f"{short_path(s.topology)}: {exc.problem}"
+        raise fail(("topology",), problem) from None
     for name, site in s.sites.items():
         if (site.topology_site or name) not in topology.graph:
             where = ("sites", name, "topology_site") if site.topology_site else ("sites", name)
-            raise fail(where, f"{site.topology_site or name!r} is not a site of topology {topology.name!r}")
+            raise fail(where, f"{show(site.topology_site or name)} is not a site of topology {show(topology.name)}")
     for i, run in enumerate(s.runs):
         nodes = [s.sites[name].topology_site or name for name in run.sites]
         require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
@@ -364,8 +411,11 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
     """The first broken cross-reference or ordering as (key path, problem), or None."""
     if s.end_date <= s.start_date:
         return ("end_date",), f"must be after start_date ({s.start_date})"
+    if (s.end_date - s.start_date).days > MAX_HORIZON_DAYS:
+        return ("end_date",), (f"must be at most {MAX_HORIZON_YEARS} years after start_date ({s.start_date}); "
+                               f"got {(s.end_date - s.start_date).days / DAYS_PER_YEAR:.1f} years")
     if s.h100e_reference not in s.gpu_types:
-        return ("h100e_reference",), f"unknown GPU type {s.h100e_reference!r}"
+        return ("h100e_reference",), f"unknown GPU type {show(s.h100e_reference)}"
     last = None
     for i, point in enumerate(s.mix):
         if last is not None and point.date <= last:
@@ -373,42 +423,65 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
         last = point.date
         for gpu in point.shares:
             if gpu not in s.gpu_types:
-                return ("mix", i, "shares", gpu), f"unknown GPU type {gpu!r}"
+                return ("mix", i, "shares", gpu), f"unknown GPU type {show(gpu)}"
+    problem = _check_growth(s)
+    if problem is not None:
+        return problem
     for fab_name, fab in s.logic_fabs.items():
         for gpu_name, gpu in s.gpu_types.items():
             if good_dies_per_wafer(gpu.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) < 1:
                 return (("gpu_types", gpu_name, "die_area_mm2"),
-                        f"logic fab {fab_name!r} yields less than one good die per wafer of this size")
+                        f"logic fab {show(fab_name)} yields less than one good die per wafer of this size")
     if sum(lab.share_of_output for lab in s.labs.values()) > 1 + 1e-9:
         return ("labs",), "shares of output add up to more than 1"
     for name, site in s.sites.items():
         if site.lab not in s.labs:
-            return ("sites", name, "lab"), f"unknown lab {site.lab!r}"
+            return ("sites", name, "lab"), f"unknown lab {show(site.lab)}"
         for gpu in site.initial_gpus:
             if gpu not in s.gpu_types:
-                return ("sites", name, "initial_gpus", gpu), f"unknown GPU type {gpu!r}"
+                return ("sites", name, "initial_gpus", gpu), f"unknown GPU type {show(gpu)}"
     for i, plant in enumerate(s.power_plants):
         if plant.site not in s.sites:
-            return ("power_plants", i, "site"), f"unknown site {plant.site!r}"
+            return ("power_plants", i, "site"), f"unknown site {show(plant.site)}"
         if plant.type not in s.plant_types:
-            return ("power_plants", i, "type"), f"unknown plant type {plant.type!r}"
+            return ("power_plants", i, "type"), f"unknown plant type {show(plant.type)}"
     names = set()
     for i, run in enumerate(s.runs):
         if run.name in names:
-            return ("runs", i, "name"), f"duplicate run name {run.name!r}"
+            return ("runs", i, "name"), f"duplicate run name {show(run.name)}"
         names.add(run.name)
         if run.lab not in s.labs:
-            return ("runs", i, "lab"), f"unknown lab {run.lab!r}"
+            return ("runs", i, "lab"), f"unknown lab {show(run.lab)}"
         for j, site in enumerate(run.sites):
             if site not in s.sites:
-                return ("runs", i, "sites", j), f"unknown site {site!r}"
+                return ("runs", i, "sites", j), f"unknown site {show(site)}"
             if s.sites[site].lab != run.lab:
-                return ("runs", i, "sites", j), f"site {site!r} belongs to lab {s.sites[site].lab!r}"
+                return ("runs", i, "sites", j), f"site {show(site)} belongs to lab {show(s.sites[site].lab)}"
         if run.gpu_type is not None and run.gpu_type not in s.gpu_types:
-            return ("runs", i, "gpu_type"), f"unknown GPU type {run.gpu_type!r}"
+            return ("runs", i, "gpu_type"), f"unknown GPU type {show(run.gpu_type)}"
         if run.start is not None and run.start < s.start_date:
             return ("runs", i, "start"), f"is before start_date ({s.start_date})"
     return check_disruptions(s, targets=False) or _check_initial_power(s)
+
+
+def _check_growth(s: Scenario) -> tuple[tuple, str] | None:
+    """A ramp growing past its last point must stay at most MAX_QUANTITY a month through end_date
+    (10x a year from a point in 1900 would overflow a float to infinity by 2200)."""
+    sections = (("logic_fabs", "wafer_capacity_wpm"), ("packaging_lines", "wafer_capacity_wpm"),
+                ("hbm_suppliers", "stack_capacity_per_month"))
+    for section, key in sections:
+        for name, item in getattr(s, section).items():
+            ramp = getattr(item, key)
+            if not isinstance(ramp, RampSpec) or ramp.growth_per_year_after <= 1.0:
+                continue
+            last = max(ramp.points)
+            years = (s.end_date - last).days / DAYS_PER_YEAR
+            value = ramp.points[last]
+            if years > 0 and value > 0 and (math.log10(value) + years * math.log10(ramp.growth_per_year_after)
+                                            > math.log10(MAX_QUANTITY)):
+                return ((section, name, key, "growth_per_year_after"),
+                        f"grows the capacity past {show_number(MAX_QUANTITY)} a month by end_date ({s.end_date})")
+    return None
 
 
 def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
@@ -428,7 +501,12 @@ def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
         if draw_mw > available_mw + 1e-9:
             return (
                 ("sites", name, "initial_gpus"),
-                f"needs {draw_mw:.1f} MW but only {available_mw:.1f} MW is built and powered on start_date",
+                f"needs {_mw(draw_mw)} MW but only {_mw(available_mw)} MW is built and powered on start_date",
             )
     return None
 
+
+
+def _mw(x: float) -> str:
+    """Megawatts for a message: 840.0, or 1.68e9 past ten million (no 20-digit numbers)."""
+    return f"{x:.1f}" if abs(x) < 1e7 else f"{x:.3g}".replace("e+0", "e").replace("e+", "e")

@@ -1,24 +1,59 @@
 """The scenario file's schema: plain typed objects, validated by pydantic before anything runs.
 
 Key names carry their units (`_mw`, `_days`, `_flop_s`, `_wpm`), so a file reads without a manual.
-Validation is strict: a string where a number belongs, a negative or non-finite number, or an
-unknown key is refused with its key path.
+Validation is strict: a string where a number belongs, a negative or non-finite number, a number or
+date out of its bounds (sim/config/limits.py), or an unknown key is refused with its key path.
 Cross-references (a run naming a missing site, a mix naming an unknown GPU) are checked in
 `sim.config.loading.check_references`, which reports key paths the same way.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAYS, MAX_DIE_MM2, MAX_FLOP_S,
+                               MAX_GROWTH_PER_YEAR, MAX_LEAD_TIME_FACTOR, MAX_MW, MAX_PACKAGES_PER_WAFER,
+                               MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
+                               MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MAX_WATTS, MIN_DIE_MM2,
+                               MIN_TICK_DAYS, MIN_WATTS, NAME_CHARS, PATH_CHARS)
+
+# Every number has a finite range (sim/config/limits.py says why each bound is where it is), so no
+# value, however typed, can hang the simulation, exhaust memory or overflow a date or a float.
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # (unbounded: for the topology's schema)
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # (unbounded: for the topology's schema)
+Amount = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+PositiveAmount = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 FractionOrZero = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
-Name = Annotated[str, Field(min_length=1)]
+Count = Annotated[int, Field(ge=0, le=int(MAX_QUANTITY))]
+Days = Annotated[float, Field(ge=0, le=MAX_DAYS, allow_inf_nan=False)]
+PositiveDays = Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)]
+Date = Annotated[dt.date, Field(ge=FIRST_DATE, le=LAST_DATE)]
+FlopS = Annotated[float, Field(gt=0, le=MAX_FLOP_S, allow_inf_nan=False)]
+Watts = Annotated[float, Field(ge=MIN_WATTS, le=MAX_WATTS, allow_inf_nan=False)]
+Megawatts = Annotated[float, Field(ge=0, le=MAX_MW, allow_inf_nan=False)]
+PerPackage = Annotated[int, Field(ge=0, le=MAX_PER_PACKAGE)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
+PathText = Annotated[str, Field(min_length=1, max_length=PATH_CHARS)]
+
+_FOLDER_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{FOLDER_NAME_CHARS - 1}}}")
+
+
+def _folder_name(name: str) -> str:
+    """A scenario's name names its output folder (`sim run` writes results/NAME without --out): only
+    a plain folder name, never a path (`../x`, `/tmp/x`) or a hidden folder."""
+    if not _FOLDER_NAME.fullmatch(name):
+        shown = " ".join(name.split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValueError(f"should be a plain folder name (it names the output folder results/NAME): letters, "
+                         f"digits, -, _ and . (not first), at most {FOLDER_NAME_CHARS} characters (got '{shown}')")
+    return name
+
+
+ScenarioName = Annotated[str, AfterValidator(_folder_name)]
 
 
 class Strict(BaseModel):
@@ -28,8 +63,8 @@ class Strict(BaseModel):
 class RampSpec(Strict):
     """A capacity over time: values at dates, linear between, `growth_per_year_after` past the last."""
 
-    points: dict[dt.date, NonNeg] = Field(min_length=1)
-    growth_per_year_after: Positive = 1.0
+    points: dict[Date, Amount] = Field(min_length=1)
+    growth_per_year_after: Annotated[float, Field(gt=0, le=MAX_GROWTH_PER_YEAR, allow_inf_nan=False)] = 1.0
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "RampSpec":
@@ -39,27 +74,27 @@ class RampSpec(Strict):
         return self
 
 
-RampOrNumber = Union[NonNeg, RampSpec]
+RampOrNumber = Union[Amount, RampSpec]
 
 
 class GpuType(Strict):
     """One accelerator product; shipped specs: the catalog sim/data/hardware.csv (sources: docs/sources.md)."""
 
-    available_from: dt.date
-    bf16_dense_flop_s: Positive
-    fp8_dense_flop_s: Positive | None = None
-    all_in_it_w: Positive  # GPU + its share of server, network, storage IT power, before PUE
-    hbm_stacks: Count
-    packages_per_cowos_wafer: Positive
-    die_area_mm2: Positive
-    dies_per_gpu: Annotated[int, Field(ge=1)] = 1
+    available_from: Date
+    bf16_dense_flop_s: FlopS
+    fp8_dense_flop_s: FlopS | None = None
+    all_in_it_w: Watts  # GPU + its share of server, network, storage IT power, before PUE
+    hbm_stacks: PerPackage
+    packages_per_cowos_wafer: Annotated[float, Field(gt=0, le=MAX_PACKAGES_PER_WAFER, allow_inf_nan=False)]
+    die_area_mm2: Annotated[float, Field(ge=MIN_DIE_MM2, le=MAX_DIE_MM2, allow_inf_nan=False)]
+    dies_per_gpu: Annotated[PerPackage, Field(ge=1)] = 1
 
 
 class MixPoint(Strict):
     """The share of GPU assembly going to each product from `date` on (interpolated between points)."""
 
-    date: dt.date
-    shares: dict[Name, NonNeg] = Field(min_length=1)
+    date: Date
+    shares: dict[Name, Amount] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _shares_sum_positive(self) -> "MixPoint":
@@ -71,16 +106,16 @@ class MixPoint(Strict):
 class LogicFab(Strict):
     wafer_capacity_wpm: RampOrNumber  # advanced-node wafers per month
     allocation_share: Fraction = 1.0  # share of those wafers going to the modelled accelerators
-    defect_density_per_cm2: NonNeg
-    wafer_diameter_mm: Positive = 300.0
-    cycle_time_days: NonNeg
+    defect_density_per_cm2: Amount
+    wafer_diameter_mm: Annotated[float, Field(gt=0, le=MAX_WAFER_DIAMETER_MM, allow_inf_nan=False)] = 300.0
+    cycle_time_days: Days
 
 
 class PackagingLine(Strict):
     wafer_capacity_wpm: RampOrNumber  # CoWoS interposer wafers per month
     allocation_share: Fraction = 1.0  # share going to the modelled accelerators
     packaging_yield: Fraction = 1.0
-    cycle_time_days: NonNeg
+    cycle_time_days: Days
 
 
 class HbmSupplier(Strict):
@@ -90,11 +125,11 @@ class HbmSupplier(Strict):
 
 class Lab(Strict):
     share_of_output: FractionOrZero
-    delivery_lead_time_days: NonNeg
+    delivery_lead_time_days: Days
 
 
 class PlantType(Strict):
-    lead_time_days: NonNeg  # construction start (or interconnection request) to operation
+    lead_time_days: Days  # construction start (or interconnection request) to operation
     firm_fraction: Fraction  # share of nameplate MW that can be counted on around the clock
 
 
@@ -102,9 +137,9 @@ class PowerPlant(Strict):
     name: Name
     site: Name
     type: Name
-    capacity_mw: NonNeg
-    construction_start: dt.date
-    lead_time_days: NonNeg | None = None  # overrides the plant type's
+    capacity_mw: Megawatts
+    construction_start: Date
+    lead_time_days: Days | None = None  # overrides the plant type's
     firm_fraction: Fraction | None = None  # overrides the plant type's
 
 
@@ -112,10 +147,10 @@ class Site(Strict):
     lab: Name
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-    construction_start: dt.date
-    construction_days: NonNeg
-    facility_mw: NonNeg
-    pue: Annotated[float, Field(ge=1, allow_inf_nan=False)]
+    construction_start: Date
+    construction_days: Days
+    facility_mw: Megawatts
+    pue: Annotated[float, Field(ge=1, le=MAX_PUE, allow_inf_nan=False)]
     initial_gpus: dict[Name, Count] = Field(default_factory=dict)  # installed on the start date
     topology_site: Name | None = None  # the topology's site hosting this one (default: same name)
 
@@ -124,14 +159,14 @@ class TrainingRun(Strict):
     name: Name
     lab: Name
     sites: list[Name] = Field(min_length=1)
-    start: dt.date | None = None
-    start_when_h100e_installed: Positive | None = None  # in the run's sites
-    duration_days: Positive
+    start: Date | None = None
+    start_when_h100e_installed: PositiveAmount | None = None  # in the run's sites
+    duration_days: PositiveDays
     utilization: Fraction | None = None  # fixed MFU; default: from the topology's step time
     gpu_share: Fraction = 1.0  # share of the sites' free installed GPUs the run takes
     precision: Literal["bf16", "fp8"] = "bf16"
     gpu_type: Name | None = None  # default: the installed type with the most peak FLOP/s
-    model_params: Positive | None = None  # default: compute-optimal for the run's budget (C = 6ND, D = 20N)
+    model_params: PositiveAmount | None = None  # default: compute-optimal for the run's budget (C = 6ND, D = 20N)
 
     @model_validator(mode="after")
     def _one_start_rule(self) -> "TrainingRun":
@@ -143,8 +178,8 @@ class TrainingRun(Strict):
 class DataStock(Strict):
     """Training data available to a run: effective tokens = stock x epochs x quality (Epoch 2030)."""
 
-    stock_tokens: Positive
-    epochs: Positive
+    stock_tokens: Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
+    epochs: PositiveAmount
     quality: Fraction
 
 
@@ -152,10 +187,11 @@ class TrainingPhysics(Strict):
     """How runs turn GPUs and a network into useful FLOP (issue: topologies and run physics)."""
 
     kernel_efficiency: Fraction  # fraction of peak that compute kernels reach
-    sequence_tokens: Annotated[int, Field(ge=1)]  # tokens per sequence: the smallest microbatch per replica
-    batch_tokens: Positive | None = None  # fixed batch; default: critical batch growing with model size
-    checkpoint_write_s: NonNeg
-    restart_s: NonNeg
+    # tokens per sequence: the smallest microbatch per replica
+    sequence_tokens: Annotated[int, Field(ge=1, le=MAX_SEQUENCE_TOKENS)]
+    batch_tokens: PositiveAmount | None = None  # fixed batch; default: critical batch growing with model size
+    checkpoint_write_s: Amount
+    restart_s: Amount
     failure_rate_quantile: FractionOrZero  # 0 = Meta RSC-2's rate, 1 = RSC-1's (Kokolis et al. 2024)
     data: DataStock
 
@@ -163,7 +199,7 @@ class TrainingPhysics(Strict):
 class Frontier(Strict):
     """How the month-by-month frontier sizes a hypothetical run starting in each month."""
 
-    duration_days: Positive
+    duration_days: PositiveDays
     utilization: Fraction
     gpu_share: Fraction = 1.0
     precision: Literal["bf16", "fp8"] = "bf16"
@@ -185,27 +221,31 @@ class Disruption(Strict):
 
     name: Name
     kind: Literal[DISRUPTION_KINDS]
-    target: Name  # a fab, packaging line, HBM supplier, lab, plant type, site, "a-b" link, or "all"
-    start: dt.date | None = None  # a scheduled disruption: its first day
-    rate_per_year: Positive | None = None  # a random one: Poisson arrivals per year over the horizon
-    duration_days: Positive | None = None  # outages, shortfalls, fiber cuts; export rules and turbine
+    # a fab, packaging line, HBM supplier, lab, plant type, site, "a-b" link (two names), or "all"
+    target: Annotated[str, Field(min_length=1, max_length=2 * NAME_CHARS + 1)]
+    start: Date | None = None  # a scheduled disruption: its first day
+    # a random one: Poisson arrivals per year over the horizon (at most one a day; the expected total
+    # over the horizon is bounded too, in disruption_checks)
+    rate_per_year: Annotated[float, Field(gt=0, le=MAX_RATE_PER_YEAR, allow_inf_nan=False)] | None = None
+    duration_days: PositiveDays | None = None  # outages, shortfalls, fiber cuts; export rules and turbine
     #                                        backlogs: optional (default: through the end date)
     capacity_factor: FractionOrZero | None = None  # outages, HBM shortfall: capacity left (0.5 = down 50%)
     share_factor: FractionOrZero | None = None  # export rule: the lab's share is multiplied by this
-    lead_time_factor: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None  # turbine backlog
-    delay_days: Positive | None = None  # interconnection and construction delays
+    # turbine backlog: lead times multiplied by this
+    lead_time_factor: Annotated[float, Field(ge=1, le=MAX_LEAD_TIME_FACTOR, allow_inf_nan=False)] | None = None
+    delay_days: PositiveDays | None = None  # interconnection and construction delays
 
 
 class Scenario(Strict):
-    name: Name
+    name: ScenarioName
     description: str = ""
-    start_date: dt.date
-    end_date: dt.date
-    tick_days: Annotated[float, Field(gt=0, le=31, allow_inf_nan=False)] = 7.0
+    start_date: Date
+    end_date: Date
+    tick_days: Annotated[float, Field(ge=MIN_TICK_DAYS, le=MAX_TICK_DAYS, allow_inf_nan=False)] = 7.0
     h100e_reference: Name  # the GPU type whose dense BF16 FLOP/s defines one H100-equivalent
-    gpu_service_life_days: Positive
+    gpu_service_life_days: PositiveDays
     # replace installed GPUs with ones doing at least this many times their FLOP per watt (off if absent)
-    gpu_refresh_min_flop_per_w_gain: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+    gpu_refresh_min_flop_per_w_gain: Annotated[float, Field(ge=1, le=MAX_QUANTITY, allow_inf_nan=False)] | None = None
     gpu_types: dict[Name, GpuType] = Field(min_length=1)
     mix: list[MixPoint] = Field(min_length=1)
     logic_fabs: dict[Name, LogicFab] = Field(min_length=1)
@@ -217,6 +257,6 @@ class Scenario(Strict):
     sites: dict[Name, Site] = Field(default_factory=dict)
     runs: list[TrainingRun] = Field(default_factory=list)
     frontier: Frontier
-    topology: Name | None = None  # a shipped topology's name or a path (relative to the scenario file)
+    topology: PathText | None = None  # a shipped topology's name or a path (relative to the scenario file)
     training: TrainingPhysics | None = None
     disruptions: list[Disruption] = Field(default_factory=list)

@@ -16,6 +16,7 @@ import functools
 import heapq
 import itertools
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -27,7 +28,7 @@ import pydantic
 from pydantic import Field
 
 from sim.config.errors import ScenarioError, from_pydantic
-from sim.config.yaml_io import read_yaml
+from sim.config.yaml_io import path_exists, read_yaml, short_path
 from sim.config.schema import Fraction, Name, NonNeg, Positive, Strict
 from sim.physics.fabric import Fabric  # a site's fabric as plain numbers (loaded from a FabricSpec)
 
@@ -158,16 +159,18 @@ def shipped_topologies() -> list[str]:
 
 
 def _resolve(path_or_name: str | Path) -> Path:
+    """The file to read: a path (read_yaml refuses anything but a small regular file) or a shipped
+    topology's name."""
     path = Path(path_or_name)
-    if isinstance(path_or_name, Path) or path.exists():
+    if isinstance(path_or_name, Path) or path_exists(path):
         return path
     text = str(path_or_name)
-    if "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml")):
+    if "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml")) and "\0" not in text:
         shipped = packaged_topology(text)
-        if shipped.exists():
+        if path_exists(shipped):
             return shipped
-        raise ScenarioError(text, "(file)", f"no such file or shipped topology "
-                                            f"(shipped: {', '.join(shipped_topologies())})")
+        raise ScenarioError(short_path(text), "(file)", f"no such file or shipped topology "
+                                                        f"(shipped: {', '.join(shipped_topologies())})")
     return path
 
 
@@ -178,9 +181,9 @@ def load_topology(path_or_name: str | Path) -> Topology:
     """
     path = _resolve(path_or_name)
     try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = None  # read_yaml reports the missing file
+        stamp = os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        stamp = None  # read_yaml reports the missing file (or the symlink loop, or the NUL)
     return _load(str(path), stamp)
 
 
