@@ -115,13 +115,18 @@ def write_report_to(out: str | Path) -> int:
     """Write OUT/report.html and print its path (matplotlib is imported only here)."""
     from sim.outputs.report import write_report
 
-    try:
-        path = write_report(out)
-    except OSError as exc:
-        print(f"error: {out}: cannot write report.html: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {path}")
+    print(f"wrote {write_report(out)}")
     return 0
+
+
+def write_study(out: Path, name: str, table, about: dict) -> None:
+    """OUT/NAME.csv (the table) and OUT/NAME.json (what it shows), both whole or neither."""
+    from sim.outputs.files import write_files
+
+    write_files(out, {f"{name}.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                      f"{name}.json": json.dumps(about, indent=2) + "\n"})
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {name}.csv, {name}.json to {out}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -146,8 +151,7 @@ def run_validation():
 def cmd_validate(args: argparse.Namespace) -> int:
     import contextlib
 
-    from sim.outputs.files import output_lock
-    from sim.outputs.files import write_files
+    from sim.outputs.files import output_lock, write_files
     from sim.studies.validate import format_table
 
     # --out is refused (unwritable, or another sim command writing it) before the cases are computed
@@ -155,39 +159,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         table = run_validation()
         print(format_table(table))
         if args.out:
-            out = Path(args.out)
-            try:
-                write_files(out, {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
-            except OSError as exc:
-                print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-                return 1
-            print(f"wrote validation.csv to {out}")
+            write_files(Path(args.out),
+                        {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+            print(f"wrote validation.csv to {args.out}")
         return 0 if (table["status"] == "PASS").all() else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.studies.executor import StudyError
     from sim.studies.sweep import SweepSpec, parse_grid, run_sweep
 
     spec = SweepSpec(scenario=str(Path(args.scenario).resolve()) if args.scenario else None,
                      overrides=tuple(args.overrides), n=args.n, root_seed=args.seed, grid=parse_grid(args.grid))
-    try:  # run_sweep checks every cell's scenario, --dask and --out before it writes anything
-        tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume,
-                           progress=not args.quiet)
-    except StudyError as exc:  # a replication failed (not bad input): one line naming it
-        if os.environ.get("SIM_DEBUG"):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    thresholds = tables["thresholds"]
-    print(thresholds.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    # run_sweep checks every cell's scenario, --dask and --out before it writes anything
+    tables = run_sweep(spec, args.out, workers=args.workers, dask=args.dask, resume=args.resume,
+                       progress=not args.quiet)
+    print(tables["thresholds"].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote bands.csv, thresholds.csv, replications.csv to {args.out}")
     return write_report_to(args.out) if args.report else 0
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.config.loading import load_template
-    from sim.outputs.files import write_files
+    from sim.outputs.files import output_lock
     from sim.studies.tornado import tornado
 
     scenario = str(Path(args.scenario).resolve()) if args.scenario else None
@@ -196,54 +189,27 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         print(f"error: {scenario or 'baseline'}: (top): no uncertain inputs (no {{dist: ...}} values) to swing",
               file=sys.stderr)
         return 2
-    from sim.outputs.files import output_lock
-    from sim.studies.executor import StudyError
-
     out = Path(args.out) if args.out else Path("results") / "sensitivity"
     with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
-        try:
-            table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
-        except StudyError as exc:  # a run failed (not bad input): one line naming it
-            if os.environ.get("SIM_DEBUG"):
-                raise
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        about = {"scenario": template.name, "seed": args.seed, "version": package_version(),
-                 "overrides": list(args.overrides), "output": "largest completed run, FLOP"}
-        try:
-            write_files(out, {"tornado.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                              "tornado.json": json.dumps(about, indent=2) + "\n"})
-        except OSError as exc:
-            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-        print(f"wrote tornado.csv, tornado.json to {out}")
+        table = tornado(scenario, tuple(args.overrides), seed=args.seed, workers=args.workers)
+        write_study(out, "tornado", table, {"scenario": template.name, "seed": args.seed, "version": package_version(),
+                                            "overrides": list(args.overrides), "output": "largest completed run, FLOP"})
         return write_report_to(out) if args.report else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.config.loading import load_scenario
     from sim.network.placement import place_on_topology
-    from sim.outputs.files import write_files
+    from sim.outputs.files import output_lock
     from sim.studies.compare import compare
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     placed = [place_on_topology(scenario, ref) for ref in args.topologies]  # all refused before any runs
     out = Path(args.out) if args.out else Path("results") / "compare"
-    from sim.outputs.files import output_lock
-
     with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
         table = compare(placed, seed=args.seed, workers=args.workers)
-        try:
-            about = {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
-                     "topologies": list(args.topologies), "overrides": list(args.overrides)}
-            write_files(out, {"compare.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                              "compare.json": json.dumps(about, indent=2) + "\n"})
-        except OSError as exc:
-            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-        print(f"wrote compare.csv, compare.json to {out}")
+        write_study(out, "compare", table, {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
+                                            "topologies": list(args.topologies), "overrides": list(args.overrides)})
         return write_report_to(out) if args.report else 0
 
 
@@ -272,18 +238,13 @@ def format_summary(result: Result) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.config.loading import load_scenario
-
     from sim.outputs.files import output_lock
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     with output_lock(out):  # refuses an unwritable --out, or a folder another sim command is writing, before running
         result = run(scenario, seed=args.seed)
-        try:
-            paths = result.write(out)
-        except OSError as exc:
-            print(f"error: {out}: cannot write outputs: {exc.strerror or exc}", file=sys.stderr)
-            return 1
+        paths = result.write(out)
         print(format_summary(result))
         print(f"wrote {', '.join(p.name for p in paths)} to {out}")
         return write_report_to(out) if args.report else 0
@@ -310,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if os.environ.get("SIM_DEBUG"):
             raise
+        from sim.studies.executor import StudyError
+
+        if isinstance(exc, StudyError):  # a run of a study failed (not bad input): one line naming it
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"error: {describe_failure(exc)}", file=sys.stderr)
         return 2 if isinstance(exc, (OSError, MemoryError, RecursionError)) else 1
 
