@@ -35,7 +35,8 @@ from typing import Any, Callable
 import simpy
 from pydantic import BaseModel
 
-from sim.config.loading import check_references, load_scenario
+from sim.config.loading import load_scenario
+from sim.config.references import check_references
 from sim.config.schema import Scenario
 from sim.outputs.tables import build_result
 from sim.world.assembly import build_world

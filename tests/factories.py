@@ -3,7 +3,7 @@
 `scenario_dicts()` draws a plain scenario dict shaped like a YAML file after loading: 1-3 GPU types,
 1-2 labs, 1-3 sites, 0-3 power plants, 0-3 training runs, a 1-3 year horizon on a 7-day tick,
 capacities that may be zero, dates on either side of the start date. The draws are built to pass
-`sim.config.schema.Scenario.model_validate` and `sim.config.loading.check_references` (initial GPUs are only put on
+`sim.config.schema.Scenario.model_validate` and `sim.config.references.check_references` (initial GPUs are only put on
 sites that are built and powered on the start date, and sized to fit); the tests still `assume` both.
 """
 from __future__ import annotations

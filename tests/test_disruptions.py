@@ -30,7 +30,7 @@ from sim.world.labs import Lab
 from sim.world.streams import DISRUPTION_SPAWN_KEY, RandomStreams
 from sim.config.plants import plant_online_day
 from sim.outputs.tables import build_result
-from sim.config.loading import check_references
+from sim.config.references import check_references
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
 from sim.world.supply import plan_supply

@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.config.distributions import (Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform, beta_cdf, beta_quantile,
-                               find_distributions, normal_cdf, parse_distribution, replace_at)
+from sim.config.distributions import (Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform, find_distributions,
+                                      parse_distribution, replace_at)
+from sim.config.special_functions import beta_cdf, beta_quantile, normal_cdf
 from sim.config.errors import ScenarioError
 from sim.config.loading import load_template
 

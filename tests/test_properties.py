@@ -15,7 +15,7 @@ from factories import scenario_dicts
 from sim.world.assembly import build_world
 from sim.physics.frontier import CONSTRAINTS
 from sim.outputs.tables import build_result
-from sim.config.loading import check_references
+from sim.config.references import check_references
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
 from sim.physics.compute import binding_constraint

@@ -1,6 +1,6 @@
 """Checks of a scenario's disruptions: names, dates, the effect each kind takes, and targets.
 
-Returns the first problem as (key path, problem), like sim.config.loading.check_references, so the
+Returns the first problem as (key path, problem), like sim.config.references.check_references, so the
 loader reports it as one line naming the file and the key path (e.g. disruptions.2.target).
 """
 from __future__ import annotations

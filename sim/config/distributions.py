@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from sim.config.errors import ScenarioError, show, show_number
 from sim.config.limits import MAX_SIGMA
-from sim.config.special_functions import beta_cdf, beta_quantile, normal_cdf  # noqa: F401 (re-exported)
+from sim.config.special_functions import beta_quantile, normal_cdf
 
 _STD = NormalDist()
 Z90 = _STD.inv_cdf(0.9)  # 1.2815515655446004: the 90th percentile of the standard normal

@@ -44,7 +44,7 @@ MIN_TICK_DAYS, MAX_TICK_DAYS = 1.0, 31.0
 MAX_QUANTITY = 1e15
 # Capacity growth after a ramp's last point: at most 10x a year (the fastest on record, CoWoS in
 # 2023-2024, was ~2.3x, data/supply.csv); the ramp's value at end_date must also stay at most
-# MAX_QUANTITY a month (sim.config.loading.check_references), so no growth overflows a float.
+# MAX_QUANTITY a month (sim.config.references.check_references), so no growth overflows a float.
 MAX_GROWTH_PER_YEAR = 10.0
 # One accelerator: a million H100s' FLOP/s in one package (1e21) is past any roadmap; no accelerator
 # server draws under 1 W or over 10 MW per GPU (H100: 1,400 W all-in, data/hardware.csv), so GPUs per

@@ -4,7 +4,7 @@ Key names carry their units (`_mw`, `_days`, `_flop_s`, `_wpm`), so a file reads
 Validation is strict: a string where a number belongs, a negative or non-finite number, a number or
 date out of its bounds (sim/config/limits.py), or an unknown key is refused with its key path.
 Cross-references (a run naming a missing site, a mix naming an unknown GPU) are checked in
-`sim.config.loading.check_references`, which reports key paths the same way.
+`sim.config.references.check_references`, which reports key paths the same way.
 """
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import json
 import math
-import numbers
 import os
 import re
 from pathlib import Path
