@@ -126,27 +126,34 @@ def _os_problem(exc: OSError, made: str) -> str:
     return f"cannot {made}: {exc.strerror or exc}"
 
 
-def check_writable(out_dir: str | Path) -> None:
-    """Refuse (OutputError) an output folder that cannot be written: a path that is a file, a path
-    inside a file, a folder the system will not let us create or write into. Nothing is left behind:
-    folders it makes to try are removed again. Call it before any simulation work."""
-    out = Path(out_dir)
+def _make_folders(out: Path) -> list[Path]:
+    """Create OUT and any missing folders above it, refusing (OutputError, nothing left behind) a path
+    that is or lies inside a file, or that the system will not create; returns the folders made."""
     problem = _path_problem(out)
     if problem:
         raise OutputError(out, problem)
     missing = _missing_folders(out)
     try:
-        try:
-            for folder in missing:
-                folder.mkdir()
-        except OSError as exc:
-            raise OutputError(out, _os_problem(exc, "create this folder")) from None
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".sim.probe.", suffix=".tmp", dir=out)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise OutputError(out, _os_problem(exc, "write to this folder")) from None
+        for folder in missing:
+            folder.mkdir()
+    except OSError as exc:
+        _remove_empty(missing)
+        raise OutputError(out, _os_problem(exc, "create this folder")) from None
+    return missing
+
+
+def check_writable(out_dir: str | Path) -> None:
+    """Refuse (OutputError) an output folder that cannot be written: a path that is a file, a path
+    inside a file, a folder the system will not let us create or write into. Nothing is left behind:
+    folders it makes to try are removed again. Call it before any simulation work."""
+    out = Path(out_dir)
+    missing = _make_folders(out)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sim.probe.", suffix=".tmp", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(out, _os_problem(exc, "write to this folder")) from None
     finally:
         _remove_empty(missing)
 
@@ -232,16 +239,7 @@ def output_lock(out_dir: str | Path) -> Iterator[Path]:
 
     Re-entrant within a process, and covering the folders inside OUT (see the module docstring)."""
     out = Path(out_dir)
-    problem = _path_problem(out)
-    if problem:
-        raise OutputError(out, problem)
-    missing = _missing_folders(out)
-    try:
-        for folder in missing:
-            folder.mkdir()
-    except OSError as exc:
-        _remove_empty(missing)
-        raise OutputError(out, _os_problem(exc, "create this folder")) from None
+    missing = _make_folders(out)
     key = out.resolve()
     holder = _holder(key)
     if holder is not None:  # this process holds it already (the command, around its writes)
