@@ -8,7 +8,8 @@ Everything here is re-exported from `sim` (lazily: `import sim` stays cheap).
 """
 from __future__ import annotations
 
-from sim.config.distributions import Distribution, parse_distribution
+from sim.config.distribution_specs import parse_distribution
+from sim.config.distributions import Distribution
 from sim.config.errors import ScenarioError
 from sim.config.loading import (ScenarioTemplate, UncertainInput, load_scenario, load_template,
                                 packaged_scenario)

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.config.distributions import (Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform, find_distributions,
-                                      parse_distribution, replace_at)
+from sim.config.distribution_specs import find_distributions, parse_distribution, replace_at
+from sim.config.distributions import Choice, Lognormal, Pert, Triangular, TruncNormal, Uniform
 from sim.config.special_functions import beta_cdf, beta_quantile, normal_cdf
 from sim.config.errors import ScenarioError
 from sim.config.loading import load_template

@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping
 import pydantic
 import yaml
 
-from sim.config.distributions import Distribution, find_distributions, is_distribution, parse_distribution, replace_at
+from sim.config.distribution_specs import find_distributions, is_distribution, parse_distribution, replace_at
+from sim.config.distributions import Distribution
 from sim.config.errors import ScenarioError, format_path, from_pydantic, show
 from sim.config.yaml_io import (YamlLimitError, YamlValueError, is_regular_file, os_problem, parse_value, path_exists,
                                 read_yaml, short_path, yaml_error)
