@@ -112,7 +112,7 @@ def median_of(fn: Callable[[], float], repeat: int) -> float:
 # that is neither here nor in NOT_SCALED is reported, so a new schema field cannot be missed silently.
 SCALED = {
     ("LogicFab", "wafer_capacity_wpm"), ("PackagingLine", "wafer_capacity_wpm"),
-    ("HbmSupplier", "stack_capacity_per_month"), ("PowerPlant", "capacity_mw"), ("Site", "facility_mw"),
+    ("HbmSupplier", "tsv_wafer_capacity_wpm"), ("PowerPlant", "capacity_mw"), ("Site", "facility_mw"),
     ("Site", "initial_gpus"), ("TrainingRun", "start_when_h100e_installed"),
 }
 NOT_SCALED = {  # per-GPU, per-wafer or per-token figures, and fractions: the same at any fleet size
@@ -170,7 +170,7 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
         return spec * factor
 
     for group, key in (("logic_fabs", "wafer_capacity_wpm"), ("packaging_lines", "wafer_capacity_wpm"),
-                       ("hbm_suppliers", "stack_capacity_per_month")):
+                       ("hbm_suppliers", "tsv_wafer_capacity_wpm")):
         for item in data[group].values():
             item[key] = scale_ramp(item[key])
     for plant in data["power_plants"]:
@@ -198,7 +198,9 @@ def replicated(scenario: Scenario, copies: int) -> Scenario:
     labs, sites, plants, runs, disruptions = {}, {}, [], [], []
     for k in range(copies):
         for name, lab in data["labs"].items():
-            labs[suffix(name, k)] = {**lab, "share_of_output": lab["share_of_output"] / copies}
+            share = lab["share_of_output"]
+            share = ({f: v / copies for f, v in share.items()} if isinstance(share, dict) else share / copies)
+            labs[suffix(name, k)] = {**lab, "share_of_output": share}
         for name, site in data["sites"].items():
             sites[suffix(name, k)] = {**site, "lab": suffix(site["lab"], k),
                                       "topology_site": site["topology_site"] or name}

@@ -40,12 +40,17 @@ METRICS: tuple[Metric, ...] = tuple(
         ("installed_gpus", "GPUs", "GPUs of this type installed and in service at all sites"),
     ])
     + _m("supply", [
-        ("capacity_gpus_per_month_logic", "GPUs/month", "GPUs a month the good logic dies arriving allow, at the product mix"),
-        ("capacity_gpus_per_month_cowos", "GPUs/month", "GPUs a month the CoWoS wafers arriving allow, at the product mix"),
-        ("capacity_gpus_per_month_hbm", "GPUs/month", "GPUs a month the HBM stacks arriving allow, at the product mix"),
+        ("capacity_gpus_per_month_logic", "GPUs/month", "accelerators a month the logic fabs' capacity allows, at the product mix"),
+        ("capacity_gpus_per_month_cowos", "GPUs/month", "accelerators a month the CoWoS lines' capacity allows, at the product mix"),
+        ("capacity_gpus_per_month_hbm", "GPUs/month", "accelerators a month the HBM makers' capacity allows, at the product mix"),
+        ("planned_gpus_per_month", "GPUs/month", "the master schedule: accelerators a month the binding input's nominal capacity allows"),
         ("logic_die_stock", "dies", "good logic dies waiting for assembly"),
         ("cowos_wafer_stock", "wafers", "yielded CoWoS wafers waiting for assembly"),
-        ("hbm_stack_stock", "stacks", "HBM stacks waiting for assembly"),
+        ("hbm_die_stock", "dies", "HBM DRAM core dies waiting for assembly (a stack is 8, 12 or 16 of them)"),
+        ("dies_written_off_total", "dies", "good logic dies of products that left the mix, written off (cumulative)"),
+        ("weeks_of_cover_dies", "weeks", "logic die stock over this week's planned use"),
+        ("weeks_of_cover_cowos", "weeks", "CoWoS wafer stock over this week's planned use"),
+        ("weeks_of_cover_hbm", "weeks", "HBM die stock over this week's planned use"),
     ])
     + _m("lab", [
         ("delivered_h100e_total", "H100e", "GPUs delivered to the lab since the start date, in H100-equivalents (cumulative)"),
@@ -75,6 +80,9 @@ METRICS: tuple[Metric, ...] = tuple(
         ("power_online_mw", "MW", "firm MW of all power plants online"),
         ("power_available_mw", "MW", "facility power all built sites can deliver"),
         ("power_drawn_mw", "MW", "facility power drawn by all installed GPUs"),
+        ("other_buyers_installed_h100e", "H100e", "other buyers' accelerators in service (bought within the service life)"),
+        ("other_buyers_power_mw", "MW", "facility power other buyers' accelerators in service draw (their sites are not modelled)"),
+        ("ai_power_demand_mw", "MW", "the world power balance: power drawn at the modelled sites plus other buyers'"),
     ])
     + _m("disruption", [
         ("disruption_active", "occurrences", "occurrences of the disruption in effect on the day"),

@@ -57,6 +57,8 @@ MAX_PACKAGES_PER_WAFER = 1e5
 MIN_DIE_MM2, MAX_DIE_MM2 = 1.0, 1e6
 MAX_WAFER_DIAMETER_MM = 1000.0
 MAX_PER_PACKAGE = 1000
+# HBM stacks are 4 to 16 dies high today (JEDEC HBM4 allows 16); 64 leaves room for what comes next.
+MAX_STACK_HEIGHT = 64
 # Power: 1e9 MW = 1,000 TW, ~100x all the world's generating capacity (~9 TW); the baseline's largest
 # campus is 2,500 MW. PUE at most 10 (real sites: 1.1-2, data/power.csv).
 MAX_MW = 1e9

@@ -13,7 +13,7 @@ from sim.config.errors import show, show_number
 from sim.config.limits import MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_QUANTITY
 from sim.config.plants import firm_mw_online
 from sim.config.schedule import DAYS_PER_YEAR, to_day
-from sim.config.schema import RampSpec, Scenario
+from sim.config.schema import FAMILIES, RampSpec, Scenario
 from sim.physics.hardware import good_dies_per_wafer
 from sim.physics.units import WATTS_PER_MEGAWATT
 
@@ -43,8 +43,9 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             if good_dies_per_wafer(gpu.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) < 1:
                 return (("gpu_types", gpu_name, "die_area_mm2"),
                         f"logic fab {show(fab_name)} yields less than one good die per wafer of this size")
-    if sum(lab.share_of_output for lab in s.labs.values()) > 1 + 1e-9:
-        return ("labs",), "shares of output add up to more than 1"
+    for family in FAMILIES:
+        if sum(lab.share_of(family) for lab in s.labs.values()) > 1 + 1e-9:
+            return ("labs",), f"shares of the {family} family's output add up to more than 1"
     for name, site in s.sites.items():
         if site.lab not in s.labs:
             return ("sites", name, "lab"), f"unknown lab {show(site.lab)}"
@@ -79,7 +80,7 @@ def _check_growth(s: Scenario) -> tuple[tuple, str] | None:
     """A ramp growing past its last point must stay at most MAX_QUANTITY a month through end_date
     (10x a year from a point in 1900 would overflow a float to infinity by 2200)."""
     sections = (("logic_fabs", "wafer_capacity_wpm"), ("packaging_lines", "wafer_capacity_wpm"),
-                ("hbm_suppliers", "stack_capacity_per_month"))
+                ("hbm_suppliers", "tsv_wafer_capacity_wpm"))
     for section, key in sections:
         for name, item in getattr(s, section).items():
             ramp = getattr(item, key)

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAYS, MAX_DIE_MM2, MAX_FLOP_S,
                                MAX_GROWTH_PER_YEAR, MAX_LEAD_TIME_FACTOR, MAX_MW, MAX_PACKAGES_PER_WAFER,
-                               MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
+                               MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_STACK_HEIGHT, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
                                MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MAX_WATTS, MIN_DIE_MM2,
                                MIN_TICK_DAYS, MIN_WATTS, NAME_CHARS, PATH_CHARS)
 
@@ -77,6 +77,10 @@ class RampSpec(Strict):
 RampOrNumber = Union[Amount, RampSpec]
 
 
+FAMILIES = ("gpu", "tpu", "trainium", "other")
+Family = Literal[FAMILIES]
+
+
 class GpuType(Strict):
     """One accelerator product; shipped specs: the catalog sim/data/hardware.csv (sources: docs/sources.md)."""
 
@@ -88,6 +92,8 @@ class GpuType(Strict):
     packages_per_cowos_wafer: Annotated[float, Field(gt=0, le=MAX_PACKAGES_PER_WAFER, allow_inf_nan=False)]
     die_area_mm2: Annotated[float, Field(ge=MIN_DIE_MM2, le=MAX_DIE_MM2, allow_inf_nan=False)]
     dies_per_gpu: Annotated[PerPackage, Field(ge=1)] = 1
+    family: Family = "gpu"  # which buyers take it (labs buy by family: `labs.NAME.share_of_output`)
+    hbm_stack_height: Annotated[int, Field(ge=1, le=MAX_STACK_HEIGHT)] = 8  # DRAM core dies per HBM stack
 
 
 class MixPoint(Strict):
@@ -119,13 +125,35 @@ class PackagingLine(Strict):
 
 
 class HbmSupplier(Strict):
-    stack_capacity_per_month: RampOrNumber  # HBM stacks per month
+    """An HBM maker: TSV (through-silicon via) wafers a month, each giving `dram_dies_per_tsv_wafer` good
+    DRAM core dies after stacking; a product's stacks take hbm_stacks x hbm_stack_height of them."""
+
+    tsv_wafer_capacity_wpm: RampOrNumber  # TSV wafers per month
+    dram_dies_per_tsv_wafer: PositiveAmount  # good core dies per TSV wafer (after die and stacking yield)
     allocation_share: Fraction = 1.0  # share going to the modelled accelerators
+    cycle_time_days: Days = 0.0  # TSV wafer start to finished stacks
+
+
+class SupplyPlanning(Strict):
+    """How the supply chain plans (sim/world/supply.py): each stage keeps this many weeks of the planned
+    use in stock (its safety stock), on top of what is on order for its lead time."""
+
+    die_buffer_weeks: Amount = 4.0
+    cowos_buffer_weeks: Amount = 2.0
+    hbm_buffer_weeks: Amount = 4.0
 
 
 class Lab(Strict):
-    share_of_output: FractionOrZero
+    # share of each family's output this lab buys ({gpu: 0.2, tpu: 0.6}; a family left out: none);
+    # one number: that share of every family
+    share_of_output: Union[FractionOrZero, dict[Family, FractionOrZero]]
     delivery_lead_time_days: Days
+
+    def share_of(self, family: str) -> float:
+        """The share of a family's output this lab buys."""
+        if isinstance(self.share_of_output, dict):
+            return self.share_of_output.get(family, 0.0)
+        return self.share_of_output
 
 
 class PlantType(Strict):
@@ -248,15 +276,20 @@ class Scenario(Strict):
     gpu_refresh_min_flop_per_w_gain: Annotated[float, Field(ge=1, le=MAX_QUANTITY, allow_inf_nan=False)] | None = None
     gpu_types: dict[Name, GpuType] = Field(min_length=1)
     mix: list[MixPoint] = Field(min_length=1)
+    # what mix shares are shares of: accelerators assembled, or CoWoS wafers (as foundry allocations by
+    # customer are reported; a product's units are then its wafer share x packages per wafer)
+    mix_basis: Literal["units", "cowos_wafers"] = "units"
     logic_fabs: dict[Name, LogicFab] = Field(min_length=1)
     packaging_lines: dict[Name, PackagingLine] = Field(min_length=1)
     hbm_suppliers: dict[Name, HbmSupplier] = Field(min_length=1)
+    supply_planning: SupplyPlanning = SupplyPlanning()
     labs: dict[Name, Lab] = Field(min_length=1)
     plant_types: dict[Name, PlantType] = Field(default_factory=dict)
     power_plants: list[PowerPlant] = Field(default_factory=list)
     sites: dict[Name, Site] = Field(default_factory=dict)
     runs: list[TrainingRun] = Field(default_factory=list)
     frontier: Frontier
+    other_buyers_pue: Annotated[float, Field(ge=1, le=MAX_PUE, allow_inf_nan=False)] = 1.2  # their sites' PUE
     topology: PathText | None = None  # a shipped topology's name or a path (relative to the scenario file)
     training: TrainingPhysics | None = None
     disruptions: list[Disruption] = Field(default_factory=list)

@@ -7,6 +7,8 @@ Shipments arrive after the lab's delivery lead time.
 """
 from __future__ import annotations
 
+from collections import deque
+
 import simpy
 
 from sim.world.component import Component
@@ -23,10 +25,12 @@ def entitlement(share: float, cumulative: int, base_entitled: float = 0.0, base_
 
 
 class Allocator(Component):
-    """Ships each batch of output to the labs by share, with a lead time.
+    """Ships each batch of output to the labs by share; a batch reaches its lab after the lab's lead
+    time (`deliver_due`, called by the install pass each tick).
 
-    A lab's share may change over time (an export rule, sim/world/disruptions.py): `share_changes[lab]`
-    is a list of (day, share from that day on), in day order. A lab is owed floor(E) whole GPUs of
+    A lab buys a share of each product's output, the share it buys of the product's family. That
+    share may be cut for a while (an export rule, sim/world/disruptions.py): `share_changes[lab]` is a
+    list of (day, factor on the lab's shares from that day on), in day order. A lab is owed floor(E) whole GPUs of
     each product, E = the sum over share segments of share x output made in the segment: E is kept as
     the value when the current segment began plus share x output made since. So counts stay whole and
     exact (shipped = floor(E) <= output; the rest goes to other buyers), a cut is not charged against
@@ -35,10 +39,12 @@ class Allocator(Component):
 
     kind = "allocator"
 
-    def __init__(self, env: simpy.Environment, labs: list[Lab], shares: list[float], lead_days: list[float],
+    def __init__(self, env: simpy.Environment, labs: list[Lab], shares: list[list[float]], lead_days: list[float],
                  n_products: int, share_changes: list[list[tuple[float, float]]] | None = None):
         super().__init__(env, "allocator")
-        self.labs, self.shares, self.lead_days = labs, list(shares), lead_days
+        self.labs, self.lead_days = labs, lead_days
+        self.base_shares = [list(row) for row in shares]  # lab -> product -> share (by the product's family)
+        self.factors = [1.0] * len(labs)  # lab -> factor from export rules in effect
         self.n = n_products
         self.produced_total = [0] * n_products
         self.shipped = [[0] * n_products for _ in labs]  # cumulative, by lab
@@ -48,6 +54,11 @@ class Allocator(Component):
         # (fractional GPUs) on it
         self.segment_produced = [[0] * n_products for _ in labs]
         self.segment_entitled = [[0.0] * n_products for _ in labs]
+        self.pending: list[deque[tuple[float, list[int]]]] = [deque() for _ in labs]  # (arrival day, batch)
+
+    def share(self, lab_index: int, product: int) -> float:
+        """The lab's share of a product's output now."""
+        return self.base_shares[lab_index][product] * self.factors[lab_index]
 
     @property
     def other_buyers_total(self) -> list[int]:
@@ -59,12 +70,12 @@ class Allocator(Component):
         now = self.env.now
         for lab_index, changes in enumerate(self.share_changes):
             while changes and changes[0][0] <= now:
-                share, base_made, base_entitled = (self.shares[lab_index], self.segment_produced[lab_index],
-                                                   self.segment_entitled[lab_index])
+                base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
                 self.segment_entitled[lab_index] = [
-                    base_entitled[i] + share * (self.produced_total[i] - base_made[i]) for i in range(self.n)]
+                    base_entitled[i] + self.share(lab_index, i) * (self.produced_total[i] - base_made[i])
+                    for i in range(self.n)]
                 self.segment_produced[lab_index] = self.produced_total[:]
-                _, self.shares[lab_index] = changes.pop(0)
+                _, self.factors[lab_index] = changes.pop(0)
 
     def ship(self, made: list[int]) -> None:
         """Count a batch of output and send each lab what it is now owed."""
@@ -72,12 +83,13 @@ class Allocator(Component):
         products = [i for i in range(self.n) if made[i]]
         for i in products:
             self.produced_total[i] += made[i]
-        for lab_index, share in enumerate(self.shares):
+        for lab_index in range(len(self.labs)):
             shipped = self.shipped[lab_index]
             base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
             batch = [0] * self.n
             for i in products:
-                owed = entitlement(share, self.produced_total[i], base_entitled[i], base_made[i]) - shipped[i]
+                owed = (entitlement(self.share(lab_index, i), self.produced_total[i], base_entitled[i], base_made[i])
+                        - shipped[i])
                 if owed > 0:
                     batch[i] = owed
                     shipped[i] += owed
@@ -85,12 +97,15 @@ class Allocator(Component):
                 transit = self.in_transit[lab_index]
                 for i in products:
                     transit[i] += batch[i]
-                arrival = self.env.timeout(self.lead_days[lab_index], value=(lab_index, batch))
-                arrival.callbacks.append(self._deliver)
+                self.pending[lab_index].append((self.env.now + self.lead_days[lab_index], batch))
 
-    def _deliver(self, arrival: simpy.Event) -> None:
-        lab_index, batch = arrival.value
-        transit = self.in_transit[lab_index]
-        for i, count in enumerate(batch):
-            transit[i] -= count
-        self.labs[lab_index].receive(batch)
+    def deliver_due(self, now: float) -> None:
+        """Hand each lab the batches whose lead time has passed by `now` (called each tick before the
+        labs install: a batch arriving between ticks would wait for the next install pass anyway)."""
+        for lab_index, pending in enumerate(self.pending):
+            transit = self.in_transit[lab_index]
+            while pending and pending[0][0] <= now + 1e-9:
+                _, batch = pending.popleft()
+                for i, count in enumerate(batch):
+                    transit[i] -= count
+                self.labs[lab_index].receive(batch)

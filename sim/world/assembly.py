@@ -20,7 +20,7 @@ from sim.world.allocator import Allocator
 from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, share_changes, site_built_days,
                                    supply_capacity_factor)
 from sim.world.fleet import Refresh, ServiceLife
-from sim.world.labs import Lab
+from sim.world.labs import InstallPass, Lab
 from sim.world.power import Plant
 from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
 from sim.world.products import Products
@@ -81,15 +81,16 @@ def build_world(s: Scenario, seed: int = 0) -> World:
     sites, plants = _build_sites(env, s, products, disruptions)
     labs = _build_labs(env, s, products, sites)
 
-    allocator = Allocator(env, list(labs.values()), [s.labs[n].share_of_output for n in labs],
+    shares = [[s.labs[n].share_of(family) for family in products.family] for n in labs]
+    allocator = Allocator(env, list(labs.values()), shares,
                           [s.labs[n].delivery_lead_time_days for n in labs], len(products),
                           share_changes=[share_changes(s, occs).get(n, []) for n in labs])
     supply = Supply(env, plan_supply(s, supply_capacity_factor(occs, s.tick_days)), allocator.ship)
     refresh = None
     if s.gpu_refresh_min_flop_per_w_gain is not None:
         refresh = Refresh(products.flop_per_w(), s.gpu_refresh_min_flop_per_w_gain)
-    for lab in labs.values():
-        lab.start_installing(supply.plan.tick_starts.tolist(), products.newest_first, refresh)
+    InstallPass(env, list(labs.values()), supply.plan.tick_starts.tolist(), products.newest_first, refresh,
+                allocator.deliver_due)
 
     topology = load_topology(s.topology) if s.topology else None
     site_node = {name: spec.topology_site or name for name, spec in s.sites.items()}
@@ -142,6 +143,7 @@ def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocato
     lab_list, site_list = list(labs.values()), list(sites.values())
     frontier = FrontierProbe(env, s.frontier, products, lab_list, walls)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
-              WorldProbe(env, products, allocator, lab_list, site_list), disruptions]
+              WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
+              disruptions]
     sample_days = [0.0] + [day for d in month_starts(s.start_date, s.end_date) if (day := to_day(d, s.start_date)) > 0]
     return Recorder(env, sample_days, horizon_day, probes, [frontier.sample]), frontier

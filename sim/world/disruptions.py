@@ -153,18 +153,15 @@ def supply_capacity_factor(occs: list[Occurrence], tick_days: float) -> Callable
 # --- allocation --------------------------------------------------------------------------------------
 
 def share_changes(s: Scenario, occs: list[Occurrence]) -> dict[str, list[tuple[float, float]]]:
-    """Per lab with an export rule: (day, share from that day on) at each window start and end.
-
-    Inside a window the lab's share is its share_of_output x the share_factor of every rule in effect.
-    """
+    """Per lab with an export rule: (day, factor on the lab's shares from that day on) at each window
+    start and end: inside a window, the product of the share_factor of every rule in effect."""
     out = {}
     for lab, spec in s.labs.items():
         rules = [o for o in occs if o.kind == "export_rule" and names_target(o.target, lab)]
         if not rules:
             continue
         days = sorted({o.start_day for o in rules} | {o.end_day for o in rules if math.isfinite(o.end_day)})
-        out[lab] = [(day, spec.share_of_output * math.prod(o.spec.share_factor for o in rules if o.active(day)))
-                    for day in days]
+        out[lab] = [(day, math.prod(o.spec.share_factor for o in rules if o.active(day))) for day in days]
     return out
 
 

@@ -159,7 +159,8 @@ class Refresh:
 
         Returns (extra room made, in GPUs of `product`; GPUs evicted).
         """
-        candidates = [old for old in self.replaceable[product] if fleet.free(old) > fleet.retire_pending[old]]
+        installed, busy, pending = fleet.installed, fleet.busy, fleet.retire_pending
+        candidates = [old for old in self.replaceable[product] if installed[old] - busy[old] > pending[old]]
         if not candidates:
             return 0, 0
         before = fleet.room_for(product, available_mw)

@@ -8,6 +8,7 @@ output tables are built from these rows alone (sim/outputs/tables.py).
 """
 from __future__ import annotations
 
+import bisect
 from typing import Callable
 
 import numpy as np
@@ -18,6 +19,7 @@ from sim.network.topology import Topology
 from sim.physics.frontier import CONSTRAINTS, lab_frontier
 from sim.network.spans import run_network
 from sim.physics.sizing import frontier_walls
+from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.world.allocator import Allocator
 from sim.world.component import Component, Row
 from sim.world.labs import Lab
@@ -85,15 +87,30 @@ class ProductProbe(Component):
 
 
 class WorldProbe(Component):
-    """Totals over everything modelled, in H100-equivalents, GPUs and MW."""
+    """Totals over everything modelled, in H100-equivalents, GPUs and MW, and the world power balance:
+    the modelled sites' draw plus that of other buyers' accelerators (installed as bought, retired at
+    the service life, at `other_buyers_pue`)."""
 
     kind = "world"
 
     def __init__(self, env: simpy.Environment, products: Products, allocator: Allocator, labs: list[Lab],
-                 sites: list[Site]):
+                 sites: list[Site], service_life_days: float, other_buyers_pue: float):
         super().__init__(env, "world")
         self.h100e = np.array(products.h100e)
+        self.it_w = np.array(products.it_w)
         self.allocator, self.labs, self.sites = allocator, labs, sites
+        self.service_life_days, self.other_buyers_pue = service_life_days, other_buyers_pue
+        self.other_buyers_log: list[tuple[float, np.ndarray]] = []  # (sample day, cumulative other buyers' output)
+
+    def _other_buyers_in_service(self, day: float) -> np.ndarray:
+        """Other buyers' accelerators in service: what they got in the last service life, at the
+        resolution of the samples. Their sites are not modelled: they are taken to install what they
+        buy at once, with power."""
+        total = np.array(self.allocator.other_buyers_total, dtype=float)
+        log = self.other_buyers_log
+        log.append((day, total))
+        cut = bisect.bisect_right(log, day - self.service_life_days, key=lambda entry: entry[0])
+        return total - log[cut - 1][1] if cut > 0 else total
 
     def probe(self, day: float, rows: list[Row]) -> None:
         h100e, alloc, sites, kind = self.h100e, self.allocator, self.sites, self.kind
@@ -111,7 +128,14 @@ class WorldProbe(Component):
         rows.append((day, "world", kind, "inventory_h100e", float(inventory @ h100e)))
         rows.append((day, "world", kind, "power_online_mw", sum(s.firm_mw_online for s in sites)))
         rows.append((day, "world", kind, "power_available_mw", sum(s.available_mw for s in sites)))
-        rows.append((day, "world", kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
+        drawn_mw = sum(s.fleet.drawn_mw for s in sites)
+        rows.append((day, "world", kind, "power_drawn_mw", drawn_mw))
+        # the world power balance: output the modelled labs did not take still draws power somewhere
+        others = self._other_buyers_in_service(day)
+        others_mw = float(others @ self.it_w) * self.other_buyers_pue / WATTS_PER_MEGAWATT
+        rows.append((day, "world", kind, "other_buyers_installed_h100e", float(others @ h100e)))
+        rows.append((day, "world", kind, "other_buyers_power_mw", others_mw))
+        rows.append((day, "world", kind, "ai_power_demand_mw", drawn_mw + others_mw))
 
 
 def installed_by_product(sites: list[Site], n_products: int) -> np.ndarray:

@@ -22,6 +22,7 @@ class Products:
     it_w: list[float]  # all-in IT watts per GPU
     available_day: list[float]  # first simulated day the type is on sale
     newest_first: list[int]  # product indices, latest `available_from` first
+    family: list[str]  # gpu, tpu, trainium or other: which labs buy it
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":
@@ -36,6 +37,7 @@ class Products:
             it_w=[g.all_in_it_w for g in gpus],
             available_day=[to_day(g.available_from, s.start_date) for g in gpus],
             newest_first=sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True),
+            family=[g.family for g in gpus],
         )
 
     def __len__(self) -> int:

@@ -1,18 +1,34 @@
-"""Chip supply: logic fabs, CoWoS packaging lines and HBM suppliers feed GPU assembly.
+"""Chip supply, planned against the bottleneck: logic fabs, CoWoS packaging lines and HBM makers feed
+accelerator assembly.
 
-Flows, per tick:
-  logic wafers -> good dies of each product (wafers started by the product mix; Poisson yield)
-  CoWoS wafers -> interposer capacity (packages per wafer by product; packaging yield)
-  HBM stacks   -> stacks
-Each input arrives after its cycle time into a stock. Assembly builds GPUs by bill of materials:
-the scarcest input limits output and what is left is carried over. Capacities are ramps over time
-(sources beside each ramp in the scenario); they are evaluated for every tick before the run, so the event loop
-only moves numbers between stocks.
+Stages and their units:
+  logic fabs     -> good dies of each product (wafers x Poisson-yield good dies per wafer)
+  CoWoS lines    -> yielded interposer wafers (a product takes 1 / packages_per_cowos_wafer of one)
+  HBM makers     -> good DRAM core dies (TSV wafers x good dies per wafer); a product's HBM takes
+                    hbm_stacks x hbm_stack_height of them (8-high, 12-high: taller stacks cost wafers)
+Assembly builds accelerators from the three stocks by bill of materials at the product mix
+(`assemble`); the scarcest input limits output and what is left is carried over.
+
+Planning (material requirements planning with an order-up-to rule):
+  1. The master schedule: for every tick, the accelerators the *nominal* capacities allow at the mix,
+     each stage counted at the tick its work started one cycle time earlier; the binding stage sets it.
+  2. Each tick every stage orders what brings its inventory position (stock + on order) up to the
+     planned use over its lead time plus a planned buffer (weeks of cover), capped at the capacity it
+     has that tick (after outages); orders arrive one cycle time later.
+  3. Dies of a product that has left the mix for good are written off, not assembled years later.
+So upstream stages make only what the bottleneck can absorb, stocks stay near their buffers, and
+capacity lost at the bottleneck (an outage) is lost for good. The planner does not foresee outages:
+it plans on nominal capacity and reacts through the stocks.
+
+Sources: the order-up-to (base-stock) rule and MRP netting: Hopp & Spearman, Factory Physics, 3rd ed.
+(2008), ch. 2-3 (MRP after Orlicky 1975); HBM dies per stack: JEDEC HBM3/HBM4 (JESD238, JESD270-4).
+Capacity ramps are in the scenario, with their sources beside each value.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -22,6 +38,8 @@ from sim.physics.hardware import good_dies_per_wafer
 from sim.world.component import Component, Row
 from sim.config.schedule import DAYS_PER_MONTH, Ramp, constant_ramp, to_day
 from sim.config.schema import RampSpec, Scenario
+
+DAYS_PER_WEEK = 7.0
 
 
 def build_ramp(spec, start) -> Ramp:
@@ -41,7 +59,9 @@ def per_tick(ramp: Ramp, tick_starts: np.ndarray, tick_days: float) -> np.ndarra
 
 
 def mix_shares(s: Scenario, names: list[str], days: np.ndarray) -> np.ndarray:
-    """Share of assembly for each product on each day: mix points interpolated, rows sum to 1.
+    """Share of assembly (in units) for each product on each day: mix points interpolated, rows sum
+    to 1. With `mix_basis: cowos_wafers` the points are shares of CoWoS wafers, converted to units by
+    each product's packages per wafer.
 
     A product is not made before its `available_from` date: its share goes to the others, and a
     day on which nothing in the mix is available yet gets an all-zero row.
@@ -52,6 +72,8 @@ def mix_shares(s: Scenario, names: list[str], days: np.ndarray) -> np.ndarray:
     out = np.column_stack([np.interp(days, point_days, table[:, j]) for j in range(len(names))])
     available = np.array([to_day(s.gpu_types[n].available_from, s.start_date) for n in names])
     out = np.where(np.asarray(days, dtype=float)[:, None] >= available[None, :], out, 0.0)
+    if s.mix_basis == "cowos_wafers":  # wafer shares -> unit shares
+        out = out * np.array([s.gpu_types[n].packages_per_cowos_wafer for n in names])[None, :]
     totals = out.sum(axis=1, keepdims=True)
     return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
@@ -59,241 +81,364 @@ def mix_shares(s: Scenario, names: list[str], days: np.ndarray) -> np.ndarray:
 def assemble(
     dies: list[float],
     cowos_wafers: float,
-    hbm_stacks: float,
+    hbm_dies: float,
     shares: list[float],
     dies_per_gpu: list[float],
     cowos_wafers_per_gpu: list[float],
-    hbm_stacks_per_gpu: list[float],
+    hbm_dies_per_gpu: list[float],
 ) -> list[int]:
-    """GPUs of each product that the stocks allow, by bill of materials.
+    """Accelerators of each product that the stocks allow, by bill of materials.
 
-    The shared inputs (CoWoS, HBM) support at most G GPUs at the current mix, G set by the
+    The shared inputs (CoWoS, HBM) support at most G accelerators at the current mix, G set by the
     scarcer of the two; each product gets its mix share of G, limited by its own dies. Shared
     input left over (a product short of dies) then goes to products that still have dies, so
     dies started under an older mix are not stranded. Whatever is not used stays in stock.
     """
     n = len(dies)
     cowos_per_mix_gpu = sum(shares[i] * cowos_wafers_per_gpu[i] for i in range(n))
-    hbm_per_mix_gpu = sum(shares[i] * hbm_stacks_per_gpu[i] for i in range(n))
+    hbm_per_mix_gpu = sum(shares[i] * hbm_dies_per_gpu[i] for i in range(n))
     shared = math.inf
     if cowos_per_mix_gpu > 0:
         shared = cowos_wafers / cowos_per_mix_gpu
     if hbm_per_mix_gpu > 0:
-        shared = min(shared, hbm_stacks / hbm_per_mix_gpu)
+        shared = min(shared, hbm_dies / hbm_per_mix_gpu)
     by_dies = [dies[i] / dies_per_gpu[i] for i in range(n)]
     made = [int(min(shares[i] * shared, by_dies[i]) + 1e-9) if shares[i] > 0 else 0 for i in range(n)]
     cowos_left = cowos_wafers - sum(made[i] * cowos_wafers_per_gpu[i] for i in range(n))
-    hbm_left = hbm_stacks - sum(made[i] * hbm_stacks_per_gpu[i] for i in range(n))
+    hbm_left = hbm_dies - sum(made[i] * hbm_dies_per_gpu[i] for i in range(n))
     for i in range(n):
         spare_dies = by_dies[i] - made[i]
         if spare_dies < 1 or cowos_left <= 0 or hbm_left < 0:
             continue
         extra = min(spare_dies, cowos_left / cowos_wafers_per_gpu[i])
-        if hbm_stacks_per_gpu[i] > 0:
-            extra = min(extra, hbm_left / hbm_stacks_per_gpu[i])
+        if hbm_dies_per_gpu[i] > 0:
+            extra = min(extra, hbm_left / hbm_dies_per_gpu[i])
         extra = int(extra + 1e-9)
         if extra > 0:
             made[i] += extra
             cowos_left -= extra * cowos_wafers_per_gpu[i]
-            hbm_left -= extra * hbm_stacks_per_gpu[i]
+            hbm_left -= extra * hbm_dies_per_gpu[i]
     return made
 
 
-def capacity_in_gpus(
-    dies: np.ndarray, cowos_wafers: np.ndarray, hbm_stacks: np.ndarray, shares: np.ndarray,
-    dies_per_gpu: np.ndarray, cowos_wafers_per_gpu: np.ndarray, hbm_stacks_per_gpu: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """GPUs per tick (at the mix) that each input's arrivals alone would allow; the least binds."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_product = np.where(shares > 0, dies / dies_per_gpu / shares, np.inf)
-        hbm_need = shares @ hbm_stacks_per_gpu
-        return {
-            "logic": per_product.min(axis=1),
-            "cowos": cowos_wafers / (shares @ cowos_wafers_per_gpu),
-            "hbm": np.where(hbm_need > 0, hbm_stacks / hbm_need, np.inf),
-        }
+def order_up_to(position: float, use_over_lead: float, buffer: float, capacity: float) -> float:
+    """What a stage starts this tick: enough to bring its inventory position (stock + on order) up
+    to the planned use over its lead time plus its buffer, within the capacity it has
+    (the base-stock rule: Hopp & Spearman, Factory Physics, 3rd ed., 2008, sec. 2.4)."""
+    return min(max(use_over_lead + buffer - position, 0.0), capacity)
 
 
 @dataclass
-class Stocks:
-    """Inputs waiting for assembly: good dies by product, yielded CoWoS wafers, HBM stacks."""
+class Stage:
+    """One supplier of a stage (a fab, a packaging line, an HBM maker): its lead time in ticks and
+    what it can start in each tick of the run (after outages), and what it started before the run
+    that arrives in its first ticks."""
 
-    dies: list[float]
-    cowos_wafers: float = 0.0
-    hbm_stacks: float = 0.0
+    name: str
+    lead_ticks: int
+    capacity: np.ndarray  # [tick] units it can start (good dies need `good_per_wafer` to convert)
+    pre_start_arrivals: np.ndarray  # [lead_ticks] or [lead_ticks, product]: work in flight at the start
 
 
 @dataclass
 class SupplyPlan:
-    """Everything about supply that does not depend on the simulation: arrivals per tick."""
+    """Everything about supply that does not depend on the simulation: capacities and the master
+    schedule, per tick. Ticks past the horizon (up to the longest lead time) are planned too, so
+    orders placed near the end see the use they are for."""
 
     names: list[str]
     tick_days: float
-    tick_starts: np.ndarray
-    shares: np.ndarray  # [tick, product]
-    die_arrivals: dict[str, np.ndarray]  # fab -> [tick, product] good dies arriving
-    cowos_arrivals: dict[str, np.ndarray]  # line -> [tick] yielded wafers arriving
-    hbm_arrivals: dict[str, np.ndarray]  # supplier -> [tick] stacks arriving
+    tick_starts: np.ndarray  # [tick] of the run
+    shares: np.ndarray  # [tick + lead, product] mix
+    planned_gpus: np.ndarray  # [tick + lead, product]: the master schedule
+    fabs: list[Stage]  # capacity in wafers
+    good_per_wafer: np.ndarray  # [fab, product] good dies per wafer
+    cowos_lines: list[Stage]  # capacity in yielded wafers
+    hbm_makers: list[Stage]  # capacity in good DRAM core dies
     dies_per_gpu: np.ndarray
     cowos_wafers_per_gpu: np.ndarray
-    hbm_stacks_per_gpu: np.ndarray
-    capacity_gpus: dict[str, np.ndarray]  # input -> [tick] GPUs its arrivals alone allow
+    hbm_dies_per_gpu: np.ndarray
+    buffer_ticks: dict[str, float]  # stage ("dies", "cowos", "hbm") -> planned buffer in ticks of use
+    leaves_mix_tick: list[int]  # per product: from this tick on its share is zero for good
+    capacity_gpus: dict[str, np.ndarray]  # input -> [tick] accelerators its capacity alone allows
 
+    @cached_property
+    def use_dies(self) -> np.ndarray:
+        """[tick, product] dies the master schedule uses."""
+        return self.planned_gpus * self.dies_per_gpu
 
-def _arrivals(starts_per_tick: np.ndarray, start_days: np.ndarray, cycle_days: float, tick_days: float, n_ticks: int) -> np.ndarray:
-    """Sum what is started in each tick into the first tick at or after its completion day."""
-    arrive = np.ceil((start_days + cycle_days) / tick_days - 1e-9).astype(int)
-    keep = (arrive >= 0) & (arrive < n_ticks)
-    out = np.zeros((n_ticks,) + starts_per_tick.shape[1:])
-    np.add.at(out, arrive[keep], starts_per_tick[keep])
-    return out
+    @cached_property
+    def use_cowos(self) -> np.ndarray:
+        """[tick] yielded CoWoS wafers the master schedule uses."""
+        return self.planned_gpus @ self.cowos_wafers_per_gpu
+
+    @cached_property
+    def use_hbm(self) -> np.ndarray:
+        """[tick] HBM DRAM core dies the master schedule uses."""
+        return self.planned_gpus @ self.hbm_dies_per_gpu
 
 
 CapacityFactor = Callable[[str, str, np.ndarray], np.ndarray]
 
 
 def plan_supply(s: Scenario, capacity_factor: CapacityFactor | None = None) -> SupplyPlan:
-    """Evaluate every capacity ramp, the mix and the cycle times for every tick of the run.
-
-    Work started before the start date (within one cycle time) arrives during the run, so the
-    pipelines start full rather than empty.
+    """Evaluate every capacity ramp, the mix and the master schedule for every tick of the run.
 
     capacity_factor(source, name, start_days) -> the share of capacity left for the work started in
     each tick starting on those days (source "logic", "cowos" or "hbm"; sim/world/disruptions.py
-    builds it from outages and shortfalls). It scales what is *started*, so an outage reaches assembly
-    after the input's cycle time. None: full capacity throughout.
+    builds it from outages and shortfalls). It scales what can be *started*, so an outage reaches
+    assembly after the stage's cycle time. The master schedule uses nominal capacity (None: full
+    capacity throughout).
     """
     names = list(s.gpu_types)
     gpus = [s.gpu_types[n] for n in names]
     tick = s.tick_days
     n_ticks = int(math.floor(to_day(s.end_date, s.start_date) / tick)) + 1
-    tick_starts = np.arange(n_ticks) * tick
-    factor = capacity_factor or (lambda source, name, days: 1.0)
-    die_arrivals = {name: _die_arrivals(s, name, fab, names, n_ticks, factor) for name, fab in s.logic_fabs.items()}
-    cowos_arrivals = {name: _cowos_arrivals(s, name, line, n_ticks, factor)
-                      for name, line in s.packaging_lines.items()}
-    # stacks have no cycle time: what is made in a tick arrives in it
-    hbm_arrivals = {
-        name: per_tick(build_ramp(sup.stack_capacity_per_month, s.start_date), tick_starts, tick) * sup.allocation_share
-        for name, sup in s.hbm_suppliers.items()
-    }
-    if capacity_factor is not None:
-        hbm_arrivals = {name: stacks * capacity_factor("hbm", name, tick_starts) for name, stacks in hbm_arrivals.items()}
-    shares = mix_shares(s, names, tick_starts)
-    dies_per_gpu = np.array([g.dies_per_gpu for g in gpus], dtype=float)
-    cowos_wafers_per_gpu = np.array([1.0 / g.packages_per_cowos_wafer for g in gpus])
-    hbm_stacks_per_gpu = np.array([float(g.hbm_stacks) for g in gpus])
-    capacity = capacity_in_gpus(
-        sum(die_arrivals.values()), sum(cowos_arrivals.values()), sum(hbm_arrivals.values()),
-        shares, dies_per_gpu, cowos_wafers_per_gpu, hbm_stacks_per_gpu,
-    )
-    return SupplyPlan(
-        names=names, tick_days=tick, tick_starts=tick_starts, shares=shares,
-        die_arrivals=die_arrivals, cowos_arrivals=cowos_arrivals, hbm_arrivals=hbm_arrivals,
-        dies_per_gpu=dies_per_gpu, cowos_wafers_per_gpu=cowos_wafers_per_gpu, hbm_stacks_per_gpu=hbm_stacks_per_gpu,
-        capacity_gpus=capacity,
-    )
+    leads = ([_lead_ticks(f.cycle_time_days, tick) for f in s.logic_fabs.values()]
+             + [_lead_ticks(p.cycle_time_days, tick) for p in s.packaging_lines.values()]
+             + [_lead_ticks(h.cycle_time_days, tick) for h in s.hbm_suppliers.values()])
+    horizon = n_ticks + max(leads) + 1  # planned ticks: the run, then one lead time beyond
+    first = -max(leads)
+    all_starts = np.arange(first, horizon) * tick  # start days of every tick that matters
+    factor = capacity_factor or (lambda source, name, days: np.ones(len(days)))
 
-
-def _starts(cycle_time_days: float, tick: float, n_ticks: int) -> np.ndarray:
-    """Tick start days from one cycle time before the start date (work already in the pipeline)."""
-    first = -int(math.ceil(cycle_time_days / tick))
-    return np.arange(first, n_ticks) * tick
-
-
-def _die_arrivals(s: Scenario, fab_name: str, fab, names: list[str], n_ticks: int,
-                  factor: CapacityFactor) -> np.ndarray:
-    """[tick, product] good dies a logic fab delivers: wafers started for the mix that will be
-    assembled when they come out, split by the wafers each product's share of GPUs needs."""
-    gpus = [s.gpu_types[n] for n in names]
-    tick = s.tick_days
-    starts = _starts(fab.cycle_time_days, tick, n_ticks)
-    wafers = per_tick(build_ramp(fab.wafer_capacity_wpm, s.start_date), starts, tick) * fab.allocation_share
-    wafers = wafers * factor("logic", fab_name, starts)
-    shares = mix_shares(s, names, starts + fab.cycle_time_days)
-    good = np.array([good_dies_per_wafer(g.die_area_mm2, fab.defect_density_per_cm2, fab.wafer_diameter_mm) for g in gpus])
+    good = np.array([[good_dies_per_wafer(g.die_area_mm2, f.defect_density_per_cm2, f.wafer_diameter_mm) for g in gpus]
+                     for f in s.logic_fabs.values()])
     if np.any(good <= 0):
-        bad = names[int(np.argmin(good))]
-        raise ValueError(f"logic fab {fab_name!r} yields no good dies of {bad!r}")
-    wafer_need = shares * np.array([g.dies_per_gpu for g in gpus], dtype=float) / good
-    need_total = wafer_need.sum(axis=1, keepdims=True)  # zero while nothing in the mix is on sale
-    wafer_split = np.divide(wafer_need, need_total, out=np.zeros_like(wafer_need), where=need_total > 0)
-    good_dies = wafers[:, None] * wafer_split * good
-    return _arrivals(good_dies, starts, fab.cycle_time_days, tick, n_ticks)
+        raise ValueError("a logic fab yields no good dies of a product")
+    fab_nominal = [per_tick(build_ramp(f.wafer_capacity_wpm, s.start_date), all_starts, tick) * f.allocation_share
+                   for f in s.logic_fabs.values()]
+    cowos_nominal = [per_tick(build_ramp(p.wafer_capacity_wpm, s.start_date), all_starts, tick)
+                     * p.allocation_share * p.packaging_yield for p in s.packaging_lines.values()]
+    hbm_nominal = [per_tick(build_ramp(h.tsv_wafer_capacity_wpm, s.start_date), all_starts, tick)
+                   * h.dram_dies_per_tsv_wafer * h.allocation_share for h in s.hbm_suppliers.values()]
+
+    shares = mix_shares(s, names, np.arange(horizon) * tick)
+    dies_per_gpu = np.array([g.dies_per_gpu for g in gpus], dtype=float)
+    cowos_per_gpu = np.array([1.0 / g.packages_per_cowos_wafer for g in gpus])
+    hbm_per_gpu = np.array([float(g.hbm_stacks * g.hbm_stack_height) for g in gpus])
+
+    def arriving(nominal: list[np.ndarray], lead_ticks: list[int]) -> list[np.ndarray]:
+        """Each supplier's nominal capacity counted at the tick its work would arrive (ticks 0..horizon)."""
+        return [cap[-first - lead: -first - lead + horizon] for cap, lead in zip(nominal, lead_ticks)]
+
+    fab_leads = leads[:len(s.logic_fabs)]
+    line_leads = leads[len(s.logic_fabs):len(s.logic_fabs) + len(s.packaging_lines)]
+    hbm_leads = leads[len(s.logic_fabs) + len(s.packaging_lines):]
+    schedule_caps = capacity_in_gpus(arriving(fab_nominal, fab_leads), good, sum(arriving(cowos_nominal, line_leads)),
+                                     sum(arriving(hbm_nominal, hbm_leads)), shares, dies_per_gpu, cowos_per_gpu,
+                                     hbm_per_gpu)
+    planned_total = np.minimum.reduce(list(schedule_caps.values()))
+    planned_total = np.where(np.isfinite(planned_total), planned_total, 0.0)
+    planned = shares * planned_total[:, None]
+
+    # what each supplier can really start in the run's ticks (outages applied) and what it started
+    # before the run (at the schedule's use, within its capacity then)
+    run = slice(-first, -first + n_ticks)
+    run_days = all_starts[run]
+
+    def stages(specs: dict, nominal: list[np.ndarray], lead_ticks: list[int], source: str,
+               use: np.ndarray) -> list[Stage]:
+        total = sum(nominal)
+        out = []
+        for (name, _), cap, lead in zip(specs.items(), nominal, lead_ticks):
+            actual = cap * factor(source, name, all_starts)
+            split = np.divide(cap, total, out=np.zeros_like(cap), where=total > 0)
+            # started at ticks -lead..-1, arriving at 0..lead-1
+            before = slice(-first - lead, -first)
+            wanted = use[:lead] * (split[before][:, None] if use.ndim == 2 else split[before])
+            if use.ndim == 2:  # dies: capacity is in wafers
+                fab = list(specs).index(name)
+                wafers = (wanted / good[fab]).sum(axis=1)
+                scale = np.divide(np.minimum(wafers, actual[before]), wafers, out=np.zeros_like(wafers),
+                                  where=wafers > 0)
+                pre = wanted * scale[:, None]
+            else:
+                pre = np.minimum(wanted, actual[before])
+            out.append(Stage(name=name, lead_ticks=lead, capacity=actual[run], pre_start_arrivals=pre))
+        return out
+
+    fabs = stages(s.logic_fabs, fab_nominal, fab_leads, "logic", planned * dies_per_gpu)
+    lines = stages(s.packaging_lines, cowos_nominal, line_leads, "cowos", planned @ cowos_per_gpu)
+    makers = stages(s.hbm_suppliers, hbm_nominal, hbm_leads, "hbm", planned @ hbm_per_gpu)
+
+    # what each input's real capacity allows, for the probes
+    capacity = capacity_in_gpus([f.capacity for f in fabs], good, sum(line.capacity for line in lines),
+                                sum(m.capacity for m in makers), shares[:n_ticks], dies_per_gpu, cowos_per_gpu,
+                                hbm_per_gpu)
+    in_mix = shares > 0
+    leaves = [int(np.nonzero(in_mix[:, i])[0].max()) + 1 if in_mix[:, i].any() else 0 for i in range(len(names))]
+    buffer_weeks = {"dies": s.supply_planning.die_buffer_weeks, "cowos": s.supply_planning.cowos_buffer_weeks,
+                    "hbm": s.supply_planning.hbm_buffer_weeks}
+    return SupplyPlan(
+        names=names, tick_days=tick, tick_starts=run_days.copy(),
+        shares=shares, planned_gpus=planned, fabs=fabs, good_per_wafer=good, cowos_lines=lines, hbm_makers=makers,
+        dies_per_gpu=dies_per_gpu, cowos_wafers_per_gpu=cowos_per_gpu, hbm_dies_per_gpu=hbm_per_gpu,
+        buffer_ticks={k: w * DAYS_PER_WEEK / tick for k, w in buffer_weeks.items()},
+        leaves_mix_tick=leaves, capacity_gpus=capacity,
+    )
 
 
-def _cowos_arrivals(s: Scenario, line_name: str, line, n_ticks: int, factor: CapacityFactor) -> np.ndarray:
-    """[tick] yielded CoWoS wafers a packaging line delivers, after its cycle time."""
-    tick = s.tick_days
-    starts = _starts(line.cycle_time_days, tick, n_ticks)
-    wafers = (per_tick(build_ramp(line.wafer_capacity_wpm, s.start_date), starts, tick)
-              * line.allocation_share * line.packaging_yield)
-    wafers = wafers * factor("cowos", line_name, starts)
-    return _arrivals(wafers, starts, line.cycle_time_days, tick, n_ticks)
+def _lead_ticks(cycle_time_days: float, tick_days: float) -> int:
+    """Ticks from a start to its arrival: the first tick at or after the cycle time."""
+    return int(math.ceil(cycle_time_days / tick_days - 1e-9))
+
+
+def capacity_in_gpus(fab_wafers: list[np.ndarray], good: np.ndarray, cowos_wafers: np.ndarray,
+                     hbm_dies: np.ndarray, shares: np.ndarray, dies_per_gpu: np.ndarray,
+                     cowos_wafers_per_gpu: np.ndarray, hbm_dies_per_gpu: np.ndarray) -> dict[str, np.ndarray]:
+    """Accelerators per tick (at the mix) that each input's capacity alone would allow; the least binds.
+    An input no product in the mix needs has no limit (inf)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logic = sum(np.where((w := shares @ (dies_per_gpu / good[f])) > 0, wafers / w, np.inf)
+                    for f, wafers in enumerate(fab_wafers))
+        cowos_need, hbm_need = shares @ cowos_wafers_per_gpu, shares @ hbm_dies_per_gpu
+        return {
+            "logic": logic,
+            "cowos": np.where(cowos_need > 0, cowos_wafers / cowos_need, np.inf),
+            "hbm": np.where(hbm_need > 0, hbm_dies / hbm_need, np.inf),
+        }
+
+
+@dataclass
+class Stocks:
+    """Inputs waiting for assembly: good dies by product, yielded CoWoS wafers, HBM DRAM core dies."""
+
+    dies: list[float]
+    cowos_wafers: float = 0.0
+    hbm_dies: float = 0.0
 
 
 class Supply(Component):
-    """The chip supply chain: each tick, what the fabs, packaging lines and HBM suppliers complete
-    arrives in the stocks, then assembly builds what the stocks allow and ships it.
-
-    One process does both, in that order, for every input at once: arrivals only touch the stocks,
-    which nothing else reads in between, so this is the same as a process per input handing over
-    before assembly runs, at a fifth of the events.
-    """
+    """The chip supply chain. Each tick: what the stages started one cycle time ago arrives; dies of
+    products that left the mix are written off; assembly builds what the stocks allow and ships it;
+    then every stage orders against the master schedule (see the module docstring)."""
 
     kind = "supply"
 
     def __init__(self, env: simpy.Environment, plan: SupplyPlan, ship: Callable[[list[int]], None]):
         super().__init__(env, "supply")
         self.plan, self.ship = plan, ship
-        self.stocks = Stocks(dies=[0.0] * len(plan.names))
-        self.produced_total = [0] * len(plan.names)  # GPUs by product, cumulative
+        n = len(plan.names)
+        use_dies, use_cowos, use_hbm = plan.use_dies, plan.use_cowos, plan.use_hbm
+        buf = plan.buffer_ticks
+        # start with each stock at its planned buffer
+        self.stocks = Stocks(dies=(use_dies[0] * buf["dies"]).tolist(), cowos_wafers=float(use_cowos[0] * buf["cowos"]),
+                             hbm_dies=float(use_hbm[0] * buf["hbm"]))
+        self.produced_total = [0] * n  # by product, cumulative
+        self.written_off_dies = [0.0] * n  # by product, cumulative
         self.add_process(self._ticks)
 
-    def _arrive(self, k: int, dies: list[list[list[float]]], cowos: list[list[float]], hbm: list[list[float]]) -> None:
-        """Tick k's arrivals into the stocks: each fab's good dies, each line's wafers, each supplier's stacks."""
-        stocks = self.stocks
-        held = stocks.dies
-        for fab in dies:
-            for i, x in enumerate(fab[k]):
-                held[i] += x
-        for line in cowos:
-            if line[k]:
-                stocks.cowos_wafers += line[k]
-        for supplier in hbm:
-            if supplier[k]:
-                stocks.hbm_stacks += supplier[k]
-
     def _ticks(self):
-        """Each tick: the arrivals, then assembly builds what the stocks allow and ships it."""
         env, plan, stocks = self.env, self.plan, self.stocks
-        n = len(plan.names)
-        dies_in = [a.tolist() for a in plan.die_arrivals.values()]
-        cowos_in = [a.tolist() for a in plan.cowos_arrivals.values()]
-        hbm_in = [a.tolist() for a in plan.hbm_arrivals.values()]
+        n, n_ticks = len(plan.names), len(plan.tick_starts)
+        tick_days = plan.tick_days
+        # arrivals per tick, pipelines filled with the work in flight at the start
+        die_lead = max(f.lead_ticks for f in plan.fabs)
+        cowos_lead = max(line.lead_ticks for line in plan.cowos_lines)
+        hbm_lead = max(m.lead_ticks for m in plan.hbm_makers)
+        span = n_ticks + max(die_lead, cowos_lead, hbm_lead) + 1
+        dies_in = [[0.0] * n for _ in range(span)]
+        cowos_in, hbm_in = [0.0] * span, [0.0] * span
+        for fab in plan.fabs:
+            for k, row in enumerate(fab.pre_start_arrivals.tolist()):
+                dies_in[k] = [a + b for a, b in zip(dies_in[k], row)]
+        for line in plan.cowos_lines:
+            for k, x in enumerate(line.pre_start_arrivals.tolist()):
+                cowos_in[k] += x
+        for maker in plan.hbm_makers:
+            for k, x in enumerate(maker.pre_start_arrivals.tolist()):
+                hbm_in[k] += x
+        on_order_dies = [sum(dies_in[k][i] for k in range(span)) for i in range(n)]
+        on_order = {"cowos": sum(cowos_in), "hbm": sum(hbm_in)}
+
+        # planned use and its running sum (use over a lead time = a difference of two sums)
+        use_dies = plan.use_dies.tolist()
+        cum_dies = np.vstack([np.zeros(n), np.cumsum(plan.use_dies, axis=0)]).tolist()
+        use = {"cowos": plan.use_cowos.tolist(), "hbm": plan.use_hbm.tolist()}
+        cum = {k: np.concatenate([[0.0], np.cumsum(v)]).tolist() for k, v in use.items()}
+        buf = plan.buffer_ticks
+        fab_caps = [f.capacity.tolist() for f in plan.fabs]
+        fab_leads = [f.lead_ticks for f in plan.fabs]
+        per_die_wafers = [(1.0 / plan.good_per_wafer[f]).tolist() for f in range(len(plan.fabs))]
+        line_caps = [(line.capacity.tolist(), line.lead_ticks) for line in plan.cowos_lines]
+        maker_caps = [(m.capacity.tolist(), m.lead_ticks) for m in plan.hbm_makers]
         dies_per_gpu = plan.dies_per_gpu.tolist()
         cowos_per_gpu = plan.cowos_wafers_per_gpu.tolist()
-        hbm_per_gpu = plan.hbm_stacks_per_gpu.tolist()
+        hbm_per_gpu = plan.hbm_dies_per_gpu.tolist()
         shares_by_tick = plan.shares.tolist()
-        for k, day in enumerate(plan.tick_starts.tolist()):
+        leaves = plan.leaves_mix_tick
+        for k in range(n_ticks):
+            day = k * tick_days
             if day > env.now:
                 yield env.timeout(day - env.now)
-            self._arrive(k, dies_in, cowos_in, hbm_in)
+            # 1. arrivals
             dies = stocks.dies
-            made = assemble(dies, stocks.cowos_wafers, stocks.hbm_stacks, shares_by_tick[k],
-                            dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
-            if not any(made):
-                continue
+            arrived = dies_in[k]
             for i in range(n):
-                if made[i]:
-                    dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
-                    self.produced_total[i] += made[i]
-            stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
-            stocks.hbm_stacks = max(stocks.hbm_stacks - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
-            self.ship(made)
+                if arrived[i]:
+                    dies[i] += arrived[i]
+                    on_order_dies[i] -= arrived[i]
+                if k >= leaves[i] and dies[i] > 0:  # left the mix for good: written off
+                    self.written_off_dies[i] += dies[i]
+                    dies[i] = 0.0
+            stocks.cowos_wafers += cowos_in[k]
+            on_order["cowos"] -= cowos_in[k]
+            stocks.hbm_dies += hbm_in[k]
+            on_order["hbm"] -= hbm_in[k]
+            # 2. assembly
+            made = assemble(dies, stocks.cowos_wafers, stocks.hbm_dies, shares_by_tick[k],
+                            dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
+            if any(made):
+                for i in range(n):
+                    if made[i]:
+                        dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
+                        self.produced_total[i] += made[i]
+                stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
+                stocks.hbm_dies = max(stocks.hbm_dies - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
+                self.ship(made)
+            # 3. orders: dies per product, cut pro rata when the fabs cannot start them all
+            end = k + 1 + die_lead
+            need = [order_up_to(dies[i] + on_order_dies[i], cum_dies[end][i] - cum_dies[k + 1][i],
+                                buf["dies"] * use_dies[end - 1][i], math.inf) for i in range(n)]
+            if any(need):
+                caps = [cap[k] for cap in fab_caps]
+                total_cap = sum(caps)
+                if total_cap > 0:
+                    wafers = sum(caps[f] / total_cap * sum(need[i] * per_die_wafers[f][i] for i in range(n))
+                                 for f in range(len(caps)))
+                    scale = min(1.0, total_cap / wafers) if wafers > 0 else 0.0
+                    for f, lead in enumerate(fab_leads):
+                        part = caps[f] / total_cap * scale
+                        if part > 0:
+                            row = dies_in[k + lead] if lead > 0 else dies
+                            for i in range(n):
+                                row[i] += need[i] * part
+                                if lead > 0:
+                                    on_order_dies[i] += need[i] * part
+            for key, suppliers, lead_max, stock in (("cowos", line_caps, cowos_lead, "cowos_wafers"),
+                                                   ("hbm", maker_caps, hbm_lead, "hbm_dies")):
+                end = k + 1 + lead_max
+                want = (cum[key][end] - cum[key][k + 1]) + buf[key] * use[key][end - 1]
+                need_total = order_up_to(getattr(stocks, stock) + on_order[key], want, 0.0, math.inf)
+                if need_total <= 0:
+                    continue
+                caps = [cap[k] for cap, _ in suppliers]
+                total_cap = sum(caps)
+                if total_cap <= 0:
+                    continue
+                started = min(need_total, total_cap)
+                for (cap, lead), c in zip(suppliers, caps):
+                    part = started * c / total_cap
+                    if lead > 0:
+                        (cowos_in if key == "cowos" else hbm_in)[k + lead] += part
+                        on_order[key] += part
+                    else:
+                        setattr(stocks, stock, getattr(stocks, stock) + part)
 
     def probe(self, day: float, rows: list[Row]) -> None:
-        """Each input's capacity in GPUs a month at the tick's mix, and the stocks waiting."""
+        """Each input's capacity in accelerators a month at the tick's mix, the stocks waiting and their
+        weeks of cover (stock over this tick's planned weekly use)."""
         plan, stocks, kind = self.plan, self.stocks, self.kind
         k = min(int(day // plan.tick_days), len(plan.tick_starts) - 1)
         per_month = DAYS_PER_MONTH / plan.tick_days
@@ -301,6 +446,15 @@ class Supply(Component):
             value = float(capacity[k]) * per_month
             if np.isfinite(value):  # an input no product needs has no limit to report
                 rows.append((day, "supply", kind, f"capacity_gpus_per_month_{source}", value))
-        rows.append((day, "supply", kind, "logic_die_stock", sum(stocks.dies)))
+        rows.append((day, "supply", kind, "planned_gpus_per_month", float(plan.planned_gpus[k].sum()) * per_month))
+        die_stock = sum(stocks.dies)
+        rows.append((day, "supply", kind, "logic_die_stock", die_stock))
         rows.append((day, "supply", kind, "cowos_wafer_stock", stocks.cowos_wafers))
-        rows.append((day, "supply", kind, "hbm_stack_stock", stocks.hbm_stacks))
+        rows.append((day, "supply", kind, "hbm_die_stock", stocks.hbm_dies))
+        rows.append((day, "supply", kind, "dies_written_off_total", sum(self.written_off_dies)))
+        weeks = plan.tick_days / DAYS_PER_WEEK
+        for metric, stock, use in (("weeks_of_cover_dies", die_stock, float(plan.use_dies[k].sum())),
+                                   ("weeks_of_cover_cowos", stocks.cowos_wafers, float(plan.use_cowos[k])),
+                                   ("weeks_of_cover_hbm", stocks.hbm_dies, float(plan.use_hbm[k]))):
+            if use > 0:
+                rows.append((day, "supply", kind, metric, stock / (use / weeks)))
