@@ -35,7 +35,7 @@ SCENARIO = {
     "packaging_lines": {"cowos": {"wafer_capacity_wpm": {"points": {D("2024-01-01"): 15_000, D("2025-01-01"): 30_000},
                                                          "growth_per_year_after": 1.3},
                                   "cycle_time_days": 42}},
-    "hbm_suppliers": {"hbm": {"stack_capacity_per_month": 2_000_000}},
+    "hbm_suppliers": {"hbm": {"tsv_wafer_capacity_wpm": 60_000, "dram_dies_per_tsv_wafer": 130}},
     "labs": {"lab": {"share_of_output": 0.2, "delivery_lead_time_days": 60}},
     "plant_types": {"grid": {"lead_time_days": 730, "firm_fraction": 1.0}},
     "power_plants": [{"name": "grid_1", "site": "campus", "type": "grid", "capacity_mw": 400,

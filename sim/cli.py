@@ -6,6 +6,7 @@
     sim sensitivity [SCENARIO] [--out DIR] [--workers K]
     sim report DIR          (or --report on run, compare, sweep, sensitivity): DIR/report.html
     sim validate [--out DIR]
+    sim backtest [--out DIR]   the 2022 backtest scenario scored against later published figures
     sim metrics [--markdown]   every metric the simulator records: kind, name, unit, description
     sim --version
 
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     sens_p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), default=1, help="worker processes (default 1)")
     val_p = sub.add_parser("validate", help="recompute the public validation cases; exit 1 if any fails")
     val_p.add_argument("--out", default=None, help="also write validation.csv to this folder")
+    bt_p = sub.add_parser("backtest", help="run the 2022-2024 backtest scenario and score it against published figures; exit 1 if any fails")
+    bt_p.add_argument("--out", default=None, help="also write backtest.csv to this folder")
     rep_p = sub.add_parser("report", help="write DIR/report.html: figures and tables of the outputs in DIR")
     rep_p.add_argument("dir", help="a folder written by sim run, compare, sweep or sensitivity")
     met_p = sub.add_parser("metrics", help="list every metric the simulator records: kind, name, unit, description")
@@ -162,6 +165,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             write_files(Path(args.out),
                         {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
             print(f"wrote validation.csv to {args.out}")
+        return 0 if (table["status"] == "PASS").all() else 1
+
+
+def run_backtest():
+    """The backtest table (sim.studies.backtest, imported on first call); a module-level name so
+    tests can swap in other cases (tests/validation/test_backtest.py)."""
+    from sim.studies.backtest import run_backtest as compute
+
+    return compute()
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from sim.outputs.files import output_lock, write_files
+    from sim.studies.backtest import format_table
+
+    # --out is refused (unwritable, or another sim command writing it) before the scenario runs
+    with output_lock(args.out) if args.out else contextlib.nullcontext():
+        table = run_backtest()
+        print(format_table(table))
+        if args.out:
+            write_files(Path(args.out),
+                        {"backtest.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+            print(f"wrote backtest.csv to {args.out}")
         return 0 if (table["status"] == "PASS").all() else 1
 
 
@@ -256,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     the traceback of an unexpected failure instead."""
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-                "report": cmd_report, "validate": cmd_validate, "metrics": cmd_metrics}
+                "report": cmd_report, "validate": cmd_validate, "backtest": cmd_backtest,
+                "metrics": cmd_metrics}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -126,7 +126,9 @@ def scenario_dicts(draw) -> dict:
         "cycle_time_days": float(_days(draw, 0, 60)),
     }}
     hbm_suppliers = {f"hbm{i}": {
-        "stack_capacity_per_month": _ramp(draw, start, 200_000.0),
+        "tsv_wafer_capacity_wpm": _ramp(draw, start, 5_000.0),
+        "dram_dies_per_tsv_wafer": _uniform(draw, 50.0, 400.0),
+        "cycle_time_days": float(_days(draw, 0, 90)),
         "allocation_share": _uniform(draw, 0.05, 1.0),
     } for i in range(_int(draw, 1, 2))}
 

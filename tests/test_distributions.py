@@ -278,8 +278,8 @@ plant_types:
   grid:
     lead_time_days: {dist: pert, low: 1626, mode: 1826, high: 2026}
 """
-SET_AT_MEDIAN = ("hbm_suppliers.micron.stack_capacity_per_month.points.2023-12-01="
-                 "{dist: triangular, low: 50000, mode: 75000, high: 100000}")
+SET_AT_MEDIAN = ("hbm_suppliers.micron.tsv_wafer_capacity_wpm.points.2023-12-01="
+                 "{dist: triangular, low: 2000, mode: 3000, high: 4000}")
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +294,7 @@ def find(template, key_path):
     return next((i for i in template.inputs if i.key_path == key_path), None)
 
 
-MINE = ["tick_days", "hbm_suppliers.micron.stack_capacity_per_month.points.2023-12-01",
+MINE = ["tick_days", "hbm_suppliers.micron.tsv_wafer_capacity_wpm.points.2023-12-01",
         "labs.openai.delivery_lead_time_days", "plant_types.grid.lead_time_days",
         "sites.azure_2023.initial_gpus.H100-SXM5"]
 

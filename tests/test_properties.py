@@ -125,7 +125,7 @@ def _check_snapshots(world) -> None:
     delivered_h100e = metric("world", "delivered_h100e_total")["world"]
     np.testing.assert_allclose(delivered_h100e + in_transit + other, produced_h100e, rtol=REL, atol=1e-6)
     # stocks waiting for assembly never below zero
-    for stock in ("logic_die_stock", "cowos_wafer_stock", "hbm_stack_stock"):
+    for stock in ("logic_die_stock", "cowos_wafer_stock", "hbm_die_stock"):
         assert (metric("supply", stock)["supply"] >= 0).all(), stock
 
     # per site, per sample: nothing installed without power, nothing before it is built

@@ -44,6 +44,7 @@ class Fleet:
         self.retired_total = [0] * n  # by age, by a refresh, or on release after their life ended
         self.drawn_mw = 0.0
         self.changed = True
+        self.version = 0  # bumped by every change to installed, busy or retire_pending
         self.cohorts: list[deque[Cohort]] = [deque() for _ in range(n)]
 
     def free(self, product: int) -> int:
@@ -58,6 +59,7 @@ class Fleet:
     def install(self, product: int, count: int) -> Cohort:
         """Put a cohort in service (its retirement is set by ServiceLife.start)."""
         self.installed[product] += count
+        self.version += 1
         self.drawn_mw += count * self.mw_per_gpu[product]
         cohort = Cohort(count)
         self.cohorts[product].append(cohort)
@@ -69,6 +71,7 @@ class Fleet:
         now = min(count, self.free(product))
         self._remove(product, now)
         self.retire_pending[product] += count - now
+        self.version += 1
         self._drop_empty(product)
         return now
 
@@ -91,10 +94,12 @@ class Fleet:
     def take(self, product: int, count: int) -> None:
         """A run holds `count` free GPUs."""
         self.busy[product] += count
+        self.version += 1
 
     def release(self, product: int, count: int) -> int:
         """A run hands GPUs back; any that passed their service life meanwhile retire now."""
         self.busy[product] -= count
+        self.version += 1
         late = min(self.retire_pending[product], self.free(product))
         self._remove(product, late)
         self.retire_pending[product] -= late
@@ -105,6 +110,7 @@ class Fleet:
         if count:
             self.installed[product] -= count
             self.retired_total[product] += count
+            self.version += 1
             self.drawn_mw = max(self.drawn_mw - count * self.mw_per_gpu[product], 0.0)
             self.changed = True
 
@@ -147,6 +153,7 @@ class Refresh:
 
     def __init__(self, flop_per_w: list[float], min_gain: float):
         self.flop_per_w, self.min_gain = flop_per_w, min_gain
+        self.none_at: dict[tuple[int, int], int] = {}  # (fleet id, product) -> fleet version with nothing to replace
         least_efficient_first = sorted(range(len(flop_per_w)), key=lambda i: (flop_per_w[i], i))
         # for each product, the installed products it may replace, least efficient first
         self.replaceable = [
@@ -159,9 +166,13 @@ class Refresh:
 
         Returns (extra room made, in GPUs of `product`; GPUs evicted).
         """
+        key = (id(fleet), product)
+        if self.none_at.get(key) == fleet.version:  # nothing changed since nothing could be replaced
+            return 0, 0
         installed, busy, pending = fleet.installed, fleet.busy, fleet.retire_pending
         candidates = [old for old in self.replaceable[product] if installed[old] - busy[old] > pending[old]]
         if not candidates:
+            self.none_at[key] = fleet.version
             return 0, 0
         before = fleet.room_for(product, available_mw)
         need_w = wanted * fleet.it_w_per_gpu[product]

@@ -4,6 +4,7 @@ replacing older, less efficient GPUs when power binds).
 """
 from __future__ import annotations
 
+from operator import mul
 from typing import Callable
 
 import numpy as np
@@ -24,6 +25,7 @@ class Lab(Component):
         super().__init__(env, name)
         self.sites, self.service_life = sites, service_life
         self.h100e = np.array(h100e if h100e is not None else [1.0] * n_products, dtype=float)
+        self.h100e_list = self.h100e.tolist()
         self.inventory = [0] * n_products  # delivered, not yet installed, by product
         self.initial_total = [0] * n_products  # installed on the start date
         self.delivered_total = [0] * n_products  # received from the allocator since
@@ -96,13 +98,13 @@ class Lab(Component):
         return batches
 
     def probe(self, day: float, rows: list[Row]) -> None:
-        name, kind, sites, h100e = self.name, self.kind, self.sites, self.h100e
-        installed = np.array(self.installed(), dtype=float)
-        rows.append((day, name, kind, "delivered_h100e_total", float(np.dot(self.delivered_total, h100e))))
+        name, kind, sites, h100e = self.name, self.kind, self.sites, self.h100e_list
+        installed = [sum(column) for column in zip(*(s.fleet.installed for s in sites))] if sites else []
+        rows.append((day, name, kind, "delivered_h100e_total", sum(map(mul, self.delivered_total, h100e))))
         rows.append((day, name, kind, "inventory_gpus", sum(self.inventory)))
-        rows.append((day, name, kind, "installed_gpus", installed.sum()))
-        rows.append((day, name, kind, "installed_h100e", float(installed @ h100e)))
-        rows.append((day, name, kind, "retired_gpus_total", sum(self.retired_total)))
+        rows.append((day, name, kind, "installed_gpus", sum(installed)))
+        rows.append((day, name, kind, "installed_h100e", sum(map(mul, installed, h100e))))
+        rows.append((day, name, kind, "retired_gpus_total", sum(sum(s.fleet.retired_total) for s in sites)))
         rows.append((day, name, kind, "power_available_mw", sum(s.available_mw for s in sites)))
         rows.append((day, name, kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
 

@@ -368,6 +368,13 @@ class Supply(Component):
         hbm_per_gpu = plan.hbm_dies_per_gpu.tolist()
         shares_by_tick = plan.shares.tolist()
         leaves = plan.leaves_mix_tick
+        # per tick, the products the schedule uses within the die lead time (no other product is ordered)
+        if die_lead > 0:  # ticks k+1 .. k+lead
+            uses = plan.use_dies[1:n_ticks + die_lead] > 0
+            used = np.lib.stride_tricks.sliding_window_view(uses, die_lead, axis=0).any(axis=2)
+        else:  # only the buffer at tick k
+            used = plan.use_dies[:n_ticks] > 0
+        ordering = [np.nonzero(row)[0].tolist() for row in used[:n_ticks]]
         for k in range(n_ticks):
             day = k * tick_days
             if day > env.now:
@@ -397,25 +404,27 @@ class Supply(Component):
                 stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
                 stocks.hbm_dies = max(stocks.hbm_dies - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
                 self.ship(made)
-            # 3. orders: dies per product, cut pro rata when the fabs cannot start them all
+            # 3. orders: dies per product (those the schedule uses within the lead time), cut pro rata
+            # when the fabs cannot start them all
             end = k + 1 + die_lead
-            need = [order_up_to(dies[i] + on_order_dies[i], cum_dies[end][i] - cum_dies[k + 1][i],
-                                buf["dies"] * use_dies[end - 1][i], math.inf) for i in range(n)]
-            if any(need):
+            need = {i: x for i in ordering[k]
+                    if (x := order_up_to(dies[i] + on_order_dies[i], cum_dies[end][i] - cum_dies[k + 1][i],
+                                         buf["dies"] * use_dies[end - 1][i], math.inf)) > 0}
+            if need:
                 caps = [cap[k] for cap in fab_caps]
                 total_cap = sum(caps)
                 if total_cap > 0:
-                    wafers = sum(caps[f] / total_cap * sum(need[i] * per_die_wafers[f][i] for i in range(n))
+                    wafers = sum(caps[f] / total_cap * sum(x * per_die_wafers[f][i] for i, x in need.items())
                                  for f in range(len(caps)))
                     scale = min(1.0, total_cap / wafers) if wafers > 0 else 0.0
                     for f, lead in enumerate(fab_leads):
                         part = caps[f] / total_cap * scale
                         if part > 0:
                             row = dies_in[k + lead] if lead > 0 else dies
-                            for i in range(n):
-                                row[i] += need[i] * part
+                            for i, x in need.items():
+                                row[i] += x * part
                                 if lead > 0:
-                                    on_order_dies[i] += need[i] * part
+                                    on_order_dies[i] += x * part
             for key, suppliers, lead_max, stock in (("cowos", line_caps, cowos_lead, "cowos_wafers"),
                                                    ("hbm", maker_caps, hbm_lead, "hbm_dies")):
                 end = k + 1 + lead_max
