@@ -213,7 +213,7 @@ def test_to_date_floors_fractional_days():
 
 # --- supply: assembly by bill of materials ----------------------------------------------------
 
-ONE = dict(shares=[1.0], dies_per_gpu=[1.0], cowos_wafers_per_gpu=[1 / 28], hbm_stacks_per_gpu=[5.0])
+ONE = dict(shares=[1.0], dies_per_gpu=[1.0], cowos_wafers_per_gpu=[1 / 28], hbm_dies_per_gpu=[5.0])
 
 
 def test_assemble_cowos_limited():
@@ -222,7 +222,7 @@ def test_assemble_cowos_limited():
 
 
 def test_assemble_hbm_limited():
-    # 500 stacks / 5 per GPU = 100 GPUs
+    # 500 HBM dies / 5 per GPU = 100 GPUs
     assert assemble([1000.0], 10.0, 500.0, **ONE) == [100]
 
 
@@ -262,11 +262,11 @@ def _assembly_inputs(draw):
     return dict(
         dies=[draw(st.floats(0.0, 1e6)) for _ in range(n)],
         cowos_wafers=draw(st.floats(0.0, 1e4)),
-        hbm_stacks=draw(st.floats(0.0, 1e6)),
+        hbm_dies=draw(st.floats(0.0, 1e6)),
         shares=[r / sum(raw) for r in raw],
         dies_per_gpu=[float(draw(st.integers(1, 4))) for _ in range(n)],
         cowos_wafers_per_gpu=[1 / draw(st.floats(4.0, 40.0)) for _ in range(n)],
-        hbm_stacks_per_gpu=[float(draw(st.integers(0, 12))) for _ in range(n)],
+        hbm_dies_per_gpu=[float(draw(st.integers(0, 12))) for _ in range(n)],
     )
 
 
@@ -279,15 +279,15 @@ def test_assemble_never_uses_more_than_the_stocks_and_leaves_no_gpu_unmade(c):
     for m, d, per in zip(made, c["dies"], c["dies_per_gpu"]):
         assert m * per <= d * (1 + 1e-9) + 1e-9
     cowos_left = c["cowos_wafers"] - sum(m * w for m, w in zip(made, c["cowos_wafers_per_gpu"]))
-    hbm_left = c["hbm_stacks"] - sum(m * h for m, h in zip(made, c["hbm_stacks_per_gpu"]))
+    hbm_left = c["hbm_dies"] - sum(m * h for m, h in zip(made, c["hbm_dies_per_gpu"]))
     assert cowos_left >= -1e-9 * max(1.0, c["cowos_wafers"])
-    assert hbm_left >= -1e-9 * max(1.0, c["hbm_stacks"])
+    assert hbm_left >= -1e-9 * max(1.0, c["hbm_dies"])
     # the scarcest input limits: no product could be made once more from what is left (slack 1e-6)
     for i in range(len(made)):
         dies_left = c["dies"][i] - made[i] * c["dies_per_gpu"][i]
         one_more = (dies_left >= c["dies_per_gpu"][i] * (1 + 1e-6)
                     and cowos_left >= c["cowos_wafers_per_gpu"][i] * (1 + 1e-6)
-                    and hbm_left >= c["hbm_stacks_per_gpu"][i] * (1 + 1e-6))
+                    and hbm_left >= c["hbm_dies_per_gpu"][i] * (1 + 1e-6))
         assert not one_more, (i, made)
 
 
@@ -299,69 +299,80 @@ def test_mix_shares_rows_sum_to_one_and_interpolate(baseline):
     shares = mix_shares(baseline, names, days)
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-12)
     assert (shares >= 0).all()
-    # baseline mix: 2024-01-01 all H100, 2024-07-01 H100 0.6 / H200 0.4; 2024-04-01 is day 91 of 182
-    at = mix_shares(baseline, names, np.array([91.0]))[0]
-    assert at[names.index("H100-SXM5")] == pytest.approx(1 - 0.4 * 91 / 182, abs=1e-12)
-    assert at[names.index("H200-SXM")] == pytest.approx(0.4 * 91 / 182, abs=1e-12)
-    # after the last point (2029-07-01) only Next-2029 is made
-    assert mix_shares(baseline, names, np.array([2550.0]))[0][names.index("Next-2029")] == 1.0
+    # read as unit shares: 2024-01-01 H100 0.65 / TPU-v5p 0.15 / MI300X 0.1 (sum 0.9), 2024-07-01 H100 0.4 /
+    # H200 0.25 / TPU-v5p 0.15 / MI300X 0.1; each point normalized, then linear: 2024-04-01 is day 91 of 182
+    units = baseline.model_copy(update={"mix_basis": "units"})
+    at = mix_shares(units, names, np.array([91.0]))[0]
+    assert at[names.index("H100-SXM5")] == pytest.approx((0.65 / 0.9 + 0.4 / 0.9) / 2, abs=1e-12)
+    assert at[names.index("H200-SXM")] == pytest.approx(0.25 / 0.9 / 2, abs=1e-12)
 
 
-def test_mix_shares_skip_products_not_yet_on_sale():
+def test_mix_shares_by_cowos_wafers_weigh_units_by_packages_per_wafer(baseline):
+    # the baseline's mix is in CoWoS wafers: units = wafer share x packages per wafer, normalized
+    names = list(baseline.gpu_types)
+    at = mix_shares(baseline, names, np.array([0.0]))[0]
+    h100, tpu, mi300 = 0.65 * 28, 0.15 * 28, 0.1 * 14
+    assert at[names.index("H100-SXM5")] == pytest.approx(h100 / (h100 + tpu + mi300), abs=1e-12)
+    # after the last point (2029-07-01): Next-2029 (4 per wafer), TPU-Next-2028 (9), Trainium3 (20), MI355X (13)
+    late = mix_shares(baseline, names, np.array([2550.0]))[0]
+    total = 0.6 * 4 + 0.185 * 9 + 0.1 * 20 + 0.08 * 13
+    assert late[names.index("Next-2029")] == pytest.approx(0.6 * 4 / total, abs=1e-12)
+
+
+def test_mix_shares_skip_products_not_yet_on_sale(baseline):
     # a product is not made before available_from: its share goes to the others (sim/world/supply.py, mix_shares)
-    s = sim.load_scenario(overrides=["gpu_types.H200-SXM.available_from=2024-06-01"])
+    s = sim.load_scenario(overrides=["gpu_types.H200-SXM.available_from=2024-06-01", "mix_basis=units"])
     names = list(s.gpu_types)
     at = mix_shares(s, names, np.array([91.0, 160.0]))  # 2024-04-01: H200 not on sale; 2024-06-09: on sale
-    assert at[0][names.index("H200-SXM")] == 0.0 and at[0][names.index("H100-SXM5")] == 1.0
-    assert at[1][names.index("H200-SXM")] == pytest.approx(0.4 * 160 / 182, abs=1e-12)
+    assert at[0][names.index("H200-SXM")] == 0.0
+    assert at[1][names.index("H200-SXM")] == pytest.approx(0.25 / 0.9 * 160 / 182, abs=1e-12)
     np.testing.assert_allclose(at.sum(axis=1), 1.0, rtol=1e-12)
 
 
-def test_plan_supply_baseline_arrivals(baseline):
+def test_plan_supply_baseline_schedule_and_capacities(baseline):
     plan = plan_supply(baseline)
-    dies = plan.die_arrivals["tsmc_advanced"]
-    assert dies.shape == (len(plan.tick_starts), len(plan.names))
-    assert (dies >= 0).all() and np.isfinite(dies).all()
-    for arrivals in [*plan.cowos_arrivals.values(), *plan.hbm_arrivals.values()]:
-        assert (arrivals >= 0).all() and np.isfinite(arrivals).all()
-    # the pipelines start full: wafers started before 2024 come out in the first tick
-    assert dies[0].sum() > 0
-    assert plan.cowos_arrivals["tsmc_cowos"][0] > 0
-    # dies arriving per year: 180k wpm x 20% x 28.1 good dies x 12 months (+0..15%/yr capacity
-    # growth after 2024-01-01); first 52 ticks = 364 days
-    per_year = 180_000 * 0.2 * good_dies_per_wafer(814, 0.1) * 364 / (DAYS_PER_YEAR / 12)
-    assert per_year <= dies[:52].sum() <= per_year * 1.15
-    for k in range(0, len(plan.tick_starts) - 52, 52):
-        assert dies[k:k + 52].sum() > 0
+    n_ticks = len(plan.tick_starts)
+    assert plan.planned_gpus.shape[0] > n_ticks  # planned one lead time past the horizon
+    assert (plan.planned_gpus >= 0).all() and np.isfinite(plan.planned_gpus).all()
+    # the master schedule is what the binding input's nominal capacity allows at the mix
+    # (so never more than the CoWoS started one cycle time earlier allows, at the mix of the arrival tick)
+    line = plan.cowos_lines[0]
+    for k in (line.lead_ticks, 100, 300):
+        cowos_allows = line.capacity[k - line.lead_ticks] / (plan.shares[k] @ plan.cowos_wafers_per_gpu)
+        assert 0 < plan.planned_gpus[k].sum() <= cowos_allows * (1 + 1e-9)
+    # logic wafers a fab can start per year: 180k wpm x 20% x 12 months (+0..15%/yr growth after 2024-01-01)
+    fab = plan.fabs[0]
+    per_year = 180_000 * 0.2 * 364 / (DAYS_PER_YEAR / 12)
+    assert per_year <= fab.capacity[:52].sum() <= per_year * 1.15
+    # the pipelines start full: work started before 2024 arrives in the first ticks
+    assert fab.pre_start_arrivals.shape == (fab.lead_ticks, len(plan.names)) and fab.pre_start_arrivals[0].sum() > 0
+    assert plan.cowos_lines[0].pre_start_arrivals[0] > 0
+    # HBM takes stacks x height core dies: H100 5 x 8, Next-2029 16 x 16
+    assert plan.hbm_dies_per_gpu[plan.names.index("H100-SXM5")] == 40
+    assert plan.hbm_dies_per_gpu[plan.names.index("Next-2029")] == 256
 
 
 def test_baseline_produces_gpus_in_the_first_week(baseline):
-    # pre-filled pipelines: GPUs come out on day 0, not after the 16-week fab cycle. In early 2024
-    # CoWoS binds (Epoch: output tracks CoWoS + HBM): the first tick makes 28 GPUs per CoWoS wafer.
+    # pre-filled pipelines and buffers: accelerators come out on day 0, not after the 16-week fab cycle
     world = build_world(baseline)
     world.env.run(until=1)
-    made = sum(world.supply.produced_total)
-    assert made > 0
-    assert made == pytest.approx(world.plan.cowos_arrivals["tsmc_cowos"][0] * 28, abs=1)
-    assert world.plan.capacity_gpus["cowos"][0] < min(world.plan.capacity_gpus["hbm"][0],
-                                                      world.plan.capacity_gpus["logic"][0])
+    assert sum(world.supply.produced_total) > 0
 
 
 def test_plan_supply_with_nothing_on_sale_when_wafers_start():
     """Regression (fixed in a87897e): H100 on sale from the start date and a 100-day fab cycle (not a
-    whole number of 7-day ticks): the earliest pre-filled starts (day -105) are for the mix at day -5,
-    when nothing is on sale, so mix_shares gives an all-zero row. plan_supply used to split wafers
-    0/0 = NaN, and assembly then crashed (ValueError: cannot convert float NaN to integer)."""
+    whole number of 7-day ticks): the earliest pre-filled starts are for a day when nothing is on sale,
+    so mix_shares gives an all-zero row; splitting wafers 0/0 used to give NaN and crash assembly."""
     s = sim.load_scenario(overrides=["gpu_types.H100-SXM5.available_from=2024-01-01",
+                                     "gpu_types.TPU-v5p.available_from=2024-01-01",
+                                     "gpu_types.MI300X.available_from=2024-01-01",
                                      "logic_fabs.tsmc_advanced.cycle_time_days=100"])
     names = list(s.gpu_types)
     assert mix_shares(s, names, np.array([-5.0])).sum() == 0  # the all-zero row this needs
     with np.errstate(all="raise"):
         plan = plan_supply(s)
-    dies = plan.die_arrivals["tsmc_advanced"]
-    assert np.isfinite(dies).all() and (dies >= 0).all()
-    assert dies[0].sum() == 0  # nothing was started for the modelled GPUs before they went on sale
-    assert dies[1:20].sum() > 0
+    pre = plan.fabs[0].pre_start_arrivals
+    assert np.isfinite(pre).all() and (pre >= 0).all()
     result = sim.run(s)
     assert result.runs["flop"].max() > 0
 
@@ -384,17 +395,30 @@ def test_allocator_ships_shares_of_cumulative_output_after_the_lead_time():
 
     env = simpy.Environment()
     labs = [Lab(env, "a", [], 1), Lab(env, "b", [], 1)]
-    alloc = Allocator(env, labs, [0.25, 0.5], [10.0, 0.0], 1)
+    alloc = Allocator(env, labs, [[0.25], [0.5]], [10.0, 0.0], 1)
     for _ in range(3):
         alloc.ship([10])  # 30 made in all: a is owed floor(7.5) = 7, b 15
     assert alloc.shipped == [[7], [15]]
     assert alloc.other_buyers_total == [8]
     assert alloc.in_transit == [[7], [15]]
     env.run(until=5)
+    alloc.deliver_due(env.now)  # the install pass does this each tick
     assert labs[1].delivered_total == [15] and labs[1].inventory == [15] and alloc.in_transit[1] == [0]
     assert labs[0].delivered_total == [0]
     env.run(until=11)
+    alloc.deliver_due(env.now)
     assert labs[0].delivered_total == [7] and alloc.in_transit == [[0], [0]]
+
+
+def test_allocator_gives_each_lab_only_its_families():
+    import simpy
+
+    env = simpy.Environment()
+    labs = [Lab(env, "gpu_buyer", [], 2), Lab(env, "tpu_buyer", [], 2)]
+    # product 0 is a GPU, product 1 a TPU: each lab has a share of one family only
+    alloc = Allocator(env, labs, [[0.5, 0.0], [0.0, 0.25]], [0.0, 0.0], 2)
+    alloc.ship([100, 100])
+    assert alloc.shipped == [[50, 0], [0, 25]] and alloc.other_buyers_total == [50, 75]
 
 
 def _site(name="s", mw=10.0, it_w=(1000.0, 1000.0, 1000.0), pue=1.0, built=True) -> Site:

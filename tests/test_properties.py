@@ -40,10 +40,10 @@ def _check_state(world) -> None:
     # supply and allocator count production independently: they must agree
     assert supply.produced_total == alloc.produced_total
     stocks = supply.stocks
-    assert min(stocks.dies) >= 0 and stocks.cowos_wafers >= 0 and stocks.hbm_stacks >= 0
+    assert min(stocks.dies) >= 0 and stocks.cowos_wafers >= 0 and stocks.hbm_dies >= 0
     for j, lab in enumerate(world.labs.values()):
-        share = s.labs[lab.name].share_of_output
         for i in range(n):
+            share = s.labs[lab.name].share_of(world.products.family[i])
             # each lab gets its share of cumulative output to within one GPU, never more
             # (allocator.entitlement: floor(share x produced); 1e-6 GPU of float slack)
             exact = share * alloc.produced_total[i]
@@ -74,22 +74,21 @@ def _check_state(world) -> None:
 
 
 def _check_supply_totals(world) -> None:
-    """After the run: stocks = everything that arrived - what assembly used (nothing from nothing)."""
+    """After the run: stocks = everything received - what assembly used - what was written off
+    (nothing from nothing)."""
     plan, supply = world.plan, world.supply
     made = np.array(supply.produced_total, dtype=float)
-    dies_in = sum(plan.die_arrivals.values())
-    dies_in = dies_in.sum(axis=0) if np.ndim(dies_in) else np.zeros(len(made))
+    received = supply.received
     used = made * plan.dies_per_gpu
-    assert np.all(used <= dies_in * (1 + REL) + 1e-6)
-    np.testing.assert_allclose(supply.stocks.dies, dies_in - used, rtol=REL, atol=1e-6)
-    cowos_in = float(sum(a.sum() for a in plan.cowos_arrivals.values()))
+    assert np.all(used <= np.array(received.dies) * (1 + REL) + 1e-6)
+    np.testing.assert_allclose(supply.stocks.dies, np.array(received.dies) - used - supply.written_off_dies,
+                               rtol=REL, atol=1e-6)
     cowos_used = float(made @ plan.cowos_wafers_per_gpu)
-    assert cowos_used <= cowos_in * (1 + REL) + 1e-6
-    assert supply.stocks.cowos_wafers == pytest.approx(cowos_in - cowos_used, rel=REL, abs=1e-6)
-    hbm_in = float(sum(a.sum() for a in plan.hbm_arrivals.values()))
-    hbm_used = float(made @ plan.hbm_stacks_per_gpu)
-    assert hbm_used <= hbm_in * (1 + REL) + 1e-6
-    assert supply.stocks.hbm_stacks == pytest.approx(hbm_in - hbm_used, rel=REL, abs=1e-6)
+    assert cowos_used <= received.cowos_wafers * (1 + REL) + 1e-6
+    assert supply.stocks.cowos_wafers == pytest.approx(received.cowos_wafers - cowos_used, rel=REL, abs=1e-6)
+    hbm_used = float(made @ plan.hbm_dies_per_gpu)
+    assert hbm_used <= received.hbm_dies * (1 + REL) + 1e-6
+    assert supply.stocks.hbm_dies == pytest.approx(received.hbm_dies - hbm_used, rel=REL, abs=1e-6)
 
 
 def _recorded(world) -> pd.DataFrame:

@@ -325,6 +325,10 @@ class Supply(Component):
         # start with each stock at its planned buffer
         self.stocks = Stocks(dies=(use_dies[0] * buf["dies"]).tolist(), cowos_wafers=float(use_cowos[0] * buf["cowos"]),
                              hbm_dies=float(use_hbm[0] * buf["hbm"]))
+        # everything that entered the stocks (the initial buffers, then arrivals), for the ledger:
+        # stock = received - used by assembly - written off
+        self.received = Stocks(dies=list(self.stocks.dies), cowos_wafers=self.stocks.cowos_wafers,
+                               hbm_dies=self.stocks.hbm_dies)
         self.produced_total = [0] * n  # by product, cumulative
         self.written_off_dies = [0.0] * n  # by product, cumulative
         self.add_process(self._ticks)
@@ -382,16 +386,20 @@ class Supply(Component):
             # 1. arrivals
             dies = stocks.dies
             arrived = dies_in[k]
+            received = self.received
             for i in range(n):
                 if arrived[i]:
                     dies[i] += arrived[i]
+                    received.dies[i] += arrived[i]
                     on_order_dies[i] -= arrived[i]
                 if k >= leaves[i] and dies[i] > 0:  # left the mix for good: written off
                     self.written_off_dies[i] += dies[i]
                     dies[i] = 0.0
             stocks.cowos_wafers += cowos_in[k]
+            received.cowos_wafers += cowos_in[k]
             on_order["cowos"] -= cowos_in[k]
             stocks.hbm_dies += hbm_in[k]
+            received.hbm_dies += hbm_in[k]
             on_order["hbm"] -= hbm_in[k]
             # 2. assembly
             made = assemble(dies, stocks.cowos_wafers, stocks.hbm_dies, shares_by_tick[k],
@@ -425,6 +433,8 @@ class Supply(Component):
                                 row[i] += x * part
                                 if lead > 0:
                                     on_order_dies[i] += x * part
+                                else:
+                                    self.received.dies[i] += x * part
             for key, suppliers, lead_max, stock in (("cowos", line_caps, cowos_lead, "cowos_wafers"),
                                                    ("hbm", maker_caps, hbm_lead, "hbm_dies")):
                 end = k + 1 + lead_max
@@ -444,6 +454,7 @@ class Supply(Component):
                         on_order[key] += part
                     else:
                         setattr(stocks, stock, getattr(stocks, stock) + part)
+                        setattr(self.received, stock, getattr(self.received, stock) + part)
 
     def probe(self, day: float, rows: list[Row]) -> None:
         """Each input's capacity in accelerators a month at the tick's mix, the stocks waiting and their

@@ -370,11 +370,11 @@ def test_the_corpus_has_40_cases_in_four_categories() -> None:
 
 MERGED = BASE + """\
 labs:
-  openai: &lab_a {share_of_output: 0.2, delivery_lead_time_days: 60}
-  meta: &lab_b {share_of_output: 0.1, delivery_lead_time_days: 30}
+  openai: &lab_a {share_of_output: {gpu: 0.2}, delivery_lead_time_days: 60}
+  meta: &lab_b {share_of_output: {gpu: 0.1}, delivery_lead_time_days: 30}
   xai:
     <<: [*lab_b, *lab_a]     # both give delivery_lead_time_days: the first listed wins
-    share_of_output: 0.05    # the mapping's own key wins over both
+    share_of_output: {gpu: 0.05}  # the mapping's own key wins over both
 sites:
   colossus: &colossus
     lab: xai
@@ -394,8 +394,8 @@ sites:
 
 def test_a_scenario_with_merge_keys_loads_with_yaml_1_1_semantics(tmp_path: Path) -> None:
     s = sim.load_scenario(write(tmp_path, "merged.yaml", MERGED))
-    assert (s.labs["xai"].share_of_output, s.labs["xai"].delivery_lead_time_days) == (0.05, 30)
-    assert s.labs["openai"].share_of_output == 0.2
+    assert (s.labs["xai"].share_of_output, s.labs["xai"].delivery_lead_time_days) == ({"gpu": 0.05}, 30)
+    assert s.labs["openai"].share_of_output == {"gpu": 0.2}
     c3 = s.sites["colossus3"]
     assert (c3.lab, c3.lat, c3.lon, c3.pue, c3.construction_days) == ("xai", 35.06, -90.05, 1.2, 122)
     assert (str(c3.construction_start), c3.facility_mw, c3.topology_site) == ("2026-01-01", 900, "colossus")
