@@ -11,6 +11,7 @@ Each is sized as GPUs x peak FLOP/s x utilization x duration x the run's share o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sim.physics.compute import binding_constraint, training_flop
 from sim.physics.hardware import gpus_within_power
@@ -42,7 +43,7 @@ def lab_frontier(
     constraint chart for one month; each point sized with `training_flop`, Epoch case 7).
 
     `site_power` is (available MW, PUE) for each of the lab's sites; `on_sale` marks products
-    that can be bought by this month.
+    this lab can buy by this month (on sale, and of a family it buys).
     """
     def point(name: str, counts: list[float]) -> FrontierPoint:
         flop_s = sum(n * p for n, p in zip(counts, peak_flop_s))
@@ -53,14 +54,25 @@ def lab_frontier(
     held = [installed[i] + inventory[i] for i in range(n)]
     powered = [0.0] * n
     for available_mw, pue in site_power:
-        candidates = [i for i in range(n) if on_sale[i]]
-        if not candidates or available_mw <= 0:
+        if available_mw <= 0:
             continue
-        best = max(candidates, key=lambda i: (peak_flop_s[i] / (it_w[i] * pue), i))
-        powered[best] += gpus_within_power(available_mw, it_w[best], pue)
+        best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)
+        if best is not None:
+            powered[best] += gpus_within_power(available_mw, it_w[best], pue)
     points = {
         "chips": point("chips", held),
         "power": point("power", powered),
         "combined": point("combined", installed),
     }
     return points, binding_constraint(points["chips"].flop, points["power"].flop)
+
+
+@lru_cache(maxsize=256)
+def most_efficient(on_sale: tuple[bool, ...], peak_flop_s: tuple[float, ...], it_w: tuple[float, ...],
+                   pue: float) -> int | None:
+    """The product on sale doing the most FLOP per facility watt (ties: the later index); None if
+    nothing is on sale. Cached: the answer changes only when a product goes on sale."""
+    candidates = [i for i in range(len(on_sale)) if on_sale[i]]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda i: (peak_flop_s[i] / (it_w[i] * pue), i))

@@ -141,7 +141,8 @@ def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocato
     the disruptions; and the frontier. Samples fall on the start date, then every month start after it
     (a mid-month start gets no sample before it)."""
     lab_list, site_list = list(labs.values()), list(sites.values())
-    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls)
+    buys = {name: [s.labs[name].share_of(family) > 0 for family in products.family] for name in labs}
+    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
               WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
               disruptions]

@@ -66,27 +66,32 @@ class Lab(Component):
             return []
         self.dirty = False
         refreshed = False
-        batches, cohorts = [], []
+        batches: list[tuple[Site, int, int]] = []
+        cohorts: list = []
+        inventory = self.inventory
         # power available does not change during a pass; what is drawn does
         powered = [(site, site.fleet, site.available_mw) for site in self.sites]
         for product in newest_first:
-            wanted = self.inventory[product]
+            wanted = inventory[product]
             if wanted == 0:
                 continue
             # spare power anywhere first; only then replace older GPUs
-            wanted = _place(powered, product, wanted, lambda fleet, mw, _: fleet.room_for(product, mw),
-                            cohorts, batches)
+            for site, fleet, available_mw in powered:
+                count = min(wanted, fleet.room_for(product, available_mw))
+                if count > 0:
+                    wanted -= _install(site, fleet, product, count, cohorts, batches)
+                    if wanted == 0:
+                        break
             if wanted and refresh is not None and refresh.replaceable[product]:
-                evicted: list[int] = []
-
-                def room_by_refresh(fleet, mw, still_wanted, product=product):
-                    room, gone = refresh.make_room(fleet, mw, product, still_wanted)
-                    evicted.append(gone)
-                    return room
-
-                wanted = _place(powered, product, wanted, room_by_refresh, cohorts, batches)
-                refreshed = refreshed or any(evicted)
-            self.inventory[product] = wanted
+                for site, fleet, available_mw in powered:
+                    room, evicted = refresh.make_room(fleet, available_mw, product, wanted)
+                    refreshed = refreshed or evicted > 0
+                    count = min(wanted, room)
+                    if count > 0:
+                        wanted -= _install(site, fleet, product, count, cohorts, batches)
+                        if wanted == 0:
+                            break
+            inventory[product] = wanted
         if self.service_life is not None:
             self.service_life.start(cohorts)
         for site in self.sites:
@@ -109,19 +114,11 @@ class Lab(Component):
         rows.append((day, name, kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
 
 
-def _place(powered: list[tuple[Site, Fleet, float]], product: int, wanted: int,
-           room: Callable[[Fleet, float, int], int], cohorts: list, batches: list) -> int:
-    """Install up to `wanted` GPUs of a product site by site, as many as `room(fleet, available MW,
-    still wanted)` allows at each; record the cohorts and batches; return how many are still wanted."""
-    for site, fleet, available_mw in powered:
-        count = min(wanted, room(fleet, available_mw, wanted))
-        if count > 0:
-            cohorts.append((fleet, product, fleet.install(product, count)))
-            batches.append((site, product, count))
-            wanted -= count
-            if wanted == 0:
-                break
-    return wanted
+def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, batches: list) -> int:
+    """Install `count` GPUs of a product at a site and record the cohort and the batch."""
+    cohorts.append((fleet, product, fleet.install(product, count)))
+    batches.append((site, product, count))
+    return count
 
 
 class InstallPass(Component):

@@ -9,9 +9,9 @@ output tables are built from these rows alone (sim/outputs/tables.py).
 from __future__ import annotations
 
 import bisect
+from operator import mul
 from typing import Callable
 
-import numpy as np
 import simpy
 
 from sim.config.schema import Frontier, Scenario
@@ -78,12 +78,12 @@ class ProductProbe(Component):
 
     def probe(self, day: float, rows: list[Row]) -> None:
         installed = installed_by_product(self.sites, len(self.products))
-        delivered = np.sum([lab.delivered_total for lab in self.labs], axis=0)
-        produced = np.array(self.allocator.produced_total, dtype=float)
+        delivered = column_sums([lab.delivered_total for lab in self.labs], len(self.products))
+        produced, kind = self.allocator.produced_total, self.kind
         for i, name in enumerate(self.products.names):
-            rows.append((day, name, self.kind, "produced_gpus_total", produced[i]))
-            rows.append((day, name, self.kind, "delivered_gpus_total", delivered[i]))
-            rows.append((day, name, self.kind, "installed_gpus", installed[i]))
+            rows.append((day, name, kind, "produced_gpus_total", produced[i]))
+            rows.append((day, name, kind, "delivered_gpus_total", delivered[i]))
+            rows.append((day, name, kind, "installed_gpus", installed[i]))
 
 
 class WorldProbe(Component):
@@ -96,50 +96,59 @@ class WorldProbe(Component):
     def __init__(self, env: simpy.Environment, products: Products, allocator: Allocator, labs: list[Lab],
                  sites: list[Site], service_life_days: float, other_buyers_pue: float):
         super().__init__(env, "world")
-        self.h100e = np.array(products.h100e)
-        self.it_w = np.array(products.it_w)
+        self.h100e, self.it_w = list(products.h100e), list(products.it_w)
         self.allocator, self.labs, self.sites = allocator, labs, sites
         self.service_life_days, self.other_buyers_pue = service_life_days, other_buyers_pue
-        self.other_buyers_log: list[tuple[float, np.ndarray]] = []  # (sample day, cumulative other buyers' output)
+        self.other_buyers_log: list[tuple[float, list[int]]] = []  # (sample day, cumulative other buyers' output)
 
-    def _other_buyers_in_service(self, day: float) -> np.ndarray:
+    def _other_buyers_in_service(self, day: float) -> list[int]:
         """Other buyers' accelerators in service: what they got in the last service life, at the
         resolution of the samples. Their sites are not modelled: they are taken to install what they
         buy at once, with power."""
-        total = np.array(self.allocator.other_buyers_total, dtype=float)
+        total = self.allocator.other_buyers_total
         log = self.other_buyers_log
         log.append((day, total))
         cut = bisect.bisect_right(log, day - self.service_life_days, key=lambda entry: entry[0])
-        return total - log[cut - 1][1] if cut > 0 else total
+        return [a - b for a, b in zip(total, log[cut - 1][1])] if cut > 0 else total
 
     def probe(self, day: float, rows: list[Row]) -> None:
         h100e, alloc, sites, kind = self.h100e, self.allocator, self.sites, self.kind
-        installed = installed_by_product(sites, len(h100e))
-        delivered = np.sum([lab.delivered_total for lab in self.labs], axis=0)
-        inventory = np.sum([lab.inventory for lab in self.labs], axis=0)
-        in_transit = np.array(alloc.in_transit, dtype=float).sum(axis=0)
-        rows.append((day, "world", kind, "produced_h100e_total", float(np.array(alloc.produced_total, dtype=float) @ h100e)))
-        rows.append((day, "world", kind, "delivered_h100e_total", float(delivered @ h100e)))
-        rows.append((day, "world", kind, "other_buyers_h100e_total",
-                     float(np.array(alloc.other_buyers_total, dtype=float) @ h100e)))
-        rows.append((day, "world", kind, "in_transit_h100e", float(in_transit @ h100e)))
-        rows.append((day, "world", kind, "installed_gpus", installed.sum()))
-        rows.append((day, "world", kind, "installed_h100e", float(installed @ h100e)))
-        rows.append((day, "world", kind, "inventory_h100e", float(inventory @ h100e)))
+        n = len(h100e)
+        installed = installed_by_product(sites, n)
+        delivered = column_sums([lab.delivered_total for lab in self.labs], n)
+        inventory = column_sums([lab.inventory for lab in self.labs], n)
+        in_transit = column_sums(alloc.in_transit, n)
+        rows.append((day, "world", kind, "produced_h100e_total", dot(alloc.produced_total, h100e)))
+        rows.append((day, "world", kind, "delivered_h100e_total", dot(delivered, h100e)))
+        rows.append((day, "world", kind, "other_buyers_h100e_total", dot(alloc.other_buyers_total, h100e)))
+        rows.append((day, "world", kind, "in_transit_h100e", dot(in_transit, h100e)))
+        rows.append((day, "world", kind, "installed_gpus", sum(installed)))
+        rows.append((day, "world", kind, "installed_h100e", dot(installed, h100e)))
+        rows.append((day, "world", kind, "inventory_h100e", dot(inventory, h100e)))
         rows.append((day, "world", kind, "power_online_mw", sum(s.firm_mw_online for s in sites)))
         rows.append((day, "world", kind, "power_available_mw", sum(s.available_mw for s in sites)))
         drawn_mw = sum(s.fleet.drawn_mw for s in sites)
         rows.append((day, "world", kind, "power_drawn_mw", drawn_mw))
         # the world power balance: output the modelled labs did not take still draws power somewhere
         others = self._other_buyers_in_service(day)
-        others_mw = float(others @ self.it_w) * self.other_buyers_pue / WATTS_PER_MEGAWATT
-        rows.append((day, "world", kind, "other_buyers_installed_h100e", float(others @ h100e)))
+        others_mw = dot(others, self.it_w) * self.other_buyers_pue / WATTS_PER_MEGAWATT
+        rows.append((day, "world", kind, "other_buyers_installed_h100e", dot(others, h100e)))
         rows.append((day, "world", kind, "other_buyers_power_mw", others_mw))
         rows.append((day, "world", kind, "ai_power_demand_mw", drawn_mw + others_mw))
 
 
-def installed_by_product(sites: list[Site], n_products: int) -> np.ndarray:
-    return np.sum([s.fleet.installed for s in sites], axis=0) if sites else np.zeros(n_products)
+def dot(counts, weights) -> float:
+    """sum(count x weight): short vectors, faster in plain Python than through numpy."""
+    return float(sum(map(mul, counts, weights)))
+
+
+def column_sums(rows: list[list], n: int) -> list:
+    """Per product, the sum over rows (labs, sites); zeros with no rows."""
+    return [sum(column) for column in zip(*rows)] if rows else [0] * n
+
+
+def installed_by_product(sites: list[Site], n_products: int) -> list[int]:
+    return column_sums([s.fleet.installed for s in sites], n_products)
 
 
 class FrontierProbe(Component):
@@ -154,9 +163,11 @@ class FrontierProbe(Component):
     kind = "frontier"
 
     def __init__(self, env: simpy.Environment, settings: Frontier, products: Products, labs: list[Lab],
-                 walls: dict[str, dict[str, float]]):
+                 walls: dict[str, dict[str, float]], buys: dict[str, list[bool]] | None = None):
         super().__init__(env, "frontier")
         self.settings, self.products, self.labs, self.walls = settings, products, labs, walls
+        # per lab, the products of the families it buys (default: all)
+        self.buys = buys or {lab.name: [True] * len(products) for lab in labs}
         self.peak = [products.peak(i, settings.precision) for i in range(len(products))]
         self.rows: list[FrontierRow] = []
 
@@ -168,7 +179,7 @@ class FrontierProbe(Component):
             points, binds = lab_frontier(
                 installed=lab.installed(), inventory=lab.inventory,
                 site_power=[(site.available_mw, site.pue) for site in lab.sites],
-                on_sale=on_sale, peak_flop_s=self.peak, it_w=products.it_w, h100e=products.h100e,
+                on_sale=[a and b for a, b in zip(on_sale, self.buys[lab.name])], peak_flop_s=self.peak, it_w=products.it_w, h100e=products.h100e,
                 gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
             )
             lab_walls = walls.get(lab.name, {})

@@ -353,7 +353,7 @@ def test_the_first_writer_finishes_and_its_folder_is_clean(tmp_path: Path, run_d
     """Refusing a second writer does not disturb the first: it finishes with its own files, whole,
     and leaves neither the lock file nor a temporary file."""
     out = tmp_path / "out"
-    first = start_sim("run", "--out", str(out), *SHORT, env={PAUSE: "0.5"})
+    first = start_sim("run", "--out", str(out), *SHORT, env={PAUSE: "1.0"})
     try:
         wait_for(lambda: in_write_window(out) or first.poll() is not None, what="the first writer's temporaries")
         assert_refused(run_sim("run", "--out", str(out), *SHORT, "--seed", "1"), BUSY)
