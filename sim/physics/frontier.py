@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import add, mul
 
 from sim.physics.compute import binding_constraint, training_flop
 from sim.physics.hardware import gpus_within_power
@@ -46,17 +47,17 @@ def lab_frontier(
     this lab can buy by this month (on sale, and of a family it buys).
     """
     def point(name: str, counts: list[float]) -> FrontierPoint:
-        flop_s = sum(n * p for n, p in zip(counts, peak_flop_s))
-        gpus_h100e = sum(n * e for n, e in zip(counts, h100e))
+        flop_s = sum(map(mul, counts, peak_flop_s))
+        gpus_h100e = sum(map(mul, counts, h100e))
         return FrontierPoint(name, training_flop(gpu_share, flop_s, utilization, duration_days), gpu_share * gpus_h100e)
 
     n = len(installed)
-    held = [installed[i] + inventory[i] for i in range(n)]
+    held = list(map(add, installed, inventory))
     powered = [0.0] * n
     for available_mw, pue in site_power:
         if available_mw <= 0:
             continue
-        best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)
+        best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)  # tuples: no copy
         if best is not None:
             powered[best] += gpus_within_power(available_mw, it_w[best], pue)
     points = {

@@ -83,19 +83,23 @@ class Allocator(Component):
         products = [i for i in range(self.n) if made[i]]
         for i in products:
             self.produced_total[i] += made[i]
-        for lab_index in range(len(self.labs)):
+        for lab_index, base_shares in enumerate(self.base_shares):
+            bought = [i for i in products if base_shares[i] > 0]  # the families this lab buys
+            if not bought:
+                continue
             shipped = self.shipped[lab_index]
             base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
+            factor = self.factors[lab_index]
             batch = [0] * self.n
-            for i in products:
-                owed = (entitlement(self.share(lab_index, i), self.produced_total[i], base_entitled[i], base_made[i])
+            for i in bought:
+                owed = (entitlement(base_shares[i] * factor, self.produced_total[i], base_entitled[i], base_made[i])
                         - shipped[i])
                 if owed > 0:
                     batch[i] = owed
                     shipped[i] += owed
             if any(batch):
                 transit = self.in_transit[lab_index]
-                for i in products:
+                for i in bought:
                     transit[i] += batch[i]
                 self.pending[lab_index].append((self.env.now + self.lead_days[lab_index], batch))
 

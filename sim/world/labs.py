@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
+from sim.config.schedule import DAYS_PER_MONTH
 from sim.world.component import Component, Row
 from sim.world.fleet import Cohort, Fleet, Refresh, ServiceLife
 from sim.world.sites import Site
@@ -38,7 +39,10 @@ class Lab(Component):
         return [sum(s.fleet.retired_total[i] for s in self.sites) for i in range(len(self.inventory))]
 
     def installed(self) -> list[int]:
-        return [sum(s.fleet.installed[i] for s in self.sites) for i in range(len(self.inventory))]
+        """GPUs installed at the lab's sites, by product."""
+        if not self.sites:
+            return [0] * len(self.inventory)
+        return [sum(column) for column in zip(*(s.fleet.installed for s in self.sites))]
 
     def install_initial(self, site: Site, product: int, count: int) -> Cohort:
         """GPUs in service on the start date (the scenario's `initial_gpus`); the caller starts their
@@ -60,9 +64,11 @@ class Lab(Component):
         With a refresh rule, a product that does enough more FLOP per watt than an installed one
         takes the older GPUs' power (oldest first); those are retired early. Returns the
         (site, product, count) batches installed. Skipped when neither the sites nor the set of
-        products waiting have changed: the outcome would be the same.
+        products waiting have changed and no refresh review is due: the outcome would be the same.
         """
-        if not (self.dirty or any(site.changed for site in self.sites)):
+        # a refresh review (monthly) may make room for products that found none since
+        review = refresh is not None and bool(self.blocked)
+        if not (self.dirty or review or any(site.changed for site in self.sites)):
             return []
         self.dirty = False
         refreshed = False
@@ -96,15 +102,15 @@ class Lab(Component):
             self.service_life.start(cohorts)
         for site in self.sites:
             site.seen()
-        # until a site changes, more of these products cannot fit either; but power freed by a
-        # refresh may fit products handled earlier in this pass, so look again next time
+        # until a site changes or the next refresh review, more of these products cannot fit either;
+        # but power freed by a refresh may fit products handled earlier in this pass, so look again
         self.blocked = {p for p, count in enumerate(self.inventory) if count > 0}
         self.dirty = refreshed
         return batches
 
     def probe(self, day: float, rows: list[Row]) -> None:
         name, kind, sites, h100e = self.name, self.kind, self.sites, self.h100e_list
-        installed = [sum(column) for column in zip(*(s.fleet.installed for s in sites))] if sites else []
+        installed = self.installed()
         rows.append((day, name, kind, "delivered_h100e_total", sum(map(mul, self.delivered_total, h100e))))
         rows.append((day, name, kind, "inventory_gpus", sum(self.inventory)))
         rows.append((day, name, kind, "installed_gpus", sum(installed)))
@@ -124,7 +130,8 @@ def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, 
 class InstallPass(Component):
     """Each tick: deliveries due reach the labs, then every lab installs what its sites' spare power
     allows. One process for all labs (in scenario order) rather than one per lab: the same order, a
-    fraction of the events."""
+    fraction of the events. Refresh decisions (replacing installed GPUs) are taken once a month, on
+    the first tick of each month: a fleet decision, reviewed monthly like the probes, not weekly."""
 
     kind = "labs"
 
@@ -136,9 +143,13 @@ class InstallPass(Component):
 
     def _ticks(self, tick_starts: list[float]):
         env = self.env
+        next_review = 0.0
         for day in tick_starts:
             if day > env.now:
                 yield env.timeout(day - env.now)
             self.deliver_due(env.now)
+            refresh = None
+            if self.refresh is not None and day >= next_review:
+                refresh, next_review = self.refresh, next_review + DAYS_PER_MONTH
             for lab in self.labs:
-                lab.install(self.newest_first, self.refresh)
+                lab.install(self.newest_first, refresh)

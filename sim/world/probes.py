@@ -168,7 +168,8 @@ class FrontierProbe(Component):
         self.settings, self.products, self.labs, self.walls = settings, products, labs, walls
         # per lab, the products of the families it buys (default: all)
         self.buys = buys or {lab.name: [True] * len(products) for lab in labs}
-        self.peak = [products.peak(i, settings.precision) for i in range(len(products))]
+        self.peak = tuple(products.peak(i, settings.precision) for i in range(len(products)))
+        self.it_w = tuple(products.it_w)
         self.rows: list[FrontierRow] = []
 
     def sample(self, day: float) -> None:
@@ -179,7 +180,8 @@ class FrontierProbe(Component):
             points, binds = lab_frontier(
                 installed=lab.installed(), inventory=lab.inventory,
                 site_power=[(site.available_mw, site.pue) for site in lab.sites],
-                on_sale=[a and b for a, b in zip(on_sale, self.buys[lab.name])], peak_flop_s=self.peak, it_w=products.it_w, h100e=products.h100e,
+                on_sale=tuple(a and b for a, b in zip(on_sale, self.buys[lab.name])), peak_flop_s=self.peak,
+                it_w=self.it_w, h100e=products.h100e,
                 gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
             )
             lab_walls = walls.get(lab.name, {})

@@ -95,18 +95,23 @@ def assemble(
     dies started under an older mix are not stranded. Whatever is not used stays in stock.
     """
     n = len(dies)
-    cowos_per_mix_gpu = sum(shares[i] * cowos_wafers_per_gpu[i] for i in range(n))
-    hbm_per_mix_gpu = sum(shares[i] * hbm_dies_per_gpu[i] for i in range(n))
+    made = [0] * n
+    # only products in the mix, or with dies for at least one accelerator, can be made
+    active = [i for i in range(n) if shares[i] > 0 or dies[i] >= dies_per_gpu[i]]
+    in_mix = [i for i in active if shares[i] > 0]
+    cowos_per_mix_gpu = sum(shares[i] * cowos_wafers_per_gpu[i] for i in in_mix)
+    hbm_per_mix_gpu = sum(shares[i] * hbm_dies_per_gpu[i] for i in in_mix)
     shared = math.inf
     if cowos_per_mix_gpu > 0:
         shared = cowos_wafers / cowos_per_mix_gpu
     if hbm_per_mix_gpu > 0:
         shared = min(shared, hbm_dies / hbm_per_mix_gpu)
-    by_dies = [dies[i] / dies_per_gpu[i] for i in range(n)]
-    made = [int(min(shares[i] * shared, by_dies[i]) + 1e-9) if shares[i] > 0 else 0 for i in range(n)]
-    cowos_left = cowos_wafers - sum(made[i] * cowos_wafers_per_gpu[i] for i in range(n))
-    hbm_left = hbm_dies - sum(made[i] * hbm_dies_per_gpu[i] for i in range(n))
-    for i in range(n):
+    by_dies = {i: dies[i] / dies_per_gpu[i] for i in active}
+    for i in in_mix:
+        made[i] = int(min(shares[i] * shared, by_dies[i]) + 1e-9)
+    cowos_left = cowos_wafers - sum(made[i] * cowos_wafers_per_gpu[i] for i in active)
+    hbm_left = hbm_dies - sum(made[i] * hbm_dies_per_gpu[i] for i in active)
+    for i in active:
         spare_dies = by_dies[i] - made[i]
         if spare_dies < 1 or cowos_left <= 0 or hbm_left < 0:
             continue
@@ -312,149 +317,180 @@ class Stocks:
 class Supply(Component):
     """The chip supply chain. Each tick: what the stages started one cycle time ago arrives; dies of
     products that left the mix are written off; assembly builds what the stocks allow and ships it;
-    then every stage orders against the master schedule (see the module docstring)."""
+    then every stage orders against the master schedule (see the module docstring).
+
+    Counts are floats in plain lists (a handful of products is active at a time; the per-tick work
+    touches only those): pipelines are per-tick dicts of die arrivals by product and per-tick floats
+    of CoWoS wafers and HBM dies."""
 
     kind = "supply"
 
     def __init__(self, env: simpy.Environment, plan: SupplyPlan, ship: Callable[[list[int]], None]):
         super().__init__(env, "supply")
         self.plan, self.ship = plan, ship
-        n = len(plan.names)
-        use_dies, use_cowos, use_hbm = plan.use_dies, plan.use_cowos, plan.use_hbm
+        n, n_ticks = len(plan.names), len(plan.tick_starts)
         buf = plan.buffer_ticks
         # start with each stock at its planned buffer
-        self.stocks = Stocks(dies=(use_dies[0] * buf["dies"]).tolist(), cowos_wafers=float(use_cowos[0] * buf["cowos"]),
-                             hbm_dies=float(use_hbm[0] * buf["hbm"]))
+        self.stocks = Stocks(dies=(plan.use_dies[0] * buf["dies"]).tolist(),
+                             cowos_wafers=float(plan.use_cowos[0] * buf["cowos"]),
+                             hbm_dies=float(plan.use_hbm[0] * buf["hbm"]))
         # everything that entered the stocks (the initial buffers, then arrivals), for the ledger:
         # stock = received - used by assembly - written off
         self.received = Stocks(dies=list(self.stocks.dies), cowos_wafers=self.stocks.cowos_wafers,
                                hbm_dies=self.stocks.hbm_dies)
         self.produced_total = [0] * n  # by product, cumulative
         self.written_off_dies = [0.0] * n  # by product, cumulative
-        self.add_process(self._ticks)
 
-    def _ticks(self):
-        env, plan, stocks = self.env, self.plan, self.stocks
-        n, n_ticks = len(plan.names), len(plan.tick_starts)
-        tick_days = plan.tick_days
-        # arrivals per tick, pipelines filled with the work in flight at the start
-        die_lead = max(f.lead_ticks for f in plan.fabs)
-        cowos_lead = max(line.lead_ticks for line in plan.cowos_lines)
-        hbm_lead = max(m.lead_ticks for m in plan.hbm_makers)
-        span = n_ticks + max(die_lead, cowos_lead, hbm_lead) + 1
-        dies_in = [[0.0] * n for _ in range(span)]
-        cowos_in, hbm_in = [0.0] * span, [0.0] * span
+        # pipelines, filled with the work in flight at the start
+        self.lead = {"dies": max(f.lead_ticks for f in plan.fabs),
+                     "cowos": max(line.lead_ticks for line in plan.cowos_lines),
+                     "hbm": max(m.lead_ticks for m in plan.hbm_makers)}
+        span = n_ticks + max(self.lead.values()) + 1
+        self.dies_in: list[dict[int, float]] = [{} for _ in range(span)]
+        self.inputs_in = {"cowos": [0.0] * span, "hbm": [0.0] * span}
+        self.on_order_dies = [0.0] * n
         for fab in plan.fabs:
             for k, row in enumerate(fab.pre_start_arrivals.tolist()):
-                dies_in[k] = [a + b for a, b in zip(dies_in[k], row)]
-        for line in plan.cowos_lines:
-            for k, x in enumerate(line.pre_start_arrivals.tolist()):
-                cowos_in[k] += x
-        for maker in plan.hbm_makers:
-            for k, x in enumerate(maker.pre_start_arrivals.tolist()):
-                hbm_in[k] += x
-        on_order_dies = [sum(dies_in[k][i] for k in range(span)) for i in range(n)]
-        on_order = {"cowos": sum(cowos_in), "hbm": sum(hbm_in)}
+                for i, x in enumerate(row):
+                    if x:
+                        self._expect_dies(k, i, x)
+        self.on_order = {}
+        for key, stages in (("cowos", plan.cowos_lines), ("hbm", plan.hbm_makers)):
+            for stage in stages:
+                for k, x in enumerate(stage.pre_start_arrivals.tolist()):
+                    self.inputs_in[key][k] += x
+            self.on_order[key] = sum(self.inputs_in[key])
 
-        # planned use and its running sum (use over a lead time = a difference of two sums)
-        use_dies = plan.use_dies.tolist()
-        cum_dies = np.vstack([np.zeros(n), np.cumsum(plan.use_dies, axis=0)]).tolist()
-        use = {"cowos": plan.use_cowos.tolist(), "hbm": plan.use_hbm.tolist()}
-        cum = {k: np.concatenate([[0.0], np.cumsum(v)]).tolist() for k, v in use.items()}
-        buf = plan.buffer_ticks
-        fab_caps = [f.capacity.tolist() for f in plan.fabs]
-        fab_leads = [f.lead_ticks for f in plan.fabs]
-        per_die_wafers = [(1.0 / plan.good_per_wafer[f]).tolist() for f in range(len(plan.fabs))]
-        line_caps = [(line.capacity.tolist(), line.lead_ticks) for line in plan.cowos_lines]
-        maker_caps = [(m.capacity.tolist(), m.lead_ticks) for m in plan.hbm_makers]
-        dies_per_gpu = plan.dies_per_gpu.tolist()
-        cowos_per_gpu = plan.cowos_wafers_per_gpu.tolist()
-        hbm_per_gpu = plan.hbm_dies_per_gpu.tolist()
-        shares_by_tick = plan.shares.tolist()
-        leaves = plan.leaves_mix_tick
-        # per tick, the products the schedule uses within the die lead time (no other product is ordered)
-        if die_lead > 0:  # ticks k+1 .. k+lead
-            uses = plan.use_dies[1:n_ticks + die_lead] > 0
-            used = np.lib.stride_tricks.sliding_window_view(uses, die_lead, axis=0).any(axis=2)
+        # planned use, and its running sums (use over a lead time = a difference of two sums)
+        self.use_dies = plan.use_dies.tolist()
+        self.cum_dies = np.vstack([np.zeros(n), np.cumsum(plan.use_dies, axis=0)]).tolist()
+        self.use = {"cowos": plan.use_cowos.tolist(), "hbm": plan.use_hbm.tolist()}
+        self.cum = {k: np.concatenate([[0.0], np.cumsum(v)]).tolist() for k, v in self.use.items()}
+        self.fab_caps = [(f.capacity.tolist(), f.lead_ticks) for f in plan.fabs]
+        self.wafers_per_die = [(1.0 / plan.good_per_wafer[f]).tolist() for f in range(len(plan.fabs))]
+        self.stage_caps = {"cowos": [(s.capacity.tolist(), s.lead_ticks) for s in plan.cowos_lines],
+                           "hbm": [(s.capacity.tolist(), s.lead_ticks) for s in plan.hbm_makers]}
+        self.bom = (plan.dies_per_gpu.tolist(), plan.cowos_wafers_per_gpu.tolist(), plan.hbm_dies_per_gpu.tolist())
+        self.shares = plan.shares.tolist()
+        # per tick, the products the schedule uses within the die lead time (no other is ordered),
+        # and the products that have left the mix for good by then (their dies are written off)
+        lead = self.lead["dies"]
+        if lead > 0:  # ticks k+1 .. k+lead
+            used = np.lib.stride_tricks.sliding_window_view(plan.use_dies[1:n_ticks + lead] > 0, lead, axis=0)
+            used = used.any(axis=2)
         else:  # only the buffer at tick k
             used = plan.use_dies[:n_ticks] > 0
-        ordering = [np.nonzero(row)[0].tolist() for row in used[:n_ticks]]
-        for k in range(n_ticks):
+        self.ordering = [np.nonzero(row)[0].tolist() for row in used[:n_ticks]]
+        self.left_mix = [[i for i in range(n) if plan.leaves_mix_tick[i] <= k] for k in range(n_ticks)]
+        self.add_process(self._ticks)
+
+    def _expect_dies(self, k: int, product: int, dies: float) -> None:
+        arrivals = self.dies_in[k]
+        arrivals[product] = arrivals.get(product, 0.0) + dies
+        self.on_order_dies[product] += dies
+
+    def _ticks(self):
+        env, tick_days = self.env, self.plan.tick_days
+        for k in range(len(self.plan.tick_starts)):
             day = k * tick_days
             if day > env.now:
                 yield env.timeout(day - env.now)
-            # 1. arrivals
-            dies = stocks.dies
-            arrived = dies_in[k]
-            received = self.received
-            for i in range(n):
-                if arrived[i]:
-                    dies[i] += arrived[i]
-                    received.dies[i] += arrived[i]
-                    on_order_dies[i] -= arrived[i]
-                if k >= leaves[i] and dies[i] > 0:  # left the mix for good: written off
-                    self.written_off_dies[i] += dies[i]
-                    dies[i] = 0.0
-            stocks.cowos_wafers += cowos_in[k]
-            received.cowos_wafers += cowos_in[k]
-            on_order["cowos"] -= cowos_in[k]
-            stocks.hbm_dies += hbm_in[k]
-            received.hbm_dies += hbm_in[k]
-            on_order["hbm"] -= hbm_in[k]
-            # 2. assembly
-            made = assemble(dies, stocks.cowos_wafers, stocks.hbm_dies, shares_by_tick[k],
-                            dies_per_gpu, cowos_per_gpu, hbm_per_gpu)
-            if any(made):
-                for i in range(n):
-                    if made[i]:
-                        dies[i] = max(dies[i] - made[i] * dies_per_gpu[i], 0.0)
-                        self.produced_total[i] += made[i]
-                stocks.cowos_wafers = max(stocks.cowos_wafers - sum(made[i] * cowos_per_gpu[i] for i in range(n)), 0.0)
-                stocks.hbm_dies = max(stocks.hbm_dies - sum(made[i] * hbm_per_gpu[i] for i in range(n)), 0.0)
-                self.ship(made)
-            # 3. orders: dies per product (those the schedule uses within the lead time), cut pro rata
-            # when the fabs cannot start them all
-            end = k + 1 + die_lead
-            need = {i: x for i in ordering[k]
-                    if (x := order_up_to(dies[i] + on_order_dies[i], cum_dies[end][i] - cum_dies[k + 1][i],
-                                         buf["dies"] * use_dies[end - 1][i], math.inf)) > 0}
-            if need:
-                caps = [cap[k] for cap in fab_caps]
-                total_cap = sum(caps)
-                if total_cap > 0:
-                    wafers = sum(caps[f] / total_cap * sum(x * per_die_wafers[f][i] for i, x in need.items())
-                                 for f in range(len(caps)))
-                    scale = min(1.0, total_cap / wafers) if wafers > 0 else 0.0
-                    for f, lead in enumerate(fab_leads):
-                        part = caps[f] / total_cap * scale
-                        if part > 0:
-                            row = dies_in[k + lead] if lead > 0 else dies
-                            for i, x in need.items():
-                                row[i] += x * part
-                                if lead > 0:
-                                    on_order_dies[i] += x * part
-                                else:
-                                    self.received.dies[i] += x * part
-            for key, suppliers, lead_max, stock in (("cowos", line_caps, cowos_lead, "cowos_wafers"),
-                                                   ("hbm", maker_caps, hbm_lead, "hbm_dies")):
-                end = k + 1 + lead_max
-                want = (cum[key][end] - cum[key][k + 1]) + buf[key] * use[key][end - 1]
-                need_total = order_up_to(getattr(stocks, stock) + on_order[key], want, 0.0, math.inf)
-                if need_total <= 0:
-                    continue
-                caps = [cap[k] for cap, _ in suppliers]
-                total_cap = sum(caps)
-                if total_cap <= 0:
-                    continue
-                started = min(need_total, total_cap)
-                for (cap, lead), c in zip(suppliers, caps):
-                    part = started * c / total_cap
-                    if lead > 0:
-                        (cowos_in if key == "cowos" else hbm_in)[k + lead] += part
-                        on_order[key] += part
-                    else:
-                        setattr(stocks, stock, getattr(stocks, stock) + part)
-                        setattr(self.received, stock, getattr(self.received, stock) + part)
+            self._arrive(k)
+            self._assemble(k)
+            self._order_dies(k)
+            for key, stock in (("cowos", "cowos_wafers"), ("hbm", "hbm_dies")):
+                self._order(k, key, stock)
+
+    def _arrive(self, k: int) -> None:
+        """Tick k's arrivals into the stocks; dies of products out of the mix for good written off."""
+        stocks, received = self.stocks, self.received
+        dies = stocks.dies
+        for i, x in self.dies_in[k].items():
+            dies[i] += x
+            received.dies[i] += x
+            self.on_order_dies[i] -= x
+        for i in self.left_mix[k]:
+            if dies[i] > 0:
+                self.written_off_dies[i] += dies[i]
+                dies[i] = 0.0
+        for key, stock in (("cowos", "cowos_wafers"), ("hbm", "hbm_dies")):
+            x = self.inputs_in[key][k]
+            if x:
+                setattr(stocks, stock, getattr(stocks, stock) + x)
+                setattr(received, stock, getattr(received, stock) + x)
+                self.on_order[key] -= x
+
+    def _assemble(self, k: int) -> None:
+        """Build what the stocks allow at the tick's mix and ship it."""
+        stocks = self.stocks
+        dies_per_gpu, cowos_per_gpu, hbm_per_gpu = self.bom
+        dies = stocks.dies
+        made = assemble(dies, stocks.cowos_wafers, stocks.hbm_dies, self.shares[k], dies_per_gpu, cowos_per_gpu,
+                        hbm_per_gpu)
+        if not any(made):
+            return
+        cowos_used = hbm_used = 0.0
+        for i, m in enumerate(made):
+            if m:
+                dies[i] = max(dies[i] - m * dies_per_gpu[i], 0.0)
+                self.produced_total[i] += m
+                cowos_used += m * cowos_per_gpu[i]
+                hbm_used += m * hbm_per_gpu[i]
+        stocks.cowos_wafers = max(stocks.cowos_wafers - cowos_used, 0.0)
+        stocks.hbm_dies = max(stocks.hbm_dies - hbm_used, 0.0)
+        self.ship(made)
+
+    def _order_dies(self, k: int) -> None:
+        """Wafer starts for the dies each product needs (order-up-to), split over the fabs by their
+        capacity, all products cut pro rata when the fabs cannot start them all."""
+        end = k + 1 + self.lead["dies"]
+        dies, on_order, cum, use = self.stocks.dies, self.on_order_dies, self.cum_dies, self.use_dies
+        buffer = self.plan.buffer_ticks["dies"]
+        need = {i: x for i in self.ordering[k]
+                if (x := order_up_to(dies[i] + on_order[i], cum[end][i] - cum[k + 1][i], buffer * use[end - 1][i],
+                                     math.inf)) > 0}
+        if not need:
+            return
+        caps = [cap[k] for cap, _ in self.fab_caps]
+        total_cap = sum(caps)
+        if total_cap <= 0:
+            return
+        wafers = sum(caps[f] / total_cap * sum(x * self.wafers_per_die[f][i] for i, x in need.items())
+                     for f in range(len(caps)))
+        scale = min(1.0, total_cap / wafers) if wafers > 0 else 0.0
+        for (_, lead), cap in zip(self.fab_caps, caps):
+            part = cap / total_cap * scale
+            if part <= 0:
+                continue
+            for i, x in need.items():
+                if lead > 0:
+                    self._expect_dies(k + lead, i, x * part)
+                else:  # no cycle time: straight into stock
+                    dies[i] += x * part
+                    self.received.dies[i] += x * part
+
+    def _order(self, k: int, key: str, stock: str) -> None:
+        """Starts of a shared input (CoWoS wafers, HBM dies): order-up-to against the schedule's use,
+        within the suppliers' capacity, split by capacity."""
+        end = k + 1 + self.lead[key]
+        want = (self.cum[key][end] - self.cum[key][k + 1]) + self.plan.buffer_ticks[key] * self.use[key][end - 1]
+        need = order_up_to(getattr(self.stocks, stock) + self.on_order[key], want, 0.0, math.inf)
+        if need <= 0:
+            return
+        suppliers = self.stage_caps[key]
+        caps = [cap[k] for cap, _ in suppliers]
+        total_cap = sum(caps)
+        if total_cap <= 0:
+            return
+        started = min(need, total_cap)
+        for (_, lead), cap in zip(suppliers, caps):
+            part = started * cap / total_cap
+            if lead > 0:
+                self.inputs_in[key][k + lead] += part
+                self.on_order[key] += part
+            else:
+                setattr(self.stocks, stock, getattr(self.stocks, stock) + part)
+                setattr(self.received, stock, getattr(self.received, stock) + part)
 
     def probe(self, day: float, rows: list[Row]) -> None:
         """Each input's capacity in accelerators a month at the tick's mix, the stocks waiting and their
