@@ -152,19 +152,24 @@ def run_validation():
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.studies.validate import format_table
+
+    return _score(args, run_validation, format_table, "validation.csv")
+
+
+def _score(args: argparse.Namespace, compute, format_table, filename: str) -> int:
+    """Print a score table (validate, backtest), write it to --out, exit 0 only if every row passes."""
     import contextlib
 
     from sim.outputs.files import output_lock, write_files
-    from sim.studies.validate import format_table
 
-    # --out is refused (unwritable, or another sim command writing it) before the cases are computed
+    # --out is refused (unwritable, or another sim command writing it) before anything is computed
     with output_lock(args.out) if args.out else contextlib.nullcontext():
-        table = run_validation()
+        table = compute()
         print(format_table(table))
         if args.out:
-            write_files(Path(args.out),
-                        {"validation.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
-            print(f"wrote validation.csv to {args.out}")
+            write_files(Path(args.out), {filename: table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
+            print(f"wrote {filename} to {args.out}")
         return 0 if (table["status"] == "PASS").all() else 1
 
 
@@ -177,20 +182,9 @@ def run_backtest():
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from sim.outputs.files import output_lock, write_files
     from sim.studies.backtest import format_table
 
-    # --out is refused (unwritable, or another sim command writing it) before the scenario runs
-    with output_lock(args.out) if args.out else contextlib.nullcontext():
-        table = run_backtest()
-        print(format_table(table))
-        if args.out:
-            write_files(Path(args.out),
-                        {"backtest.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n")})
-            print(f"wrote backtest.csv to {args.out}")
-        return 0 if (table["status"] == "PASS").all() else 1
+    return _score(args, run_backtest, format_table, "backtest.csv")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from sim.studies import scoring
+
 from sim.physics.collectives import (
     busbw_from_algbw,
     epoch_allreduce_latency_s,
@@ -241,35 +243,11 @@ def run_validation(cases: Iterable[ValidationCase] = CASES) -> pd.DataFrame:
 _NUMERIC = ("expected", "simulated", "rel_error")
 
 
-def _display(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    out["expected"] = out["expected"].map(lambda x: f"{x:.4g}")
-    out["simulated"] = out["simulated"].map(lambda x: f"{x:.4g}")
-    out["rel_error"] = out["rel_error"].map(lambda x: f"{round(x * 100, 2) + 0.0:+.2f}%")  # no "-0.00%"
-    return out.astype(str)
-
-
 def format_table(table: pd.DataFrame) -> str:
-    """The table as `sim validate` prints it (text left-aligned, numbers right-aligned), with a
-    closing count of passes."""
-    shown = _display(table)
-    widths = {c: max(len(c), *(len(v) for v in shown[c])) if len(shown) else len(c) for c in shown.columns}
-
-    def line(values: dict) -> str:
-        return "  ".join(v.rjust(widths[c]) if c in _NUMERIC else v.ljust(widths[c])
-                         for c, v in values.items()).rstrip()
-
-    lines = [line({c: c for c in shown.columns})]
-    lines += [line(row) for row in shown.to_dict("records")]
-    passed = int((table["status"] == "PASS").sum())
-    lines.append(f"{passed}/{len(table)} cases pass")
-    return "\n".join(lines)
+    """The table as the command prints it, with a closing count of passes (sim/studies/scoring.py)."""
+    return scoring.format_table(table, _NUMERIC)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """The same table as Markdown (for the README)."""
-    shown = _display(table)
-    rule = "|" + "".join("---:|" if c in _NUMERIC else "---|" for c in shown.columns)
-    lines = ["| " + " | ".join(shown.columns) + " |", rule]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join(lines)
+    """The same table as Markdown."""
+    return scoring.markdown_table(table, _NUMERIC)
