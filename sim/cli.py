@@ -242,10 +242,10 @@ def format_summary(result: Result) -> str:
     table = yearly(result.timeseries, result.runs, result.frontier)
     lines = [
         f"scenario {result.scenario_name}  seed {result.seed}",
-        f"{'year':>4}  {'delivered H100e':>15}  {'power online GW':>15}  {'installed GPUs':>14}  {'largest run FLOP':>16}",
+        f"{'year':>4}  {'delivered H100e':>15}  {'power online GW':>15}  {'installed GPUs':>14}  {'largest to date':>16}",
     ]
     for row in table.itertuples():
-        largest = f"{row.largest_run_flop:.2e}" if row.largest_run_flop > 0 else "-"
+        largest = f"{row.largest_run_to_date_flop:.2e}" if row.largest_run_to_date_flop > 0 else "-"
         lines.append(
             f"{row.year:>4}  {row.gpus_delivered_h100e:>15,.0f}  {row.power_online_gw:>15.2f}  "
             f"{row.installed_gpus:>14,}  {largest:>16}"

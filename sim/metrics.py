@@ -55,6 +55,7 @@ METRICS: tuple[Metric, ...] = tuple(
     + _m("lab", [
         ("delivered_h100e_total", "H100e", "GPUs delivered to the lab since the start date, in H100-equivalents (cumulative)"),
         ("inventory_gpus", "GPUs", "GPUs delivered and waiting for powered room at the lab's sites"),
+        ("inventory_h100e", "H100e", "GPUs delivered and waiting for powered room, in H100-equivalents"),
         ("installed_gpus", "GPUs", "GPUs installed and in service at the lab's sites"),
         ("installed_h100e", "H100e", "GPUs installed at the lab's sites, in H100-equivalents"),
         ("retired_gpus_total", "GPUs", "GPUs retired (end of service life or replaced by a refresh; cumulative)"),

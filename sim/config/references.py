@@ -57,6 +57,10 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             return ("power_plants", i, "site"), f"unknown site {show(plant.site)}"
         if plant.type not in s.plant_types:
             return ("power_plants", i, "type"), f"unknown plant type {show(plant.type)}"
+    if s.run_policy is not None:
+        for i, lab in enumerate(s.run_policy.labs or []):
+            if lab not in s.labs:
+                return ("run_policy", "labs", i), f"unknown lab {show(lab)}"
     names = set()
     for i, run in enumerate(s.runs):
         if run.name in names:

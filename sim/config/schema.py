@@ -143,11 +143,20 @@ class SupplyPlanning(Strict):
     hbm_buffer_weeks: Amount = 4.0
 
 
+class LabPurchasing(Strict):
+    """A lab's purchase policy (sim/world/labs.py, Purchasing): order only for the power expected at
+    delivery x (1 + power_buffer), and at most max_h100e_per_year H100e a calendar year."""
+
+    power_buffer: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.1
+    max_h100e_per_year: PositiveAmount | None = None
+
+
 class Lab(Strict):
     # share of each family's output this lab buys ({gpu: 0.2, tpu: 0.6}; a family left out: none);
     # one number: that share of every family
     share_of_output: Union[FractionOrZero, dict[Family, FractionOrZero]]
     delivery_lead_time_days: Days
+    purchasing: LabPurchasing | None = None  # absent: the lab takes its whole share of output
 
     def share_of(self, family: str) -> float:
         """The share of a family's output this lab buys."""
@@ -201,6 +210,21 @@ class TrainingRun(Strict):
         if (self.start is None) == (self.start_when_h100e_installed is None):
             raise ValueError("give exactly one of start or start_when_h100e_installed")
         return self
+
+
+class RunPolicySpec(Strict):
+    """Labs' frontier pre-training runs from policy (sim/world/run_policy.py): each lab launches its
+    next run when its previous one ends, or earlier once the cluster it could use has grown by
+    `relaunch_growth_factor` since its last launch."""
+
+    first_start: Date  # no policy run starts before this (typed runs cover the history)
+    labs: list[Name] | None = None  # default: every lab with sites
+    gpu_share: Fraction  # share of the free accelerators at the run's sites it takes
+    duration_days_at_first_start: PositiveDays
+    duration_growth_per_year: Annotated[float, Field(ge=1, le=MAX_GROWTH_PER_YEAR, allow_inf_nan=False)] = 1.0
+    max_duration_days: PositiveDays
+    relaunch_growth_factor: Annotated[float, Field(gt=1, le=MAX_QUANTITY, allow_inf_nan=False)]
+    precision: Literal["bf16", "fp8"] = "fp8"
 
 
 class DataStock(Strict):
@@ -274,6 +298,7 @@ class Scenario(Strict):
     gpu_service_life_days: PositiveDays
     # replace installed GPUs with ones doing at least this many times their FLOP per watt (off if absent)
     gpu_refresh_min_flop_per_w_gain: Annotated[float, Field(ge=1, le=MAX_QUANTITY, allow_inf_nan=False)] | None = None
+    gpu_refresh_min_age_days: Days = 0.0  # a refresh replaces only GPUs at least this old
     gpu_types: dict[Name, GpuType] = Field(min_length=1)
     mix: list[MixPoint] = Field(min_length=1)
     # what mix shares are shares of: accelerators assembled, or CoWoS wafers (as foundry allocations by
@@ -292,4 +317,8 @@ class Scenario(Strict):
     other_buyers_pue: Annotated[float, Field(ge=1, le=MAX_PUE, allow_inf_nan=False)] = 1.2  # their sites' PUE
     topology: PathText | None = None  # a shipped topology's name or a path (relative to the scenario file)
     training: TrainingPhysics | None = None
+    run_policy: RunPolicySpec | None = None
+    # a run whose sites are not built (or hold no accelerators yet) waits up to this long, then starts
+    # on what it finds (or on the lab's other sites); its label is then `construction`
+    run_wait_limit_days: Days = 0.0
     disruptions: list[Disruption] = Field(default_factory=list)

@@ -196,7 +196,8 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
         years = years.rename(columns={
             "gpus_delivered_h100e": "H100e delivered in year", "power_online_gw": "firm power online, GW (year end)",
             "installed_gpus": "GPUs installed (year end)", "installed_h100e": "H100e installed (year end)",
-            "largest_run_flop": "largest run completed in year, FLOP", "frontier_max_flop": "frontier max, FLOP"})
+            "largest_run_flop": "largest run completed in year, FLOP",
+            "largest_run_to_date_flop": "largest run completed to date, FLOP", "frontier_max_flop": "frontier max, FLOP"})
         parts.append("<h3>Per year</h3>" + html_table(years))
     images = 0
     parts.append(figure_html(plots.buildout(timeseries, runs, summary.get("h100e_per_gpu")), "GPUs installed by product in H100-equivalents "

@@ -26,7 +26,7 @@ RUN_COLUMNS = [
     "run", "lab", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "binding_constraint",
     "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
     "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
-    "disrupted_days", "stalled_days",
+    "disrupted_days", "stalled_days", "planned_by", "gpu_types",
 ]
 FLOAT_FORMAT = "%.10g"
 
@@ -81,7 +81,9 @@ def build_result(world: "World") -> Result:
     """Turn a finished world's records into tables and a summary."""
     s = world.scenario
     order = {r.name: i for i, r in enumerate(s.runs)}
-    records = sorted(world.training.records, key=lambda r: order[r.run])
+    # the scenario's runs in its order, then the policy's by start date and name
+    records = sorted(world.training.records,
+                     key=lambda r: (0, order[r.run], "") if r.run in order else (1, r.start.isoformat(), r.run))
     runs = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=RUN_COLUMNS)
     for col in ("start", "end"):
         runs[col] = runs[col].map(lambda d: d.isoformat() if d is not None else "")
@@ -123,7 +125,7 @@ def _run_brief(row: pd.Series | None) -> dict | None:
 
 def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
     """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
-    the largest run completed in the year and the frontier's best combined run."""
+    the largest run completed in the year and to date, and the frontier's best combined run."""
     world = timeseries[timeseries["kind"] == "world"].pivot(index="date", columns="metric", values="value")
     values = {name: world[name].to_numpy() for name in
               ("delivered_h100e_total", "power_online_mw", "installed_gpus", "installed_h100e")}
@@ -133,6 +135,7 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
     front = frontier[frontier["constraint"] == "combined"]
     best = front.groupby(front["date"].str[:4].astype(int))["max_flop"].max() if len(front) else pd.Series(dtype=float)
     rows = []
+    to_date = 0.0
     for year in sorted(set(years.tolist())):
         in_year, after = np.flatnonzero(years == year), np.flatnonzero(years > year)
         start, end = in_year[0], (after[0] if len(after) else in_year[-1])
@@ -144,6 +147,7 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
             "installed_gpus": int(values["installed_gpus"][end]),
             "installed_h100e": float(values["installed_h100e"][end]),
             "largest_run_flop": float(largest.get(year, 0.0)),
+            "largest_run_to_date_flop": (to_date := max(to_date, float(largest.get(year, 0.0)))),
             "frontier_max_flop": float(best.get(year, 0.0)),
         })
     return pd.DataFrame(rows)

@@ -48,6 +48,7 @@ class Allocator(Component):
         self.n = n_products
         self.produced_total = [0] * n_products
         self.shipped = [[0] * n_products for _ in labs]  # cumulative, by lab
+        self.declined = [[0] * n_products for _ in labs]  # owed but not ordered (went to other buyers)
         self.in_transit = [[0] * n_products for _ in labs]
         self.share_changes = [list(c) for c in share_changes] if share_changes else [[] for _ in labs]
         # where each lab's current share segment began: output made by then and the lab's entitlement
@@ -89,14 +90,22 @@ class Allocator(Component):
                 continue
             shipped = self.shipped[lab_index]
             base_made, base_entitled = self.segment_produced[lab_index], self.segment_entitled[lab_index]
-            factor = self.factors[lab_index]
-            batch = [0] * self.n
+            factor, declined = self.factors[lab_index], self.declined[lab_index]
+            owed = {}
             for i in bought:
-                owed = (entitlement(base_shares[i] * factor, self.produced_total[i], base_entitled[i], base_made[i])
-                        - shipped[i])
-                if owed > 0:
-                    batch[i] = owed
-                    shipped[i] += owed
+                count = (entitlement(base_shares[i] * factor, self.produced_total[i], base_entitled[i], base_made[i])
+                         - shipped[i] - declined[i])
+                if count > 0:
+                    owed[i] = count
+            if not owed:
+                continue
+            taken = self.labs[lab_index].order(owed, self.env.now, self.in_transit[lab_index])
+            batch = [0] * self.n
+            for i, count in owed.items():
+                got = taken.get(i, 0)
+                batch[i] = got
+                shipped[i] += got
+                declined[i] += count - got
             if any(batch):
                 transit = self.in_transit[lab_index]
                 for i in bought:

@@ -8,23 +8,26 @@ sites (construction) -> power plants -> labs and their start-date fleets -> allo
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import simpy
 
 from sim.config.plants import plant_firm_mw
-from sim.config.schedule import month_starts, to_day
+from sim.config.schedule import month_starts, to_date, to_day
+from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
 from sim.world.allocator import Allocator
 from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, share_changes, site_built_days,
                                    supply_capacity_factor)
 from sim.world.fleet import Refresh, ServiceLife
-from sim.world.labs import InstallPass, Lab
+from sim.world.labs import InstallPass, Lab, Purchasing
 from sim.world.power import Plant
 from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
 from sim.world.products import Products
 from sim.world.sites import Site
+from sim.world.run_policy import RunPolicy
 from sim.world.streams import RandomStreams
 from sim.world.supply import Supply, SupplyPlan, plan_supply
 from sim.world.training import TrainingRuns
@@ -60,6 +63,7 @@ class World:
     training: TrainingRuns
     recorder: Recorder
     frontier: FrontierProbe
+    run_policy: RunPolicy | None = None
 
     @property
     def plan(self) -> SupplyPlan:
@@ -88,9 +92,9 @@ def build_world(s: Scenario, seed: int = 0) -> World:
     supply = Supply(env, plan_supply(s, supply_capacity_factor(occs, s.tick_days)), allocator.ship)
     refresh = None
     if s.gpu_refresh_min_flop_per_w_gain is not None:
-        refresh = Refresh(products.flop_per_w(), s.gpu_refresh_min_flop_per_w_gain)
-    InstallPass(env, list(labs.values()), supply.plan.tick_starts.tolist(), products.newest_first, refresh,
-                allocator.deliver_due)
+        refresh = Refresh(products.flop_per_w(), s.gpu_refresh_min_flop_per_w_gain, s.gpu_refresh_min_age_days)
+    install_pass = InstallPass(env, list(labs.values()), supply.plan.tick_starts.tolist(), products.newest_first,
+                               refresh, allocator.deliver_due)
 
     topology = load_topology(s.topology) if s.topology else None
     site_node = {name: spec.topology_site or name for name, spec in s.sites.items()}
@@ -98,12 +102,20 @@ def build_world(s: Scenario, seed: int = 0) -> World:
         env, s.runs, start_date=s.start_date, horizon_day=horizon_day, tick_days=s.tick_days, products=products,
         sites=sites, labs=labs, topology=topology, site_node=site_node, physics=s.training,
         rngs=streams.runs([r.name for r in s.runs]), fiber_cuts=fiber_cuts(occs, topology, site_node),
+        wait_limit_days=s.run_wait_limit_days,
     )
+    run_policy = None
+    if s.run_policy is not None:
+        policy_labs = s.run_policy.labs or [name for name in s.labs if labs[name].sites]
+        run_policy = RunPolicy(env, s.run_policy, s.start_date, horizon_day, labs, policy_labs, training, products,
+                               topology, site_node, streams, {r.name for r in s.runs})
+        install_pass.observers.append(run_policy.on_install_pass)
     recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, sites, disruptions,
                                        horizon_day, lab_walls(s, products, topology, site_node))
     return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, products=products,
                  disruptions=disruptions, sites=sites, plants=plants, labs=labs, supply=supply,
-                 allocator=allocator, training=training, recorder=recorder, frontier=frontier)
+                 allocator=allocator, training=training, recorder=recorder, frontier=frontier,
+                 run_policy=run_policy)
 
 
 def _build_sites(env: simpy.Environment, s: Scenario, products: Products,
@@ -125,13 +137,34 @@ def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: 
     online then)."""
     service_life = ServiceLife(env, s.gpu_service_life_days)
     labs = {name: Lab(env, name, [site for site in sites.values() if site.lab == name], len(products),
-                      products.h100e, service_life)
+                      products.h100e, service_life, _purchasing(s, name, products, sites))
             for name in s.labs}
     index = {name: i for i, name in enumerate(products.names)}
     initial = [(sites[name].fleet, index[gpu_name], labs[spec.lab].install_initial(sites[name], index[gpu_name], count))
                for name, spec in s.sites.items() for gpu_name, count in spec.initial_gpus.items()]
     service_life.start(initial)
     return labs
+
+
+def _purchasing(s: Scenario, lab: str, products: Products, sites: dict[str, Site]) -> Purchasing | None:
+    """A lab's purchase policy, from `labs.NAME.purchasing` (None: it takes its whole share)."""
+    spec = s.labs[lab]
+    if spec.purchasing is None:
+        return None
+    lab_sites = [site for site in sites.values() if site.lab == lab]
+    pue = sum(site.pue for site in lab_sites) / len(lab_sites) if lab_sites else 1.0
+    rank = {p: r for r, p in enumerate(products.newest_first)}
+
+    def year_of(day: float) -> int:
+        return to_date(day, s.start_date).year
+
+    return Purchasing(
+        lead_days=spec.delivery_lead_time_days, power_buffer=spec.purchasing.power_buffer,
+        mw_per_gpu=[w * pue / WATTS_PER_MEGAWATT for w in products.it_w],
+        newest_rank=[rank[i] for i in range(len(products))],
+        buys=[spec.share_of(f) > 0 for f in products.family], available_day=products.available_day,
+        max_h100e_per_year=spec.purchasing.max_h100e_per_year or math.inf, year_of=year_of,
+    )
 
 
 def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocator: Allocator, labs: dict[str, Lab],

@@ -17,12 +17,12 @@ from sim.physics.units import WATTS_PER_MEGAWATT
 
 
 class Cohort:
-    """GPUs of one product installed together; `count` is how many are still in service."""
+    """GPUs of one product installed together on `day`; `count` is how many are still in service."""
 
-    __slots__ = ("count",)
+    __slots__ = ("count", "day")
 
-    def __init__(self, count: int):
-        self.count = count
+    def __init__(self, count: int, day: float = 0.0):
+        self.count, self.day = count, day
 
 
 class Fleet:
@@ -56,12 +56,12 @@ class Fleet:
         spare_mw = available_mw - self.drawn_mw
         return int(spare_mw / self.mw_per_gpu[product] + 1e-9) if spare_mw > 0 else 0
 
-    def install(self, product: int, count: int) -> Cohort:
-        """Put a cohort in service (its retirement is set by ServiceLife.start)."""
+    def install(self, product: int, count: int, day: float = 0.0) -> Cohort:
+        """Put a cohort in service on `day` (its retirement is set by ServiceLife.start)."""
         self.installed[product] += count
         self.version += 1
         self.drawn_mw += count * self.mw_per_gpu[product]
-        cohort = Cohort(count)
+        cohort = Cohort(count, day)
         self.cohorts[product].append(cohort)
         return cohort
 
@@ -75,9 +75,21 @@ class Fleet:
         self._drop_empty(product)
         return now
 
-    def evict(self, product: int, count: int) -> int:
-        """Take free GPUs out early (a refresh), oldest cohorts first; they count as retired."""
+    def installed_by(self, product: int, day: float) -> int:
+        """GPUs of a product in cohorts installed on or before `day` (the oldest come first)."""
+        total = 0
+        for cohort in self.cohorts[product]:
+            if cohort.day > day:
+                break
+            total += cohort.count
+        return total
+
+    def evict(self, product: int, count: int, installed_by: float = math.inf) -> int:
+        """Take free GPUs out early (a refresh), oldest cohorts first, only from cohorts installed on or
+        before `installed_by`; they count as retired."""
         count = min(count, self.free(product) - self.retire_pending[product])
+        if installed_by != math.inf:
+            count = min(count, self.installed_by(product, installed_by))
         if count <= 0:
             return 0
         left = count
@@ -144,16 +156,20 @@ class ServiceLife:
 
 
 class Refresh:
-    """Replace installed GPUs with ones doing at least `min_gain` x their FLOP per watt.
+    """Replace installed GPUs with ones doing at least `min_gain` x their FLOP per watt, and only GPUs
+    at least `min_age_days` old.
 
     When power, not chips, binds, a lab gets more compute from a site by swapping old GPUs for new
     ones than by leaving the new ones in a warehouse (Sevilla et al., "Can AI Scaling Continue Through
-    2030?", Epoch AI 2024: FLOP per watt grows ~1.28x a year).
+    2030?", Epoch AI 2024: FLOP per watt grows ~1.28x a year). The minimum age keeps a lab from
+    discarding GPUs it bought a year ago: hyperscalers depreciate servers over 5-6 years (Amazon,
+    Microsoft, Alphabet 10-K filings 2023-2024), so a swap before ~3 years writes off most of a GPU's
+    value (the baseline's 1,095 days is an assumption in that light).
     """
 
-    def __init__(self, flop_per_w: list[float], min_gain: float):
-        self.flop_per_w, self.min_gain = flop_per_w, min_gain
-        self.none_at: dict[tuple[int, int], int] = {}  # (fleet id, product) -> fleet version with nothing to replace
+    def __init__(self, flop_per_w: list[float], min_gain: float, min_age_days: float = 0.0):
+        self.flop_per_w, self.min_gain, self.min_age_days = flop_per_w, min_gain, min_age_days
+        self.none_at: dict[tuple[int, int], tuple[int, float]] = {}  # (fleet, product) -> (version, day) with nothing to replace
         least_efficient_first = sorted(range(len(flop_per_w)), key=lambda i: (flop_per_w[i], i))
         # for each product, the installed products it may replace, least efficient first
         self.replaceable = [
@@ -161,18 +177,23 @@ class Refresh:
             for new in range(len(flop_per_w))
         ]
 
-    def make_room(self, fleet: Fleet, available_mw: float, product: int, wanted: int) -> tuple[int, int]:
-        """Evict older, less efficient free GPUs to fit up to `wanted` more of `product`.
+    def make_room(self, fleet: Fleet, available_mw: float, product: int, wanted: int,
+                  now: float = 0.0) -> tuple[int, int]:
+        """Evict older, less efficient free GPUs (old enough) to fit up to `wanted` more of `product`.
 
         Returns (extra room made, in GPUs of `product`; GPUs evicted).
         """
         key = (id(fleet), product)
-        if self.none_at.get(key) == fleet.version:  # nothing changed since nothing could be replaced
+        cutoff = now - self.min_age_days
+        seen = self.none_at.get(key)
+        # nothing changed since nothing could be replaced (and, with an age limit, no cohort came of age)
+        if seen is not None and seen[0] == fleet.version and (self.min_age_days == 0 or seen[1] == cutoff):
             return 0, 0
         installed, busy, pending = fleet.installed, fleet.busy, fleet.retire_pending
-        candidates = [old for old in self.replaceable[product] if installed[old] - busy[old] > pending[old]]
+        candidates = [old for old in self.replaceable[product] if installed[old] - busy[old] > pending[old]
+                      and (self.min_age_days == 0 or fleet.installed_by(old, cutoff) > 0)]
         if not candidates:
-            self.none_at[key] = fleet.version
+            self.none_at[key] = (fleet.version, cutoff)
             return 0, 0
         before = fleet.room_for(product, available_mw)
         need_w = wanted * fleet.it_w_per_gpu[product]
@@ -180,7 +201,21 @@ class Refresh:
         for old in candidates:
             if need_w <= 0:
                 break
-            evicted = fleet.evict(old, math.ceil(need_w / fleet.it_w_per_gpu[old]))
+            evicted = fleet.evict(old, math.ceil(need_w / fleet.it_w_per_gpu[old]),
+                                  cutoff if self.min_age_days else math.inf)
             evicted_total += evicted
             need_w -= evicted * fleet.it_w_per_gpu[old]
         return fleet.room_for(product, available_mw) - before, evicted_total
+
+    def replaceable_mw(self, fleet: Fleet, products: list[int], now: float) -> float:
+        """Facility MW of the free GPUs at a fleet that one of `products` may replace now."""
+        cutoff = now - self.min_age_days
+        olds = {old for new in products for old in self.replaceable[new]}
+        mw = 0.0
+        for old in olds:
+            free = fleet.installed[old] - fleet.busy[old] - fleet.retire_pending[old]
+            if free > 0:
+                if self.min_age_days:
+                    free = min(free, fleet.installed_by(old, cutoff))
+                mw += free * fleet.mw_per_gpu[old]
+        return mw

@@ -4,6 +4,8 @@ replacing older, less efficient GPUs when power binds).
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from operator import mul
 from typing import Callable
 
@@ -16,15 +18,51 @@ from sim.world.fleet import Cohort, Fleet, Refresh, ServiceLife
 from sim.world.sites import Site
 
 
+@dataclass
+class Purchasing:
+    """A lab's purchase policy: it orders output only for the power it expects to have energized at
+    delivery (its sites' build dates and plants' online days), times (1 + power_buffer), plus the
+    power of old GPUs a refresh may replace, less what it already draws, holds and has in transit;
+    and at most `max_h100e_per_year` H100e a calendar year. Newest products first.
+
+    Why: frontier labs sign for accelerators against datacenter capacity they have contracted
+    (OpenAI-Oracle Stargate, Meta's Hyperion and Prometheus, xAI Colossus were announced as
+    GPU-and-site packages); buying chips that sit unpowered is capital idle for years. The buffer
+    and cap are scenario inputs (`labs.NAME.purchasing`)."""
+
+    lead_days: float  # delivery lead time: the order is for the power expected on arrival
+    power_buffer: float
+    mw_per_gpu: list[float]  # facility MW per GPU at the lab's mean PUE
+    newest_rank: list[int]  # product -> its rank, newest first
+    buys: list[bool]  # product -> of a family the lab buys
+    available_day: list[float]
+    max_h100e_per_year: float = math.inf
+    year_of: Callable[[float], int] = lambda day: int(day // 365.25)
+    spent: dict[int, float] = field(default_factory=dict)  # calendar year -> H100e ordered
+
+    def budget_left(self, day: float) -> float:
+        return self.max_h100e_per_year - self.spent.get(self.year_of(day), 0.0)
+
+    def spend(self, day: float, h100e: float) -> None:
+        year = self.year_of(day)
+        self.spent[year] = self.spent.get(year, 0.0) + h100e
+
+    def newest_on_sale(self, newest_first: list[int], day: float) -> list[int]:
+        """The newest product of the lab's families on sale by `day` (what a refresh would install)."""
+        return [p for p in newest_first if self.buys[p] and self.available_day[p] <= day][:1]
+
+
 class Lab(Component):
     """A lab's GPUs: delivered, waiting in inventory, installed at its sites, retired."""
 
     kind = "lab"
 
     def __init__(self, env: simpy.Environment, name: str, sites: list[Site], n_products: int,
-                 h100e: list[float] | None = None, service_life: ServiceLife | None = None):
+                 h100e: list[float] | None = None, service_life: ServiceLife | None = None,
+                 purchasing: "Purchasing | None" = None):
         super().__init__(env, name)
-        self.sites, self.service_life = sites, service_life
+        self.sites, self.service_life, self.purchasing = sites, service_life, purchasing
+        self.refreshable_mw = 0.0  # MW of installed GPUs a refresh may replace (set at each review)
         self.h100e = np.array(h100e if h100e is not None else [1.0] * n_products, dtype=float)
         self.h100e_list = self.h100e.tolist()
         self.inventory = [0] * n_products  # delivered, not yet installed, by product
@@ -48,7 +86,31 @@ class Lab(Component):
         """GPUs in service on the start date (the scenario's `initial_gpus`); the caller starts their
         service life with the rest of the start-date fleet."""
         self.initial_total[product] += count
-        return site.fleet.install(product, count)
+        return site.fleet.install(product, count, self.env.now)
+
+    def order(self, owed: dict[int, int], now: float, in_transit: list[int]) -> dict[int, int]:
+        """What the lab takes of the output it is owed (product -> GPUs): everything, or with a purchase
+        policy only what it can power on delivery (see `Purchasing`). The rest goes to other buyers."""
+        policy = self.purchasing
+        if policy is None:
+            return owed
+        sites = self.sites
+        arrival = now + policy.lead_days
+        room_mw = (sum(site.expected_mw(arrival) for site in sites) * (1.0 + policy.power_buffer)
+                   + self.refreshable_mw - sum(site.fleet.drawn_mw for site in sites)
+                   - sum(map(mul, self.inventory, policy.mw_per_gpu)) - sum(map(mul, in_transit, policy.mw_per_gpu)))
+        budget_h100e = policy.budget_left(now)
+        taken = {}
+        for i in sorted(owed, key=policy.newest_rank.__getitem__):
+            count = min(owed[i], max(0, int(room_mw / policy.mw_per_gpu[i])))
+            if budget_h100e != math.inf:
+                count = min(count, max(0, int(budget_h100e / self.h100e_list[i])))
+            if count > 0:
+                taken[i] = count
+                room_mw -= count * policy.mw_per_gpu[i]
+                budget_h100e -= count * self.h100e_list[i]
+                policy.spend(now, count * self.h100e_list[i])
+        return taken
 
     def receive(self, counts: list[int]) -> None:
         for i, n in enumerate(counts):
@@ -85,16 +147,16 @@ class Lab(Component):
             for site, fleet, available_mw in powered:
                 count = min(wanted, fleet.room_for(product, available_mw))
                 if count > 0:
-                    wanted -= _install(site, fleet, product, count, cohorts, batches)
+                    wanted -= _install(site, fleet, product, count, cohorts, batches, self.env.now)
                     if wanted == 0:
                         break
             if wanted and refresh is not None and refresh.replaceable[product]:
                 for site, fleet, available_mw in powered:
-                    room, evicted = refresh.make_room(fleet, available_mw, product, wanted)
+                    room, evicted = refresh.make_room(fleet, available_mw, product, wanted, self.env.now)
                     refreshed = refreshed or evicted > 0
                     count = min(wanted, room)
                     if count > 0:
-                        wanted -= _install(site, fleet, product, count, cohorts, batches)
+                        wanted -= _install(site, fleet, product, count, cohorts, batches, self.env.now)
                         if wanted == 0:
                             break
             inventory[product] = wanted
@@ -113,6 +175,7 @@ class Lab(Component):
         installed = self.installed()
         rows.append((day, name, kind, "delivered_h100e_total", sum(map(mul, self.delivered_total, h100e))))
         rows.append((day, name, kind, "inventory_gpus", sum(self.inventory)))
+        rows.append((day, name, kind, "inventory_h100e", sum(map(mul, self.inventory, h100e))))
         rows.append((day, name, kind, "installed_gpus", sum(installed)))
         rows.append((day, name, kind, "installed_h100e", sum(map(mul, installed, h100e))))
         rows.append((day, name, kind, "retired_gpus_total", sum(sum(s.fleet.retired_total) for s in sites)))
@@ -120,9 +183,9 @@ class Lab(Component):
         rows.append((day, name, kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
 
 
-def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, batches: list) -> int:
+def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, batches: list, day: float) -> int:
     """Install `count` GPUs of a product at a site and record the cohort and the batch."""
-    cohorts.append((fleet, product, fleet.install(product, count)))
+    cohorts.append((fleet, product, fleet.install(product, count, day)))
     batches.append((site, product, count))
     return count
 
@@ -139,6 +202,7 @@ class InstallPass(Component):
                  refresh: Refresh | None, deliver_due: Callable[[float], None]):
         super().__init__(env, "install_pass")
         self.labs, self.newest_first, self.refresh, self.deliver_due = labs, newest_first, refresh, deliver_due
+        self.observers: list[Callable[[], None]] = []  # told after each pass (the run policy)
         self.add_process(self._ticks, tick_starts)
 
     def _ticks(self, tick_starts: list[float]):
@@ -153,3 +217,8 @@ class InstallPass(Component):
                 refresh, next_review = self.refresh, next_review + DAYS_PER_MONTH
             for lab in self.labs:
                 lab.install(self.newest_first, refresh)
+                if refresh is not None and lab.purchasing is not None:  # what the next orders may replace
+                    newest = lab.purchasing.newest_on_sale(self.newest_first, day)
+                    lab.refreshable_mw = sum(refresh.replaceable_mw(site.fleet, newest, day) for site in lab.sites)
+            for observer in self.observers:
+                observer()

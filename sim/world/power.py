@@ -17,6 +17,7 @@ class Plant(Component):
     def __init__(self, env: simpy.Environment, name: str, site: Site, firm_mw: float, online_day: float):
         super().__init__(env, name)
         self.site, self.firm_mw, self.online_day = site, firm_mw, online_day
+        site.planned_power.append((online_day, firm_mw))
         if online_day <= 0:
             site.add_power(firm_mw)
         else:

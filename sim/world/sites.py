@@ -26,6 +26,8 @@ class Site(Component):
         self.fleet = Fleet(it_w_per_gpu, pue)
         self.built = False
         self.firm_mw_online = 0.0
+        self.built_day = built_day
+        self.planned_power: list[tuple[float, float]] = []  # (online day, firm MW) of its plants
         self.power_changed = True  # power or construction changed since the lab last looked
         if built_day <= 0:
             self.mark_built()
@@ -51,6 +53,13 @@ class Site(Component):
     def add_power(self, firm_mw: float) -> None:
         self.firm_mw_online += firm_mw
         self.power_changed = True
+
+    def expected_mw(self, day: float) -> float:
+        """The power the site will deliver on `day`, from its build date and its plants' online days
+        (known to the lab: plants and sites are scheduled projects)."""
+        if self.built_day > day:
+            return 0.0
+        return min(self.facility_mw, sum(mw for online, mw in self.planned_power if online <= day))
 
     def room_for(self, product: int) -> int:
         """How many more GPUs of a product fit in the site's spare power."""

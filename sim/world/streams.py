@@ -5,6 +5,7 @@ This is the only module that makes random generators; everything else is handed 
     SeedSequence(seed)                         a simulation's root
       children (0,), (1,), ...                 one stream per training run, in scenario order
       spawn_key DISRUPTION_SPAWN_KEY           the disruptions' stream (two words: never a run's key)
+      spawn_key (POLICY_SPAWN_WORD, lab, n)    a lab's n-th policy run (three words)
     SeedSequence(root_seed, spawn_key=(i,))    replication i of a sweep
       .spawn(2) -> (inputs, simulation seed)   its uncertain inputs; the seed its simulation runs with
 
@@ -21,6 +22,9 @@ import numpy as np
 # SeedSequence spawn key of the disruption stream. Run streams are the children spawned from
 # SeedSequence(seed), whose keys are one word each, (0,), (1,), ...; a two-word key never equals one.
 DISRUPTION_SPAWN_KEY = (0x64697372, 0x75707431)  # "disr", "upt1"
+# Policy runs (sim/world/run_policy.py): key (POLICY_SPAWN_WORD, lab index, run number), three words:
+# never a typed run's key or the disruptions'.
+POLICY_SPAWN_WORD = 0x706F6C69  # "poli"
 
 
 class RandomStreams:
@@ -33,6 +37,10 @@ class RandomStreams:
         """One independent stream per training run (failure times), keyed by run name."""
         children = np.random.SeedSequence(self.seed).spawn(len(names))
         return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+
+    def policy_run(self, lab_index: int, number: int) -> np.random.Generator:
+        """The stream of a lab's `number`-th policy run (failure times)."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(POLICY_SPAWN_WORD, lab_index, number)))
 
     def disruptions(self) -> np.random.Generator:
         """The stream random disruptions are drawn from (their own child per disruption, by position)."""

@@ -59,13 +59,22 @@ class RunRecord:
     params: float = float("nan")
     disrupted_days: float = 0.0  # days of the run a fiber cut slowed (re-planned) or stalled it
     stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
+    planned_by: str = "scenario"  # "scenario" (typed in the scenario) or "policy" (the run policy)
+    gpu_types: str = ""  # the products it pooled, ";"-joined (gpu_type: the slowest, which paces it)
 
 
 class TrainingRuns(Component):
-    """The scenario's training runs: one process each, and the record each leaves.
+    """The training runs: one process each, and the record each leaves. Runs typed in the scenario
+    start here; the run policy (sim/world/run_policy.py) launches more with `launch`.
 
     It sees the sites and labs (to take and release GPUs), the products' numbers, the topology the
     runs step on, the physics settings, one random stream per run (failures) and the fiber cuts.
+
+    A run takes accelerators of every product free at its sites and splits each step's batch among
+    them in proportion to their throughput, so no product waits for another (Jia et al., "Whale:
+    Efficient Giant Model Training over Heterogeneous GPUs", USENIX ATC 2022: batch and layer shares
+    by device capability). Its peak per GPU is then the throughput-weighted mean, sum(n_i peak_i) / N;
+    `gpu_type` names the product that carries most of its throughput, `gpu_types` all of them.
     """
 
     kind = "run"
@@ -74,89 +83,148 @@ class TrainingRuns(Component):
                  tick_days: float, products: Products, sites: dict[str, Site], labs: dict[str, Lab],
                  topology: Topology | None = None, site_node: dict[str, str] | None = None,
                  physics: TrainingPhysics | None = None, rngs: dict[str, np.random.Generator] | None = None,
-                 fiber_cuts: list[FiberCut] | None = None):
+                 fiber_cuts: list[FiberCut] | None = None, wait_limit_days: float = 0.0):
         super().__init__(env, "training")
         self.start_date, self.horizon_day, self.tick_days = start_date, horizon_day, tick_days
         self.products, self.sites, self.labs = products, sites, labs
         self.topology, self.site_node, self.physics = topology, site_node or {}, physics
         self.rngs = rngs or {}
         self.fiber_cuts = fiber_cuts or []
+        self.wait_limit_days = wait_limit_days
         self.records: list[RunRecord] = []
+        self.by_name: dict[str, RunRecord] = {}
+        self.active: dict[str, dict[str, float]] = {}  # lab -> {run: H100e} of its runs training now
+        self.processes: dict[str, simpy.Process] = {}  # the scenario's runs, by name
+        self.lab_of = {run.name: run.lab for run in runs}
         for run in runs:
-            self.add_process(self._run, run)
+            self.processes[run.name] = self.add_process(self._run, run)
+
+    def largest_active_h100e(self, lab: str) -> float:
+        """The H100e of the lab's largest run training now (0 if none)."""
+        return max(self.active.get(lab, {}).values(), default=0.0)
+
+    def launch(self, run: TrainingRun, rng: np.random.Generator, planned_by: str = "policy") -> simpy.Process:
+        """Start a run now (the run policy's); the returned process ends when the run does."""
+        self.rngs[run.name] = rng
+        return self.env.process(self._run(run, planned_by))
 
     def installed_h100e(self, sites: list[Site]) -> float:
         h100e = self.products.h100e
         return sum(n * h100e[i] for s in sites for i, n in enumerate(s.fleet.installed))
 
-    def _run(self, run: TrainingRun):
-        """Wait for the start (a date, or an installed-H100e threshold), take GPUs, train, release."""
+    def _run(self, run: TrainingRun, planned_by: str = "scenario"):
+        """Wait for the start (a date, or an installed-H100e threshold) and for the sites to be built,
+        take GPUs, train, release."""
         env = self.env
         sites = [self.sites[n] for n in run.sites]
         lab = self.labs[run.lab]
         if run.start is not None:
             start_day = to_day(run.start, self.start_date)
             if start_day >= self.horizon_day:
-                self.records.append(self._not_started(run, sites, lab, "after_horizon"))
+                self.records.append(self._not_started(run, sites, lab, "after_horizon", planned_by))
                 return
             if start_day > env.now:
                 yield env.timeout(start_day - env.now)
         else:
             while self.installed_h100e(sites) < run.start_when_h100e_installed:
                 if env.now + self.tick_days >= self.horizon_day:  # the next look would fall at or past the end
-                    self.records.append(self._not_started(run, sites, lab, "never_started"))
+                    self.records.append(self._not_started(run, sites, lab, "never_started", planned_by))
                     return
                 yield env.timeout(self.tick_days)
-        product = self._product_for(run, sites)
+        # sites under construction or not yet holding GPUs: wait for them (up to the limit), then take
+        # what there is, or move to the lab's other sites; construction is then what bound the run if a
+        # site was not built when the run was due
+        construction = not all(s.built for s in sites)
+        waited = 0.0
+        while not all(s.built and any(s.fleet.installed) for s in sites) and waited < self.wait_limit_days:
+            step = min(self.tick_days, self.wait_limit_days - waited)
+            if env.now + step >= self.horizon_day:
+                break
+            yield env.timeout(step)
+            waited += step
+        if construction and not any(_free(s) for s in sites):
+            sites = self._elsewhere(lab, sites) or sites
+        chosen = self._products_for(run, sites)
         days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
-        record, taken = self._start(run, sites, lab, product, days)
+        record, taken = self._start(run, sites, lab, chosen, days, planned_by)
+        if construction:
+            record.binding_constraint = "construction"
         self.records.append(record)
+        self.by_name[record.run] = record
         if record.gpus == 0:
             record.status, record.end = "no_gpus", record.start
             return
-        self.fill_outcome(record, run, [(s.name, n) for s, n in taken], days, start_day=env.now)
+        self.fill_outcome(record, run, [(s.name, n) for s, _, n in taken], days, start_day=env.now)
+        self.active.setdefault(run.lab, {})[run.name] = record.h100e
         yield env.timeout(run.duration_days)
-        for s, n in taken:
+        del self.active[run.lab][run.name]
+        for s, product, n in taken:
             s.fleet.release(product, n)
 
-    def _product_for(self, run: TrainingRun, sites: list[Site]) -> int:
-        """The run's GPU type: the one it names, else the one with the most free peak FLOP/s."""
-        if run.gpu_type:
-            return self.products.names.index(run.gpu_type)
-        return choose_product(sites, self.products, run.precision)
+    def _elsewhere(self, lab: Lab, sites: list[Site]) -> list[Site]:
+        """The lab's other built sites with free accelerators that the topology connects (the one with
+        the most free peak first, then each that stays connected to it); empty if none."""
+        others = sorted((s for s in lab.sites if s not in sites and s.built and _free(s)),
+                        key=lambda s: -sum(s.fleet.free(i) * self.products.peak_bf16[i] for i in range(len(self.products))))
+        if not others or self.topology is None:
+            return others
+        chosen = [others[0]]
+        for s in others[1:]:
+            nodes = [self.site_node[x.name] for x in chosen + [s]]
+            if self.topology.connected(list(dict.fromkeys(nodes))):
+                chosen.append(s)
+        return chosen
 
-    def _start(self, run: TrainingRun, sites: list[Site], lab: Lab, product: int,
-               days: float) -> tuple["RunRecord", list[tuple[Site, int]]]:
-        """Take the run's share of the free GPUs of `product` at its sites; its record so far."""
+    def _products_for(self, run: TrainingRun, sites: list[Site]) -> list[int]:
+        """The run's GPU types: the one it names, else `choose_products`."""
+        if run.gpu_type:
+            return [self.products.names.index(run.gpu_type)]
+        return choose_products(sites, self.products, run.precision, run.gpu_share)
+
+    def _start(self, run: TrainingRun, sites: list[Site], lab: Lab, chosen: list[int], days: float,
+               planned_by: str) -> tuple["RunRecord", list[tuple[Site, int, int]]]:
+        """Take the run's share of the free GPUs of the chosen products at its sites; its record so far.
+        The peak per GPU is the slowest chosen product's (a pooled synchronous job)."""
         products, now = self.products, self.env.now
-        chips, power = size_alone(run, product, sites, lab)
+        pacing = chosen[0]  # the fastest: power alone is counted in it
+        chips, power = size_alone(run, chosen, pacing, sites, lab)
         taken = []
         for s in sites:
-            n = int(run.gpu_share * s.fleet.free(product))
-            s.fleet.take(product, n)
-            taken.append((s, n))
-        gpus = sum(n for _, n in taken)
+            for i in chosen:
+                n = int(run.gpu_share * s.fleet.free(i))
+                if n > 0:
+                    s.fleet.take(i, n)
+                    taken.append((s, i, n))
+        gpus = sum(n for _, _, n in taken)
+        used = [i for i in chosen if any(p == i for _, p, _ in taken)] or [pacing]
+        flop_s = {i: sum(n for _, p, n in taken if p == i) * products.peak(i, run.precision) for i in used}
+        main = max(used, key=lambda i: (flop_s[i], i))
+        peak = sum(flop_s.values()) / gpus if gpus else products.peak(pacing, run.precision)
         record = RunRecord(
             run=run.name, lab=run.lab, start=to_date(now, self.start_date),
-            end=to_date(now + run.duration_days, self.start_date), gpus=gpus, gpu_type=products.names[product],
-            sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
+            end=to_date(now + run.duration_days, self.start_date), gpus=gpus, gpu_type=products.names[main],
+            sites=";".join(s.name for s in sites), flop=0.0, mfu=run.utilization or 0.0,
             binding_constraint=binding_constraint(chips, power),
             status="completed" if days >= run.duration_days else "running_at_end", duration_days=run.duration_days,
-            h100e=gpus * products.h100e[product], peak_flop_s=products.peak(product, run.precision),
+            h100e=sum(n * products.h100e[i] for _, i, n in taken), peak_flop_s=peak,
             precision=run.precision, chips_alone_gpus=chips, power_alone_gpus=power,
+            planned_by=planned_by, gpu_types=";".join(products.names[i] for i in used),
         )
         return record, taken
 
-    def _not_started(self, run: TrainingRun, sites: list[Site], lab: Lab, status: str) -> "RunRecord":
+    def _not_started(self, run: TrainingRun, sites: list[Site], lab: Lab, status: str,
+                     planned_by: str = "scenario") -> "RunRecord":
         """A run that did not start: its date lies past the horizon, or its threshold was never reached."""
-        product = self._product_for(run, sites)
-        chips, power = size_alone(run, product, sites, lab)
+        chosen = self._products_for(run, sites)
+        pacing = chosen[0]
+        chips, power = size_alone(run, chosen, pacing, sites, lab)
         return RunRecord(
-            run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=self.products.names[product],
+            run=run.name, lab=run.lab, start=None, end=None, gpus=0, gpu_type=self.products.names[pacing],
             sites=";".join(run.sites), flop=0.0, mfu=run.utilization or 0.0,
             binding_constraint=binding_constraint(chips, power), status=status,
             duration_days=run.duration_days, h100e=0.0, peak_flop_s=0.0, precision=run.precision,
-            chips_alone_gpus=chips, power_alone_gpus=power,
+            chips_alone_gpus=chips, power_alone_gpus=power, planned_by=planned_by,
+            gpu_types=";".join(self.products.names[i] for i in chosen),
         )
 
     def fill_outcome(self, record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float,
@@ -244,23 +312,32 @@ class TrainingRuns(Component):
         return total / days
 
 
-def choose_product(sites: list[Site], products: Products, precision: str) -> int:
-    """The product whose free installed GPUs in the sites give the most peak FLOP/s."""
-    totals = [sum(s.fleet.free(i) for s in sites) * products.peak(i, precision) for i in range(len(products))]
-    return max(range(len(totals)), key=lambda i: (totals[i], i))
+def _free(site: Site) -> int:
+    return sum(site.fleet.free(i) for i in range(len(site.fleet.installed)))
 
 
-def size_alone(run: TrainingRun, product: int, sites: list[Site], lab: Lab) -> tuple[int, int]:
+def choose_products(sites: list[Site], products: Products, precision: str, share: float = 1.0) -> list[int]:
+    """The products a run takes: every product with free GPUs at its sites, fastest first (the batch is
+    split by throughput, so each adds its FLOP/s). With nothing free, the fastest product type (the
+    run will find no GPUs)."""
+    free = [sum(s.fleet.free(i) for s in sites) for i in range(len(products))]
+    order = sorted((i for i in range(len(products)) if int(share * free[i]) > 0),
+                   key=lambda i: (-products.peak(i, precision), i))
+    return order or [max(range(len(products)), key=lambda i: (products.peak(i, precision), i))]
+
+
+def size_alone(run: TrainingRun, chosen: list[int], pacing: int, sites: list[Site], lab: Lab) -> tuple[int, int]:
     """GPUs the run could take if only chips limited it, and if only power did.
 
-    Chips alone: the lab's free installed GPUs of the product in these sites plus its inventory.
-    Power alone: the sites' available power not drawn by other products or other runs, in GPUs.
+    Chips alone: the lab's free installed GPUs of the chosen products in these sites plus its
+    inventory of them. Power alone: the sites' available power not drawn by other products or other
+    runs, in GPUs of `pacing` (the fastest chosen product).
     """
-    free = sum(s.fleet.free(product) for s in sites)
-    chips = int(run.gpu_share * (free + lab.inventory[product]))
+    free = sum(s.fleet.free(i) for s in sites for i in chosen)
+    chips = int(run.gpu_share * (free + sum(lab.inventory[i] for i in chosen)))
     power = 0
     for s in sites:
         fleet = s.fleet
-        other_mw = fleet.drawn_mw - fleet.free(product) * fleet.it_w_per_gpu[product] * s.pue / WATTS_PER_MEGAWATT
-        power += gpus_within_power(s.available_mw - other_mw, fleet.it_w_per_gpu[product], s.pue)
+        free_mw = sum(fleet.free(i) * fleet.it_w_per_gpu[i] for i in chosen) * s.pue / WATTS_PER_MEGAWATT
+        power += gpus_within_power(s.available_mw - (fleet.drawn_mw - free_mw), fleet.it_w_per_gpu[pacing], s.pue)
     return chips, int(run.gpu_share * power)
