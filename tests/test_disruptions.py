@@ -230,9 +230,12 @@ def test_allocator_share_changes_keep_counts_whole_and_exact():
     assert alloc.base_shares == [[0.25], [0.5]] and alloc.factors == [1.0, 1.0]
 
 
-def test_an_export_rule_cuts_that_labs_deliveries_and_raises_other_buyers(baseline_result):
+def test_an_export_rule_cuts_that_labs_deliveries_and_raises_other_buyers():
+    # xai takes its whole share here (no purchase policy), so the cut shows in what it gets
+    takes_all = ("labs.xai.purchasing=null",)
+    baseline_result = sim.run(sim.load_scenario(overrides=list(takes_all)))
     s = with_disruptions({"name": "cap", "kind": "export_rule", "target": "xai", "start": dt.date(2026, 1, 1),
-                          "duration_days": 365, "share_factor": 0.25})
+                          "duration_days": 365, "share_factor": 0.25}, overrides=takes_all)
     assert share_changes(s, occurrences(s, np.random.default_rng(0))) == {"xai": [(731.0, 0.25), (1096.0, 1.0)]}
     world = build_world(s)
     world.env.run(until=world.horizon_day)
@@ -327,11 +330,19 @@ def test_split_link_and_cut_pieces():
 
 CUT = {"name": "cut", "kind": "fiber_cut", "target": "abilene_ph1-openai_campus2", "start": dt.date(2030, 3, 1),
        "duration_days": 14}
+# the fiber-cut cases follow one typed run across three OpenAI sites, with no policy runs
+TYPED_2030 = ("run_policy=null", "runs=[{name: openai-2030, lab: openai, sites: [abilene_ph1, abilene_ph2, "
+              "openai_campus2], start: 2030-01-01, duration_days: 270, gpu_share: 0.8, precision: fp8}]")
 
 
-def test_a_fiber_cut_that_splits_a_runs_sites_stalls_it(baseline_result):
-    result = sim.run(with_disruptions(CUT))
-    runs, base = runs_by_name(result), runs_by_name(baseline_result)
+@pytest.fixture(scope="module")
+def typed_result():
+    return sim.run(sim.load_scenario(overrides=list(TYPED_2030)))
+
+
+def test_a_fiber_cut_that_splits_a_runs_sites_stalls_it(typed_result):
+    result = sim.run(with_disruptions(CUT, overrides=TYPED_2030))
+    runs, base = runs_by_name(result), runs_by_name(typed_result)
     big = runs.loc["openai-2030"]
     assert big["disrupted_days"] == 14 and big["stalled_days"] == 14
     assert big["flop"] == pytest.approx(base.loc["openai-2030", "flop"] * (270 - 14) / 270, rel=1e-9)
@@ -341,9 +352,9 @@ def test_a_fiber_cut_that_splits_a_runs_sites_stalls_it(baseline_result):
     assert (runs["disrupted_days"].drop(index="openai-2030") == 0).all()
 
 
-def test_a_partial_fiber_cut_re_plans_at_a_lower_mfu(baseline_result):
-    result = sim.run(with_disruptions({**CUT, "capacity_factor": 0.25}))
-    big, base = runs_by_name(result).loc["openai-2030"], runs_by_name(baseline_result).loc["openai-2030"]
+def test_a_partial_fiber_cut_re_plans_at_a_lower_mfu(typed_result):
+    result = sim.run(with_disruptions({**CUT, "capacity_factor": 0.25}, overrides=TYPED_2030))
+    big, base = runs_by_name(result).loc["openai-2030"], runs_by_name(typed_result).loc["openai-2030"]
     assert big["disrupted_days"] == 14 and big["stalled_days"] == 0
     stalled = base["flop"] * (270 - 14) / 270
     assert stalled < big["flop"] < base["flop"]
@@ -357,8 +368,8 @@ def test_a_fiber_cut_with_a_detour_re_plans_over_it(tmp_path):
     topo["links"].append({"a": "azure_2023", "b": "openai_campus2", "bandwidth_bit_s": 8.19e14})
     path = tmp_path / "meshed.yaml"
     path.write_text(yaml.safe_dump(topo))
-    base = runs_by_name(sim.run(sim.load_scenario(overrides=[f"topology={path}"]))).loc["openai-2030"]
-    cut = runs_by_name(sim.run(with_disruptions(CUT, overrides=(f"topology={path}",)))).loc["openai-2030"]
+    base = runs_by_name(sim.run(sim.load_scenario(overrides=[*TYPED_2030, f"topology={path}"]))).loc["openai-2030"]
+    cut = runs_by_name(sim.run(with_disruptions(CUT, overrides=(*TYPED_2030, f"topology={path}")))).loc["openai-2030"]
     assert cut["disrupted_days"] == 14 and cut["stalled_days"] == 0
     assert base["flop"] * (270 - 14) / 270 < cut["flop"] < base["flop"]
 
@@ -500,8 +511,8 @@ def test_disruption_checks(change, path, words):
 def test_disruption_names_are_unique_and_a_fiber_cut_needs_a_topology():
     assert _problem(OUT, OUT) == (("disruptions", 1, "name"), "duplicate disruption name 'out'")
     cut = {**CUT}
-    problem = _problem(cut, overrides=("topology=null", "training=null",
-                                       *(f"runs.{i}.utilization=0.4" for i in range(8))))
+    problem = _problem(cut, overrides=("topology=null", "training=null", "run_policy.utilization=0.4",
+                                       *(f"runs.{i}.utilization=0.4" for i in range(3))))
     assert problem[0] == ("disruptions", 0, "kind") and "needs a topology" in problem[1]
 
 
@@ -533,16 +544,16 @@ def test_the_stress_library_ships_in_the_package():
 
 @pytest.mark.parametrize("path", STRESS, ids=[p.stem for p in STRESS])
 def test_every_stress_scenario_runs_and_does_not_beat_the_baseline(path, baseline_result):
-    """The largest run of each stress scenario is at most the baseline's. Single runs may gain: with
-    less supply, or power later, a power-bound site fills with later, more efficient GPUs (taiwan_outage:
-    meta-2027), and a run whose second site has no power yet runs on one site without the WAN penalty
-    (turbine_backlog: meta-2029 on prometheus alone beats prometheus + hyperion over 1,165 km)."""
+    """No stress makes more accelerators or brings more power online than the baseline. Runs may move
+    either way: the labs' run policy launches on events, so a stress reshuffles when runs start, and a
+    later run on later, more efficient GPUs (or on one site without the WAN penalty) can be larger."""
     text = path.read_text()
     assert text.startswith("#") and "extends: ../baseline.yaml" in text
     s = sim.load_scenario(path)
     assert s.name == path.stem and s.disruptions
     result = sim.run(s, seed=0)
-    assert result.runs["flop"].max() <= baseline_result.runs["flop"].max() * (1 + 1e-9)
+    for metric in ("produced_h100e_total", "power_online_mw"):
+        assert series(result, "world", metric).iloc[-1] <= series(baseline_result, "world", metric).iloc[-1] * (1 + 1e-9)
     assert result.summary["disruptions"]
     changed = not result.runs.drop(columns=["disrupted_days", "stalled_days"]).equals(
         baseline_result.runs.drop(columns=["disrupted_days", "stalled_days"])) or not result.timeseries.equals(baseline_result.timeseries)
@@ -561,8 +572,8 @@ def test_sim_run_on_a_stress_scenario(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / "stress" / "fiber_cut.yaml"),
                            "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    runs = pd.read_csv(out / "runs.csv").set_index("run")
-    assert runs.loc["openai-2030", "stalled_days"] == 14
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs["stalled_days"] == 14).any()  # the OpenAI run across the cut link stalls for the overlap
 
 
 def test_the_readme_disruption_example_loads_and_runs(tmp_path):
@@ -575,4 +586,4 @@ def test_the_readme_disruption_example_loads_and_runs(tmp_path):
     result = sim.run(sim.load_scenario(path), seed=0)
     kinds = {d["kind"] for d in result.summary["disruptions"]}
     assert {"packaging_outage", "fiber_cut"} <= kinds
-    assert runs_by_name(result).loc["openai-2030", "stalled_days"] == 14
+    assert (result.runs["stalled_days"] == 14).any()

@@ -261,6 +261,8 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenar
         for i, run in enumerate(s.runs):
             if run.utilization is None:
                 raise fail(("runs", i, "utilization"), "required when the scenario names no topology")
+        if s.run_policy is not None and s.run_policy.utilization is None:
+            raise fail(("run_policy", "utilization"), "required when the scenario names no topology")
         return s, None
     if s.training is None:
         raise fail(("training",), "required when the scenario names a topology")

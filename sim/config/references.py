@@ -52,6 +52,9 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
         for gpu in site.initial_gpus:
             if gpu not in s.gpu_types:
                 return ("sites", name, "initial_gpus", gpu), f"unknown GPU type {show(gpu)}"
+            if s.gpu_types[gpu].available_from > s.start_date:
+                return (("sites", name, "initial_gpus", gpu),
+                        f"is not on sale by start_date ({s.start_date}): available_from {s.gpu_types[gpu].available_from}")
     for i, plant in enumerate(s.power_plants):
         if plant.site not in s.sites:
             return ("power_plants", i, "site"), f"unknown site {show(plant.site)}"

@@ -225,6 +225,7 @@ class RunPolicySpec(Strict):
     max_duration_days: PositiveDays
     relaunch_growth_factor: Annotated[float, Field(gt=1, le=MAX_QUANTITY, allow_inf_nan=False)]
     precision: Literal["bf16", "fp8"] = "fp8"
+    utilization: Fraction | None = None  # fixed MFU; default (and with a topology): from the step time
 
 
 class DataStock(Strict):

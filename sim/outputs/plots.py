@@ -165,7 +165,7 @@ def sites(timeseries: pd.DataFrame) -> list[str]:
 def h100e_factors(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None) -> dict[str, float] | None:
     """H100-equivalents per GPU of each product installed, recovered from the output tables.
 
-    Products a run used have theirs in runs.csv (h100e / gpus). The others are fitted by least squares
+    Products a run used alone have theirs in runs.csv (h100e / gpus). The others are fitted by least squares
     to the world's installed H100e, which is the sum over products of installed GPUs x H100e per GPU;
     the factors are returned only if they are positive and reproduce the world total to 0.1%, else None
     (then the buildout shows the world total alone)."""
@@ -180,6 +180,8 @@ def h100e_factors(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None) ->
     known: dict[str, float] = {}
     if runs is not None and {"gpu_type", "gpus", "h100e"} <= set(runs.columns):
         used = runs[(pd.to_numeric(runs["gpus"], errors="coerce") > 0) & runs["gpu_type"].isin(types)]
+        if "gpu_types" in used.columns:  # a run that pooled several products mixes their H100e
+            used = used[~used["gpu_types"].astype(str).str.contains(";")]
         for gpu_type, rows in used.groupby("gpu_type"):
             known[str(gpu_type)] = float((rows["h100e"].astype(float) / rows["gpus"].astype(float)).median())
     present = [t for t in types if installed[t].abs().sum() > 0]

@@ -99,17 +99,19 @@ class Lab(Component):
         room_mw = (sum(site.expected_mw(arrival) for site in sites) * (1.0 + policy.power_buffer)
                    + self.refreshable_mw - sum(site.fleet.drawn_mw for site in sites)
                    - sum(map(mul, self.inventory, policy.mw_per_gpu)) - sum(map(mul, in_transit, policy.mw_per_gpu)))
-        budget_h100e = policy.budget_left(now)
+        capped = policy.max_h100e_per_year != math.inf
+        budget_h100e = policy.budget_left(now) if capped else math.inf
         taken = {}
         for i in sorted(owed, key=policy.newest_rank.__getitem__):
             count = min(owed[i], max(0, int(room_mw / policy.mw_per_gpu[i])))
-            if budget_h100e != math.inf:
+            if capped:
                 count = min(count, max(0, int(budget_h100e / self.h100e_list[i])))
             if count > 0:
                 taken[i] = count
                 room_mw -= count * policy.mw_per_gpu[i]
-                budget_h100e -= count * self.h100e_list[i]
-                policy.spend(now, count * self.h100e_list[i])
+                if capped:
+                    budget_h100e -= count * self.h100e_list[i]
+                    policy.spend(now, count * self.h100e_list[i])
         return taken
 
     def receive(self, counts: list[int]) -> None:
@@ -202,7 +204,7 @@ class InstallPass(Component):
                  refresh: Refresh | None, deliver_due: Callable[[float], None]):
         super().__init__(env, "install_pass")
         self.labs, self.newest_first, self.refresh, self.deliver_due = labs, newest_first, refresh, deliver_due
-        self.observers: list[Callable[[], None]] = []  # told after each pass (the run policy)
+        self.observers: list[Callable[[list[str]], None]] = []  # told after each pass which labs installed
         self.add_process(self._ticks, tick_starts)
 
     def _ticks(self, tick_starts: list[float]):
@@ -215,10 +217,12 @@ class InstallPass(Component):
             refresh = None
             if self.refresh is not None and day >= next_review:
                 refresh, next_review = self.refresh, next_review + DAYS_PER_MONTH
+            installed_at = []
             for lab in self.labs:
-                lab.install(self.newest_first, refresh)
+                if lab.install(self.newest_first, refresh):
+                    installed_at.append(lab.name)
                 if refresh is not None and lab.purchasing is not None:  # what the next orders may replace
                     newest = lab.purchasing.newest_on_sale(self.newest_first, day)
                     lab.refreshable_mw = sum(refresh.replaceable_mw(site.fleet, newest, day) for site in lab.sites)
             for observer in self.observers:
-                observer()
+                observer(installed_at)

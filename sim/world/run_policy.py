@@ -36,7 +36,13 @@ from sim.world.labs import Lab
 from sim.world.products import Products
 from sim.world.sites import Site
 from sim.world.streams import RandomStreams
-from sim.world.training import TrainingRuns
+from sim.world.training import MIN_PEAK_RATIO, TrainingRuns
+
+
+# A site joins a policy run only if it holds at least this share of the peak FLOP/s of the run's
+# largest site. Assumption: a quarter, so a site must add ~25% to the run to be worth a synchronous
+# all-reduce across the WAN every step (Epoch 2030: the WAN latency and bandwidth walls).
+MIN_SITE_SHARE = 0.25
 
 
 def run_duration_days(spec: RunPolicySpec, years_since_first_start: float) -> float:
@@ -59,6 +65,7 @@ class RunPolicy(Component):
         self.spec, self.start_date, self.horizon_day = spec, start_date, horizon_day
         self.training, self.products, self.topology, self.site_node = training, products, topology, site_node
         self.streams = streams
+        self.peak = [products.peak(i, spec.precision) for i in range(len(products))]
         self.first_day = to_day(spec.first_start, start_date)
         self.grown: dict[str, simpy.Event] = {}  # lab -> the event an install pass fires when its cluster grew
         self.threshold_h100e: dict[str, float] = {}  # lab -> factor on its running run's H100e (or H100e)
@@ -70,23 +77,40 @@ class RunPolicy(Component):
             typed = [p for run_name, p in training.processes.items() if training.lab_of[run_name] == name]
             self.add_process(self._lab, lab, self.first_day, typed)
 
-    def on_install_pass(self) -> None:
-        """Told after each install pass: fire the event of each lab whose free accelerators have reached
-        its threshold (the running run's H100e x the growth factor)."""
-        for name, event in list(self.grown.items()):
-            if event.triggered:
+    def on_install_pass(self, installed_at: list[str]) -> None:
+        """Told after each install pass which labs installed: fire the event of each such lab whose
+        usable free accelerators (what a run launched now would take) reach its threshold (its largest
+        run training now x the growth factor)."""
+        for name in installed_at:
+            event = self.grown.get(name)
+            if event is None or event.triggered:
                 continue
             running_name = self.running.get(name)
             if running_name and running_name not in self.training.by_name:  # its run is still waiting for its sites
                 continue
             largest = self.training.largest_active_h100e(name)
             threshold = self.threshold_h100e[name] * (largest if largest > 0 else 1.0)
-            if self._free_h100e(self.labs[name].sites) >= threshold:
+            if self._usable_h100e(self.labs[name]) >= threshold:
                 event.succeed()
 
-    def _free_h100e(self, sites: list[Site]) -> float:
+    def _usable_h100e(self, lab: Lab) -> float:
+        """H100e a run launched now would take, near enough for the trigger: its share of the free GPUs
+        at the lab's built sites, of the products within MIN_PEAK_RATIO of the fastest one free (the
+        products `choose_products` would pool). One pass over sites and products."""
+        n = len(self.products)
+        free = [0] * n
+        for s in lab.sites:
+            if s.built:
+                fleet = s.fleet
+                for i in range(n):
+                    if fleet.installed[i]:
+                        free[i] += fleet.installed[i] - fleet.busy[i]
+        peaks = [self.peak[i] if free[i] > 0 else 0.0 for i in range(n)]
+        fastest = max(peaks)
+        if fastest <= 0:
+            return 0.0
         h100e = self.products.h100e
-        return sum(s.fleet.free(i) * h100e[i] for s in sites for i in range(len(h100e)))
+        return self.spec.gpu_share * sum(free[i] * h100e[i] for i in range(n) if peaks[i] >= MIN_PEAK_RATIO * fastest)
 
     def _lab(self, lab: Lab, first_day: float, typed: list[simpy.Process]):
         env, spec = self.env, self.spec
@@ -97,7 +121,7 @@ class RunPolicy(Component):
         number = 0
         while env.now < self.horizon_day - 1.0:
             sites = self._sites(lab)
-            if not sites or self._free_h100e(sites) <= 0:  # nothing free to train on: wait for an install pass
+            if not sites or self._usable_h100e(lab) <= 0:  # nothing free to train on: wait for an install pass
                 self.running.pop(lab.name, None)
                 yield self._growth_event(lab.name, 1e-9)
                 self.grown.pop(lab.name, None)
@@ -106,7 +130,7 @@ class RunPolicy(Component):
             run = TrainingRun.model_construct(
                 name=self._name(lab.name), lab=lab.name, sites=[s.name for s in sites],
                 start=to_date(env.now, self.start_date), start_when_h100e_installed=None,
-                duration_days=run_duration_days(spec, years), utilization=None, gpu_share=spec.gpu_share,
+                duration_days=run_duration_days(spec, years), utilization=spec.utilization, gpu_share=spec.gpu_share,
                 precision=spec.precision, gpu_type=None, model_params=None,
             )
             process = self.training.launch(run, self.streams.policy_run(self.lab_index[lab.name], number))
@@ -134,6 +158,12 @@ class RunPolicy(Component):
         if not held:
             return held
         due = [s for s in lab.sites if not s.built and s.built_day <= self.env.now + self.training.wait_limit_days]
+        # a site far enough to need the WAN joins only if it holds at least MIN_SITE_SHARE of the
+        # anchor site's peak: every step's all-reduce then crosses the WAN, which a small site does
+        # not pay for
+        anchor = sum(n * peak[i] for i, n in enumerate(held[0].fleet.installed))
+        held = [held[0]] + [s for s in held[1:]
+                            if sum(n * peak[i] for i, n in enumerate(s.fleet.installed)) >= MIN_SITE_SHARE * anchor]
         if self.topology is None:
             return held + due
         chosen = [held[0]]

@@ -8,6 +8,9 @@ server overhead x 1.2 PUE ~ 1,700 W for an H100). The GPUs themselves are the si
 """
 from __future__ import annotations
 
+import bisect
+import itertools
+
 import simpy
 
 from sim.world.component import Component, Row
@@ -28,6 +31,7 @@ class Site(Component):
         self.firm_mw_online = 0.0
         self.built_day = built_day
         self.planned_power: list[tuple[float, float]] = []  # (online day, firm MW) of its plants
+        self._steps: tuple[list[float], list[float]] | None = None  # planned_power as a step function
         self.power_changed = True  # power or construction changed since the lab last looked
         if built_day <= 0:
             self.mark_built()
@@ -59,7 +63,12 @@ class Site(Component):
         (known to the lab: plants and sites are scheduled projects)."""
         if self.built_day > day:
             return 0.0
-        return min(self.facility_mw, sum(mw for online, mw in self.planned_power if online <= day))
+        if self._steps is None or len(self._steps[0]) != len(self.planned_power):
+            planned = sorted(self.planned_power)
+            self._steps = ([d for d, _ in planned], list(itertools.accumulate(mw for _, mw in planned)))
+        days, cumulative = self._steps
+        k = bisect.bisect_right(days, day)
+        return min(self.facility_mw, cumulative[k - 1]) if k else 0.0
 
     def room_for(self, product: int) -> int:
         """How many more GPUs of a product fit in the site's spare power."""

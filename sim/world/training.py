@@ -179,7 +179,7 @@ class TrainingRuns(Component):
         """The run's GPU types: the one it names, else `choose_products`."""
         if run.gpu_type:
             return [self.products.names.index(run.gpu_type)]
-        return choose_products(sites, self.products, run.precision, run.gpu_share)
+        return choose_products(sites, self.products, run.precision, run.gpu_share, self.env.now)
 
     def _start(self, run: TrainingRun, sites: list[Site], lab: Lab, chosen: list[int], days: float,
                planned_by: str) -> tuple["RunRecord", list[tuple[Site, int, int]]]:
@@ -199,7 +199,7 @@ class TrainingRuns(Component):
         used = [i for i in chosen if any(p == i for _, p, _ in taken)] or [pacing]
         flop_s = {i: sum(n for _, p, n in taken if p == i) * products.peak(i, run.precision) for i in used}
         main = max(used, key=lambda i: (flop_s[i], i))
-        peak = sum(flop_s.values()) / gpus if gpus else products.peak(pacing, run.precision)
+        peak = sum(flop_s.values()) / gpus if gpus and len(used) > 1 else products.peak(main, run.precision)
         record = RunRecord(
             run=run.name, lab=run.lab, start=to_date(now, self.start_date),
             end=to_date(now + run.duration_days, self.start_date), gpus=gpus, gpu_type=products.names[main],
@@ -316,14 +316,27 @@ def _free(site: Site) -> int:
     return sum(site.fleet.free(i) for i in range(len(site.fleet.installed)))
 
 
-def choose_products(sites: list[Site], products: Products, precision: str, share: float = 1.0) -> list[int]:
-    """The products a run takes: every product with free GPUs at its sites, fastest first (the batch is
-    split by throughput, so each adds its FLOP/s). With nothing free, the fastest product type (the
-    run will find no GPUs)."""
+# A product joins a run only if its peak is at least this share of the fastest product's: every GPU
+# adds data-parallel ranks to each all-reduce and failures to the job (the job's failure rate grows
+# with its GPU count, Kokolis et al. 2024), so a generation-old GPU at a few times lower peak costs
+# the job more than it adds; it is left to other work (inference, experiments). Assumption (a
+# quarter: about two generations of FLOP/s growth at 1.44x a year, Epoch 2030).
+MIN_PEAK_RATIO = 0.25
+
+
+def choose_products(sites: list[Site], products: Products, precision: str, share: float = 1.0,
+                    day: float = 0.0) -> list[int]:
+    """The products a run takes: every product with free GPUs at its sites whose peak is at least
+    MIN_PEAK_RATIO of the fastest one's, fastest first (the batch is split by throughput, so each adds
+    its FLOP/s). With nothing free, the fastest product on sale by `day` (the run will find no GPUs)."""
     free = [sum(s.fleet.free(i) for s in sites) for i in range(len(products))]
     order = sorted((i for i in range(len(products)) if int(share * free[i]) > 0),
                    key=lambda i: (-products.peak(i, precision), i))
-    return order or [max(range(len(products)), key=lambda i: (products.peak(i, precision), i))]
+    if order:
+        fastest = products.peak(order[0], precision)
+        order = [i for i in order if products.peak(i, precision) >= MIN_PEAK_RATIO * fastest]
+    on_sale = [i for i in range(len(products)) if products.available_day[i] <= day] or list(range(len(products)))
+    return order or [max(on_sale, key=lambda i: (products.peak(i, precision), i))]
 
 
 def size_alone(run: TrainingRun, chosen: list[int], pacing: int, sites: list[Site], lab: Lab) -> tuple[int, int]:

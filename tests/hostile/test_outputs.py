@@ -53,8 +53,8 @@ CASES = [
     Case("outputs", "report_date_out_of_range", ("timeseries.csv", "column date", "between 1900 and 2199")),
     Case("outputs", "report_empty_text_cell", ("timeseries.csv", "column entity: is empty")),
     Case("outputs", "report_truncated_csv", ("timeseries.csv", "is cut short")),
-    Case("outputs", "report_rows_lost", ("runs.csv: has 2 runs but summary.json says 8",)),
-    Case("outputs", "report_extra_field", ("runs.csv: line 3: has 25 fields; the header has 24",)),
+    Case("outputs", "report_rows_lost", ("runs.csv: has 2 runs but summary.json says 3",)),
+    Case("outputs", "report_extra_field", ("runs.csv: line 3: has 27 fields; the header has 26",)),
     Case("outputs", "report_column_named_twice", ("runs.csv: line 1: the header names column run twice",)),
     Case("outputs", "report_missing_column", ("frontier.csv", "no column max_flop")),
     Case("outputs", "report_summary_missing_key", ("summary.json: seed: required key is missing",)),
@@ -259,7 +259,7 @@ def setup(case: Case, tmp: Path, run_dir: Path) -> Setup:  # noqa: C901 - one br
     if name == "report_infinite_number":
         return _damage(run_dir, tmp, lambda d: edit_field(d / "runs.csv", 3, "gpus", "1e400"))
     if name == "report_boolean_in_a_number_column":
-        return _damage(run_dir, tmp, lambda d: _replace(d / "runs.csv", ",0,0\n", ",0,True\n"))
+        return _damage(run_dir, tmp, lambda d: edit_field(d / "runs.csv", 2, "stalled_days", "True"))
     if name == "report_bad_date":
         return _damage(run_dir, tmp, lambda d: edit_line(d / "frontier.csv", 5, "2024-01-01", "tomorrow"))
     if name == "report_date_out_of_range":
@@ -269,7 +269,7 @@ def setup(case: Case, tmp: Path, run_dir: Path) -> Setup:  # noqa: C901 - one br
     if name == "report_truncated_csv":
         def cut(d: Path) -> None:
             data = (d / "timeseries.csv").read_bytes()
-            (d / "timeseries.csv").write_bytes(data[: len(data) // 2 + 7])
+            (d / "timeseries.csv").write_bytes(data[: data.index(b",", len(data) // 2) + 1])  # mid-line
             assert not (d / "timeseries.csv").read_bytes().endswith(b"\n")
         return _damage(run_dir, tmp, cut)
     if name == "report_rows_lost":
