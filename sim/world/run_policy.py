@@ -40,9 +40,11 @@ from sim.world.training import MIN_PEAK_RATIO, TrainingRuns
 
 
 # A site joins a policy run only if it holds at least this share of the peak FLOP/s of the run's
-# largest site. Assumption: a quarter, so a site must add ~25% to the run to be worth a synchronous
-# all-reduce across the WAN every step (Epoch 2030: the WAN latency and bandwidth walls).
-MIN_SITE_SHARE = 0.25
+# largest site. Assumption: half. A second site costs a synchronous all-reduce between sites every
+# step, and the step model splits a run's GPUs evenly across its sites (sim/physics/step_time.py), so
+# a small site slows the whole run more than it adds (in the baseline a quarter-size metro site
+# halved a 1.5M-H100e run's MFU). Issue 13 revisits multi-site training; this rule then goes.
+MIN_SITE_SHARE = 0.5
 
 
 def run_duration_days(spec: RunPolicySpec, years_since_first_start: float) -> float:
@@ -158,9 +160,8 @@ class RunPolicy(Component):
         if not held:
             return held
         due = [s for s in lab.sites if not s.built and s.built_day <= self.env.now + self.training.wait_limit_days]
-        # a site far enough to need the WAN joins only if it holds at least MIN_SITE_SHARE of the
-        # anchor site's peak: every step's all-reduce then crosses the WAN, which a small site does
-        # not pay for
+        # another site joins only if it holds at least MIN_SITE_SHARE of the anchor site's peak: every
+        # step's all-reduce then crosses between sites, which a small site does not pay for
         anchor = sum(n * peak[i] for i, n in enumerate(held[0].fleet.installed))
         held = [held[0]] + [s for s in held[1:]
                             if sum(n * peak[i] for i, n in enumerate(s.fleet.installed)) >= MIN_SITE_SHARE * anchor]
