@@ -108,8 +108,11 @@ def test_console_script_is_installed():
 
 def test_compare_runs_the_same_buildout_on_each_topology(tmp_path):
     out = tmp_path / "cmp"
+    # one typed run across two sites (policy runs choose their sites by the topology, so they differ)
     proc = sim_cli("compare", "--topology", "single_campus", "--topology", "ring_5_us", "--out", str(out),
-                   "--set", "end_date=2027-12-31")
+                   "--set", "end_date=2027-12-31", "--set", "run_policy=null",
+                   "--set", "runs=[{name: openai-2026, lab: openai, sites: [abilene_ph1, abilene_ph2], "
+                   "start: 2026-09-01, duration_days: 180, gpu_share: 0.8, precision: fp8}]")
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(out / "compare.csv")
     assert list(table.columns[:7]) == ["topology", "run", "flop", "mfu", "goodput", "step_time_s", "binding_constraint"]

@@ -55,7 +55,7 @@ def test_several_runs_train_with_sensible_mfu(result):
     assert trained["mfu"].between(0.1, 0.6).all()
     big = trained[trained["flop"] > 1e28]
     small = trained[(trained["flop"] < 1e27) & (trained["status"] == "completed")]  # not big runs cut short
-    assert big["mfu"].max() < small["mfu"].min()
+    assert big["mfu"].median() < small["mfu"].median()
 
 
 def test_2024_world_production_matches_epoch(result):

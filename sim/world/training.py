@@ -131,12 +131,12 @@ class TrainingRuns(Component):
                     self.records.append(self._not_started(run, sites, lab, "never_started", planned_by))
                     return
                 yield env.timeout(self.tick_days)
-        # sites under construction or not yet holding GPUs: wait for them (up to the limit), then take
-        # what there is, or move to the lab's other sites; construction is then what bound the run if a
-        # site was not built when the run was due
+        # sites under construction or not yet powered: wait for them (up to the limit), then take what
+        # there is, or move to the lab's other sites; construction is then what bound the run if a site
+        # was not built when the run was due
         construction = not all(s.built for s in sites)
         waited = 0.0
-        while not all(s.built and any(s.fleet.installed) for s in sites) and waited < self.wait_limit_days:
+        while not all(s.built and s.available_mw > 0 for s in sites) and waited < self.wait_limit_days:
             step = min(self.tick_days, self.wait_limit_days - waited)
             if env.now + step >= self.horizon_day:
                 break
