@@ -271,7 +271,7 @@ class TrainingRuns(Component):
                 mfu = self._through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days)
         record.mfu = mfu
         record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
-        if days < run.duration_days and record.binding_constraint in ("chips", "power"):
+        if days < run.duration_days and record.binding_constraint in ("chips", "power", "construction"):
             record.binding_constraint = "duration"
 
 
