@@ -33,7 +33,7 @@ from sim.outputs.tables import build_result
 from sim.config.references import check_references
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
-from sim.world.supply import plan_supply
+from sim.world.supply_plan import plan_supply
 from sim.physics.units import SECONDS_PER_DAY
 from test_properties import _check_snapshots, _check_supply_totals
 

@@ -41,7 +41,8 @@ from sim.config.plants import firm_mw_online, plant_firm_mw, plant_lead_time_day
 from sim.config.schedule import DAYS_PER_YEAR, Ramp, month_starts, to_date, to_day
 from sim.config.schema import GpuType
 from sim.world.sites import Site
-from sim.world.supply import assemble, mix_shares, plan_supply
+from sim.world.supply import assemble
+from sim.world.supply_plan import mix_shares, plan_supply
 
 D = dt.date
 START = D(2024, 1, 1)
@@ -320,7 +321,7 @@ def test_mix_shares_by_cowos_wafers_weigh_units_by_packages_per_wafer(baseline):
 
 
 def test_mix_shares_skip_products_not_yet_on_sale(baseline):
-    # a product is not made before available_from: its share goes to the others (sim/world/supply.py, mix_shares)
+    # a product is not made before available_from: its share goes to the others (sim/world/supply_plan.py, mix_shares)
     s = sim.load_scenario(overrides=["gpu_types.H200-SXM.available_from=2024-06-01", "mix_basis=units"])
     names = list(s.gpu_types)
     at = mix_shares(s, names, np.array([91.0, 160.0]))  # 2024-04-01: H200 not on sale; 2024-06-09: on sale

@@ -29,7 +29,8 @@ from sim.world.products import Products
 from sim.world.sites import Site
 from sim.world.run_policy import RunPolicy
 from sim.world.streams import RandomStreams
-from sim.world.supply import Supply, SupplyPlan, plan_supply
+from sim.world.supply import Supply
+from sim.world.supply_plan import SupplyPlan, plan_supply
 from sim.world.training import TrainingRuns
 
 
