@@ -76,7 +76,10 @@ class RunPolicy(Component):
         self.lab_index = {name: i for i, name in enumerate(labs)}
         self.names_used: set[str] = set(typed_names)
         for name, lab in self.labs.items():
-            typed = [p for run_name, p in training.processes.items() if training.lab_of[run_name] == name]
+            # the lab's dated scenario runs (a run waiting for an installed-H100e threshold that may never
+            # come does not hold the policy back)
+            typed = [p for run_name, p in training.processes.items()
+                     if training.lab_of[run_name] == name and run_name in training.dated]
             self.add_process(self._lab, lab, self.first_day, typed)
 
     def on_install_pass(self, installed_at: list[str]) -> None:

@@ -96,6 +96,7 @@ class TrainingRuns(Component):
         self.active: dict[str, dict[str, float]] = {}  # lab -> {run: H100e} of its runs training now
         self.processes: dict[str, simpy.Process] = {}  # the scenario's runs, by name
         self.lab_of = {run.name: run.lab for run in runs}
+        self.dated = {run.name for run in runs if run.start is not None}  # not waiting for a threshold
         for run in runs:
             self.processes[run.name] = self.add_process(self._run, run)
 
