@@ -197,6 +197,11 @@ def best_plan(
     # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
     best = _INFEASIBLE
     for plan in _candidate_plans(search, lambda: best.step_time_s):
+        # busy >= max(m, pp) v chunk slots x chunk work / v + exposed DP >= compute + m x TP + exposed DP
+        # for every v, so a plan whose bound is no faster cannot win (the margin covers rounding)
+        bound = plan.compute_s + plan.microbatches * plan.tp_s + plan.dp_exposed_s
+        if bound * (1.0 - 1e-12) >= best.step_time_s:
+            continue
         step, v, slots, busy, floor = _schedule(plan)
         if step < best.step_time_s:  # ties keep the first plan in grid order
             best = _step_time(search, plan, v, slots, busy, floor, step)
