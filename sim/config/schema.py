@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAYS, MAX_DIE_MM2, MAX_FLOP_S,
                                MAX_GROWTH_PER_YEAR, MAX_LEAD_TIME_FACTOR, MAX_MW, MAX_PACKAGES_PER_WAFER,
@@ -151,18 +151,24 @@ class LabPurchasing(Strict):
     max_h100e_per_year: PositiveAmount | None = None
 
 
+def _every_family(value):
+    """One number for `share_of_output` means that share of every family (read before validation, so
+    errors name the family key: labs.NAME.share_of_output.gpu)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {family: value for family in FAMILIES}
+    return value
+
+
 class Lab(Strict):
     # share of each family's output this lab buys ({gpu: 0.2, tpu: 0.6}; a family left out: none);
     # one number: that share of every family
-    share_of_output: Union[FractionOrZero, dict[Family, FractionOrZero]]
+    share_of_output: Annotated[dict[Family, FractionOrZero], BeforeValidator(_every_family)]
     delivery_lead_time_days: Days
     purchasing: LabPurchasing | None = None  # absent: the lab takes its whole share of output
 
     def share_of(self, family: str) -> float:
         """The share of a family's output this lab buys."""
-        if isinstance(self.share_of_output, dict):
-            return self.share_of_output.get(family, 0.0)
-        return self.share_of_output
+        return self.share_of_output.get(family, 0.0)
 
 
 class PlantType(Strict):

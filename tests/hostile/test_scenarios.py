@@ -268,6 +268,10 @@ case("messages", "set_date_given_a_list_of_dates", ("--set: start_date", "(got [
 case("messages", "set_labs_given_a_mapping", ("--set: labs.a", "should be a mapping"), sets("labs={a: 1}"))
 # a list where a mapping goes
 case("messages", "mapping_given_a_list", ("labs", "(got [openai, meta])"), scenario("labs: [openai, meta]\n"))
+case("messages", "share_of_an_unknown_family", ("labs.meta.share_of_output.gpus", "'gpu', 'tpu', 'trainium' or 'other'"),
+     sets("labs.meta.share_of_output={gpus: 0.2}"))
+case("messages", "share_of_a_family_given_a_word", ("labs.meta.share_of_output.gpu", "(got 'lots')"),
+     sets("labs.meta.share_of_output={gpu: lots}"))
 # a datetime where a date goes
 case("messages", "date_given_a_time", ("start_date", "(got 2024-01-01 10:00:00)"),
      scenario("start_date: 2024-01-01 10:00:00\n"))
