@@ -422,6 +422,29 @@ def test_allocator_gives_each_lab_only_its_families():
     assert alloc.shipped == [[50, 0], [0, 25]] and alloc.other_buyers_total == [50, 75]
 
 
+def test_other_buyers_in_service_never_negative_when_two_floors_tip_at_once():
+    """Labs' entitlements are floored one by one: one more GPU made can tip two labs' floors, so the
+    other buyers' cumulative output dips by one. Their GPUs in service must not go below zero."""
+    import simpy
+    from sim.world.probes import WorldProbe
+
+    env = simpy.Environment()
+    labs = [Lab(env, "a", [], 1), Lab(env, "b", [], 1)]
+    alloc = Allocator(env, labs, [[0.5], [0.5]], [0.0, 0.0], 1)
+    alloc.ship([1])  # 1 made: each lab owed floor(0.5) = 0, other buyers hold 1
+    assert alloc.other_buyers_total == [1]
+    probe = WorldProbe(env, _products_for_probe(), alloc, labs, [], service_life_days=1.0, other_buyers_pue=1.0)
+    assert probe._other_buyers_in_service(0.0) == [1]
+    alloc.ship([1])  # 2 made: both floors tip to 1, other buyers' cumulative falls to 0
+    assert alloc.other_buyers_total == [0]
+    assert probe._other_buyers_in_service(2.0) == [0]
+
+
+def _products_for_probe():
+    from types import SimpleNamespace
+    return SimpleNamespace(h100e=[1.0], it_w=[1000.0])
+
+
 def _site(name="s", mw=10.0, it_w=(1000.0, 1000.0, 1000.0), pue=1.0, built=True) -> Site:
     """A site built at once (or not yet: its construction ends on day 1, never reached), fed `mw`;
     no service life, so GPUs retire only when a test says so."""

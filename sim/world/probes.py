@@ -109,7 +109,11 @@ class WorldProbe(Component):
         log = self.other_buyers_log
         log.append((day, total))
         cut = bisect.bisect_right(log, day - self.service_life_days, key=lambda entry: entry[0])
-        return [a - b for a, b in zip(total, log[cut - 1][1])] if cut > 0 else total
+        if cut == 0:
+            return total
+        # each lab's entitlement is floored on its own, so one unit of output can tip two labs'
+        # floors and the other buyers' cumulative dip by a GPU or so: never below none in service
+        return [max(0, a - b) for a, b in zip(total, log[cut - 1][1])]
 
     def probe(self, day: float, rows: list[Row]) -> None:
         h100e, alloc, sites, kind = self.h100e, self.allocator, self.sites, self.kind
