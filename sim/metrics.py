@@ -6,14 +6,14 @@ README's table all read units and descriptions from here (the idea of Mesa's
 `DataCollector(model_reporters=...)`: one table of what is recorded). `sim metrics` prints it.
 
 Kinds: `product` (a GPU type, all labs), `supply` (the chip supply chain), `lab`, `site`, `world`
-(everything modelled), `disruption`, `run` (a column of runs.csv), `frontier` (a column of
+(everything modelled), `disruption`, `equipment` (a power equipment type's makers), `run` (a column of runs.csv), `frontier` (a column of
 frontier.csv) and `sweep` (a band of a sweep's bands.csv). This module imports nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("product", "supply", "lab", "site", "world", "disruption", "run", "frontier", "sweep")
+KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment", "run", "frontier", "sweep")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ METRICS: tuple[Metric, ...] = tuple(
         ("retired_gpus_total", "GPUs", "GPUs retired (end of service life or replaced by a refresh; cumulative)"),
         ("power_available_mw", "MW", "facility power the lab's built sites can deliver: min(facility MW, firm MW online)"),
         ("power_drawn_mw", "MW", "facility power drawn by the GPUs installed at the lab's sites"),
+        ("power_expected_mw", "MW", "power the lab's sites are planned to deliver on the day (halls and plant blocks due)"),
+        ("energy_mwh", "MWh", "energy drawn at the lab's sites in the month to the sample"),
+        ("energy_cost_usd_total", "USD", "cost of that energy at each site's supply mix (cumulative)"),
+        ("emissions_tco2_total", "tCO2", "CO2 of that energy at each site's supply mix (cumulative)"),
+        ("capex_usd_total", "USD", "accelerators, datacenter halls and plants paid since the start date (cumulative)"),
+        ("budget_usd_remaining", "USD", "capital budget accrued and not yet spent"),
     ])
     + _m("site", [
         ("built", "flag", "1 once the site's construction is finished, else 0"),
@@ -69,6 +75,11 @@ METRICS: tuple[Metric, ...] = tuple(
         ("power_drawn_mw", "MW", "facility power drawn by the GPUs installed (all-in IT watts x PUE)"),
         ("installed_gpus", "GPUs", "GPUs installed and in service at the site"),
         ("busy_gpus", "GPUs", "installed GPUs held by a running training run"),
+        ("facility_mw", "MW", "facility MW of the site's halls finished so far"),
+        ("energy_mwh", "MWh", "energy the site drew in the month to the sample"),
+        ("energy_mwh_total", "MWh", "energy the site drew since the start date (cumulative)"),
+        ("energy_cost_usd_total", "USD", "cost of that energy at the site's supply mix (cumulative)"),
+        ("emissions_tco2_total", "tCO2", "CO2 of that energy at the site's supply mix (cumulative)"),
     ])
     + _m("world", [
         ("produced_h100e_total", "H100e", "GPUs assembled since the start date, in H100-equivalents (cumulative)"),
@@ -84,6 +95,15 @@ METRICS: tuple[Metric, ...] = tuple(
         ("other_buyers_installed_h100e", "H100e", "other buyers' accelerators in service (bought within the service life)"),
         ("other_buyers_power_mw", "MW", "facility power other buyers' accelerators in service draw (their sites are not modelled)"),
         ("ai_power_demand_mw", "MW", "the world power balance: power drawn at the modelled sites plus other buyers'"),
+        ("energy_mwh", "MWh", "energy drawn at all modelled sites in the month to the sample"),
+        ("emissions_tco2_total", "tCO2", "CO2 of the energy drawn at all modelled sites (cumulative)"),
+        ("capex_usd_total", "USD", "capex of all labs with a budget since the start date (cumulative)"),
+    ])
+    + _m("equipment", [
+        ("backlog_mw", "MW", "orders waiting in the makers' book (other buyers' and the labs' plants')"),
+        ("delivered_mw", "MW", "equipment made and delivered in the month to the sample"),
+        ("delivered_mw_total", "MW", "equipment delivered since the start date (cumulative)"),
+        ("delivered_to_labs_mw_total", "MW", "of that, delivered to the modelled labs' plants (cumulative)"),
     ])
     + _m("disruption", [
         ("disruption_active", "occurrences", "occurrences of the disruption in effect on the day"),
@@ -104,6 +124,10 @@ METRICS: tuple[Metric, ...] = tuple(
         ("power_alone_gpus", "GPUs", "GPUs the run could take if only power limited it"),
         ("disrupted_days", "days", "days a fiber cut slowed or stalled the run"),
         ("stalled_days", "days", "of those, days the run's sites were cut off from each other"),
+        ("cluster_capex_usd", "USD", "what the run's accelerators cost with their servers and network (price x (1 + server overhead))"),
+        ("energy_mwh", "MWh", "energy the run's accelerators draw over its duration (all-in IT watts x PUE)"),
+        ("amortized_cost_usd", "USD", "the cluster's depreciation over the run (straight line over the hardware life) plus its energy"),
+        ("usd_per_flop", "USD/FLOP", "amortized cost over the FLOP the run achieved"),
     ])
     + _m("frontier", [
         ("max_flop", "FLOP", "the largest run any lab could start that month under the constraint"),

@@ -97,6 +97,9 @@ def _check_target(s: Scenario, d: Disruption, graph) -> tuple[tuple, str] | None
                       "hbm_shortfall": (s.hbm_suppliers, "HBM supplier")}[kind]
         if target not in pool:
             return ("target",), f"unknown {what} {show(target)} {_choices(pool)}"
+    elif kind == "equipment_shortfall":
+        if target not in s.power_equipment:
+            return ("target",), f"unknown power equipment {show(target)} {_choices(s.power_equipment)}"
     elif kind == "export_rule":
         if target not in s.labs:
             return ("target",), f"unknown lab {show(target)} {_choices(s.labs)}"

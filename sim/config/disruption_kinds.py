@@ -13,10 +13,11 @@ EFFECT = {
     "fab_outage": "capacity_factor", "packaging_outage": "capacity_factor", "hbm_shortfall": "capacity_factor",
     "export_rule": "share_factor", "turbine_backlog": "lead_time_factor",
     "interconnection_delay": "delay_days", "construction_delay": "delay_days", "fiber_cut": None,
+    "equipment_shortfall": "capacity_factor",
 }
 DURATION = {  # duration_days: required, optional (default: through the end date) or unused (instant)
     "fab_outage": "required", "packaging_outage": "required", "hbm_shortfall": "required", "fiber_cut": "required",
-    "export_rule": "optional", "turbine_backlog": "optional",
+    "export_rule": "optional", "turbine_backlog": "optional", "equipment_shortfall": "optional",
     "interconnection_delay": "unused", "construction_delay": "unused",
 }
 INSTANT = {"interconnection_delay", "construction_delay"}

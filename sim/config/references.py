@@ -11,7 +11,7 @@ import math
 from sim.config.disruption_checks import check_disruptions
 from sim.config.errors import show, show_number
 from sim.config.limits import MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_QUANTITY
-from sim.config.plants import firm_mw_online
+from sim.config.plants import facility_mw_built, firm_mw_online
 from sim.config.schedule import DAYS_PER_YEAR, to_day
 from sim.config.schema import FAMILIES, RampSpec, Scenario
 from sim.physics.hardware import good_dies_per_wafer
@@ -55,6 +55,9 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             if s.gpu_types[gpu].available_from > s.start_date:
                 return (("sites", name, "initial_gpus", gpu),
                         f"is not on sale by start_date ({s.start_date}): available_from {s.gpu_types[gpu].available_from}")
+    problem = _check_power_and_money(s)
+    if problem is not None:
+        return problem
     for i, plant in enumerate(s.power_plants):
         if plant.site not in s.sites:
             return ("power_plants", i, "site"), f"unknown site {show(plant.site)}"
@@ -81,6 +84,37 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
         if run.start is not None and run.start < s.start_date:
             return ("runs", i, "start"), f"is before start_date ({s.start_date})"
     return check_disruptions(s, targets=False) or _check_initial_power(s)
+
+
+def _check_power_and_money(s: Scenario) -> tuple[tuple, str] | None:
+    """Regions, power equipment and plant types named where they are used; procurement that can run."""
+    for name, site in s.sites.items():
+        if site.region is not None and site.region not in s.regions:
+            return ("sites", name, "region"), f"unknown region {show(site.region)} {_known(s.regions)}"
+    for type_name, pt in s.plant_types.items():
+        for equipment in pt.equipment:
+            if equipment not in s.power_equipment:
+                return (("plant_types", type_name, "equipment", equipment),
+                        f"unknown power equipment {show(equipment)} {_known(s.power_equipment)}")
+    for lab_name, lab in s.labs.items():
+        spec = lab.procurement
+        if spec is None:
+            continue
+        at = ("labs", lab_name, "procurement")
+        for campus_name, campus in spec.campuses.items():
+            if campus.region not in s.regions:
+                return at + ("campuses", campus_name, "region"), f"unknown region {show(campus.region)} {_known(s.regions)}"
+        for i, type_name in enumerate(spec.plant_types):
+            if type_name not in s.plant_types:
+                return at + ("plant_types", i), f"unknown plant type {show(type_name)} {_known(s.plant_types)}"
+        if s.costs is None:
+            return at, "needs `costs` (the policy compares power options by cost)"
+    return None
+
+
+def _known(names) -> str:
+    """'(known: a, b)' for an error message, or '(none defined)'."""
+    return f"(known: {', '.join(sorted(names))})" if names else "(none defined)"
 
 
 def _check_growth(s: Scenario) -> tuple[tuple, str] | None:
@@ -114,7 +148,7 @@ def _check_initial_power(s: Scenario) -> tuple[tuple, str] | None:
         draw_mw = sum(
             n * s.gpu_types[g].all_in_it_w * site.pue for g, n in site.initial_gpus.items()
         ) / WATTS_PER_MEGAWATT
-        available_mw = min(site.facility_mw, firm_mw_online(s, name, 0.0))
+        available_mw = min(facility_mw_built(s, name, 0.0), firm_mw_online(s, name, 0.0))
         if draw_mw > available_mw + 1e-9:
             return (
                 ("sites", name, "initial_gpus"),

@@ -94,6 +94,8 @@ class GpuType(Strict):
     dies_per_gpu: Annotated[PerPackage, Field(ge=1)] = 1
     family: Family = "gpu"  # which buyers take it (labs buy by family: `labs.NAME.share_of_output`)
     hbm_stack_height: Annotated[int, Field(ge=1, le=MAX_STACK_HEIGHT)] = 8  # DRAM core dies per HBM stack
+    price_usd: Amount = 0.0  # what a buyer pays for one accelerator (0: not priced); servers and network on
+    #                         top: costs.server_overhead
 
 
 class MixPoint(Strict):
@@ -143,6 +145,40 @@ class SupplyPlanning(Strict):
     hbm_buffer_weeks: Amount = 4.0
 
 
+class LabBudget(Strict):
+    """A lab's capital budget (sim/world/money.py): it accrues at `usd_per_year` (a ramp over dates);
+    accelerators, datacenters and plants are paid from it when ordered or started."""
+
+    usd_per_year: RampOrNumber
+    initial_usd: Amount = 0.0  # unspent on the start date
+
+
+class Campus(Strict):
+    """A place the lab's procurement policy may build: a region, coordinates, and the topology site
+    whose fabric and links its halls use (default: none; a run there then stays on it)."""
+
+    region: Name
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+    topology_site: Name | None = None
+
+
+class Procurement(Strict):
+    """A lab's power procurement policy (sim/world/procurement.py): each month it compares the power
+    its planned purchases will need `planning_horizon_days` ahead with the power its sites and
+    projects will deliver then, and starts projects of `project_mw` for the gap, choosing among
+    `plant_types` at `campuses` by online date, then cost."""
+
+    first_start: Date  # no policy project starts before this (projects known then are typed)
+    campuses: dict[Name, Campus] = Field(min_length=1)
+    plant_types: list[Name] = Field(min_length=1)
+    planning_horizon_days: PositiveDays
+    project_mw: Annotated[float, Field(gt=0, le=MAX_MW, allow_inf_nan=False)]  # facility MW of one project
+    max_projects_per_year: Annotated[int, Field(ge=1, le=1000)] = 4
+    pue: Annotated[float, Field(ge=1, le=MAX_PUE, allow_inf_nan=False)] = 1.2
+    construction_days: Days = 365.0  # a hall's shell and fit-out, first phase
+
+
 class LabPurchasing(Strict):
     """A lab's purchase policy (sim/world/labs.py, Purchasing): order only for the power expected at
     delivery x (1 + power_buffer), and at most max_h100e_per_year H100e a calendar year."""
@@ -165,6 +201,8 @@ class Lab(Strict):
     share_of_output: Annotated[dict[Family, FractionOrZero], BeforeValidator(_every_family)]
     delivery_lead_time_days: Days
     purchasing: LabPurchasing | None = None  # absent: the lab takes its whole share of output
+    budget: LabBudget | None = None  # absent: money never limits the lab
+    procurement: Procurement | None = None  # absent: only the scenario's typed sites and plants
 
     def share_of(self, family: str) -> float:
         """The share of a family's output this lab buys."""
@@ -174,6 +212,47 @@ class Lab(Strict):
 class PlantType(Strict):
     lead_time_days: Days  # construction start (or interconnection request) to operation
     firm_fraction: Fraction  # share of nameplate MW that can be counted on around the clock
+    capex_usd_per_mw: Amount = 0.0  # overnight cost per MW of nameplate
+    lease_usd_per_mw_year: Amount = 0.0  # leased capacity: a yearly fee per facility MW instead of capex
+    # cost of the energy it delivers (fuel and O&M); absent: the region's grid price
+    energy_price_usd_per_mwh: Amount | None = None
+    carbon_t_per_mwh: Amount | None = None  # tCO2 per MWh delivered; absent: the region's grid intensity
+    # MW of each power equipment type (power_equipment) one MW of nameplate needs, ordered at construction start
+    equipment: dict[Name, PositiveAmount] = Field(default_factory=dict)
+    install_days: Days = 0.0  # last equipment delivered -> operation (the plant waits for both)
+    completion_probability: Fraction = 1.0  # policy projects that ever finish (interconnection queues)
+    phases: Annotated[int, Field(ge=1, le=100)] = 1  # policy projects come online in this many equal blocks
+    phase_interval_days: Days = 0.0  # between blocks
+    uses_grid_headroom: bool = False  # draws on its region's grid_headroom_mw (grid interconnections)
+
+
+class Region(Strict):
+    """A power region (a US grid region, a province, a country): its grid price and carbon intensity,
+    and how many MW of new interconnections it can give large loads by each date."""
+
+    energy_price_usd_per_mwh: Amount
+    grid_carbon_t_per_mwh: Amount
+    grid_headroom_mw: RampOrNumber = 0.0  # cumulative MW of new large-load interconnections it can grant
+
+
+class PowerEquipment(Strict):
+    """Power equipment made by manufacturers (sim/world/equipment.py): a yearly output shared, first
+    come first served, by an order book holding other buyers' orders too."""
+
+    capacity_mw_per_year: RampOrNumber
+    backlog_mw: Amount = 0.0  # other buyers' orders waiting on the start date
+    other_orders_mw_per_year: RampOrNumber = 0.0  # orders from buyers outside the modelled labs
+
+
+class Costs(Strict):
+    """What hardware and buildings cost (sim/physics/costs.py)."""
+
+    server_overhead: Amount  # servers, networking and storage per accelerator, as a share of its price
+    hardware_life_days: PositiveDays  # straight-line depreciation of a cluster's hardware
+    datacenter_capex_usd_per_mw: Amount  # building, electrical and cooling per facility MW
+    other_opex_usd_per_mw_year: Amount = 0.0  # staff, maintenance, insurance per facility MW
+    discount_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.08  # to compare power options
+    plant_life_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 20.0  # their capex repaid over this
 
 
 class PowerPlant(Strict):
@@ -184,6 +263,8 @@ class PowerPlant(Strict):
     construction_start: Date
     lead_time_days: Days | None = None  # overrides the plant type's
     firm_fraction: Fraction | None = None  # overrides the plant type's
+    phases: Annotated[int, Field(ge=1, le=100)] = 1  # comes online in this many equal blocks
+    phase_interval_days: Days = 0.0  # between blocks (the first on the online day)
 
 
 class Site(Strict):
@@ -196,6 +277,9 @@ class Site(Strict):
     pue: Annotated[float, Field(ge=1, le=MAX_PUE, allow_inf_nan=False)]
     initial_gpus: dict[Name, Count] = Field(default_factory=dict)  # installed on the start date
     topology_site: Name | None = None  # the topology's site hosting this one (default: same name)
+    region: Name | None = None  # its power region (regions): energy price and carbon of grid power
+    phases: Annotated[int, Field(ge=1, le=100)] = 1  # halls finished in this many equal blocks
+    phase_interval_days: Days = 0.0  # between them (the first on construction start + construction_days)
 
 
 class TrainingRun(Strict):
@@ -266,7 +350,7 @@ class Frontier(Strict):
 
 DISRUPTION_KINDS = (
     "fab_outage", "packaging_outage", "hbm_shortfall", "export_rule", "turbine_backlog",
-    "interconnection_delay", "construction_delay", "fiber_cut",
+    "interconnection_delay", "construction_delay", "fiber_cut", "equipment_shortfall",
 )
 
 
@@ -288,7 +372,7 @@ class Disruption(Strict):
     rate_per_year: Annotated[float, Field(gt=0, le=MAX_RATE_PER_YEAR, allow_inf_nan=False)] | None = None
     duration_days: PositiveDays | None = None  # outages, shortfalls, fiber cuts; export rules and turbine
     #                                        backlogs: optional (default: through the end date)
-    capacity_factor: FractionOrZero | None = None  # outages, HBM shortfall: capacity left (0.5 = down 50%)
+    capacity_factor: FractionOrZero | None = None  # outages, HBM and equipment shortfalls: capacity left (0.5 = down 50%)
     share_factor: FractionOrZero | None = None  # export rule: the lab's share is multiplied by this
     # turbine backlog: lead times multiplied by this
     lead_time_factor: Annotated[float, Field(ge=1, le=MAX_LEAD_TIME_FACTOR, allow_inf_nan=False)] | None = None
@@ -317,6 +401,9 @@ class Scenario(Strict):
     supply_planning: SupplyPlanning = SupplyPlanning()
     labs: dict[Name, Lab] = Field(min_length=1)
     plant_types: dict[Name, PlantType] = Field(default_factory=dict)
+    regions: dict[Name, Region] = Field(default_factory=dict)
+    power_equipment: dict[Name, PowerEquipment] = Field(default_factory=dict)
+    costs: Costs | None = None  # absent: nothing is priced
     power_plants: list[PowerPlant] = Field(default_factory=list)
     sites: dict[Name, Site] = Field(default_factory=dict)
     runs: list[TrainingRun] = Field(default_factory=list)

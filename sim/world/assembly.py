@@ -3,8 +3,9 @@ each component starts its own processes and records its own probes.
 
 Component tree, built in this order (the order fixes SimPy's tie-breaking, so it is part of the
 model's definition): disruptions (drawn first: they change the inputs the others are built from) ->
-sites (construction) -> power plants -> labs and their start-date fleets -> allocator -> supply
-(fabs, packaging lines, HBM suppliers, assembly) -> lab installers -> training runs -> probes.
+power equipment makers -> projects (budgets; sites with their construction, power plants) -> labs and
+their start-date fleets -> allocator -> supply (fabs, packaging lines, HBM suppliers, assembly) ->
+lab installers -> training runs -> run policy -> procurement policies -> probes.
 """
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ from dataclasses import dataclass
 
 import simpy
 
-from sim.config.plants import plant_firm_mw
+from sim.config.plants import energy_terms, plant_firm_mw
 from sim.config.schedule import month_starts, to_date, to_day
 from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
 from sim.world.allocator import Allocator
-from sim.world.disruptions import (Disruptions, fiber_cuts, plant_online_days, share_changes, site_built_days,
-                                   supply_capacity_factor)
+from sim.world.disruptions import (Disruptions, equipment_capacity_factor, fiber_cuts, plant_online_days,
+                                   share_changes, site_built_days, supply_capacity_factor)
+from sim.world.equipment import EquipmentMaker
+from sim.world.money import Budget
+from sim.world.power import PlantEconomics
+from sim.world.procurement import GridHeadroom, PowerProcurement
+from sim.world.projects import PlantOrder, Projects
 from sim.world.fleet import Refresh, ServiceLife
 from sim.world.labs import InstallPass, Lab, Purchasing
 from sim.world.power import Plant
@@ -30,7 +36,7 @@ from sim.world.sites import Site
 from sim.world.run_policy import RunPolicy
 from sim.world.streams import RandomStreams
 from sim.world.supply import Supply
-from sim.world.supply_plan import SupplyPlan, plan_supply
+from sim.world.supply_plan import SupplyPlan, build_ramp, plan_supply
 from sim.world.training import TrainingRuns
 
 
@@ -64,7 +70,10 @@ class World:
     training: TrainingRuns
     recorder: Recorder
     frontier: FrontierProbe
+    projects: Projects
+    equipment: dict[str, EquipmentMaker]
     run_policy: RunPolicy | None = None
+    procurement: list[PowerProcurement] | None = None
 
     @property
     def plan(self) -> SupplyPlan:
@@ -83,14 +92,23 @@ def build_world(s: Scenario, seed: int = 0) -> World:
     horizon_day = to_day(s.end_date, s.start_date) + 1.0  # through the end of the last day
     disruptions = Disruptions(env, s, streams.disruptions())
     occs = disruptions.occurrences
-    sites, plants = _build_sites(env, s, products, disruptions)
-    labs = _build_labs(env, s, products, sites)
+    plan = plan_supply(s, supply_capacity_factor(occs, s.tick_days))
+    tick_starts = plan.tick_starts.tolist()
+    makers = {name: EquipmentMaker(env, name, build_ramp(spec.capacity_mw_per_year, s.start_date),
+                                   build_ramp(spec.other_orders_mw_per_year, s.start_date), spec.backlog_mw,
+                                   tick_starts, s.tick_days, equipment_capacity_factor(occs, name))
+              for name, spec in s.power_equipment.items()}
+    budgets = {name: Budget(build_ramp(lab.budget.usd_per_year, s.start_date) if lab.budget else None,
+                            lab.budget.initial_usd if lab.budget else 0.0) for name, lab in s.labs.items()}
+    projects = Projects(env, budgets, s.costs.datacenter_capex_usd_per_mw if s.costs else 0.0)
+    sites, plants = _build_sites(env, s, products, disruptions, projects, makers)
+    labs = _build_labs(env, s, products, sites, budgets)
 
     shares = [[s.labs[n].share_of(family) for family in products.family] for n in labs]
     allocator = Allocator(env, list(labs.values()), shares,
                           [s.labs[n].delivery_lead_time_days for n in labs], len(products),
                           share_changes=[share_changes(s, occs).get(n, []) for n in labs])
-    supply = Supply(env, plan_supply(s, supply_capacity_factor(occs, s.tick_days)), allocator.ship)
+    supply = Supply(env, plan, allocator.ship)
     refresh = None
     if s.gpu_refresh_min_flop_per_w_gain is not None:
         refresh = Refresh(products.flop_per_w(), s.gpu_refresh_min_flop_per_w_gain, s.gpu_refresh_min_age_days)
@@ -111,34 +129,59 @@ def build_world(s: Scenario, seed: int = 0) -> World:
         run_policy = RunPolicy(env, s.run_policy, s.start_date, horizon_day, labs, policy_labs, training, products,
                                topology, site_node, streams, {r.name for r in s.runs})
         install_pass.observers.append(run_policy.on_install_pass)
-    recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, sites, disruptions,
-                                       horizon_day, lab_walls(s, products, topology, site_node))
+    procurement = _build_procurement(env, s, products, labs, allocator, plan, budgets, projects, makers, streams,
+                                     horizon_day)
+    site_list = list(sites.values())
+    recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, site_list, disruptions,
+                                       horizon_day, lab_walls(s, products, topology, site_node), makers)
+
+    def announce(site: Site, node: str) -> None:
+        """A site the procurement policy started: its lab, the runs and the probes now see it."""
+        labs[site.lab].sites.append(site)
+        sites[site.name] = site
+        site_node[site.name] = node
+        site_list.append(site)
+        recorder.probes.append(site)
+    projects.on_new_site.append(announce)
     return World(scenario=s, seed=seed, env=env, horizon_day=horizon_day, products=products,
                  disruptions=disruptions, sites=sites, plants=plants, labs=labs, supply=supply,
                  allocator=allocator, training=training, recorder=recorder, frontier=frontier,
-                 run_policy=run_policy)
+                 projects=projects, equipment=makers, run_policy=run_policy, procurement=procurement)
 
 
-def _build_sites(env: simpy.Environment, s: Scenario, products: Products,
-                 disruptions: Disruptions) -> tuple[dict[str, Site], list[Plant]]:
-    """Sites (built on their day, after construction delays) and the plants feeding them (online
-    on their day, after turbine backlogs and interconnection delays)."""
+def _build_sites(env: simpy.Environment, s: Scenario, products: Products, disruptions: Disruptions,
+                 projects: Projects, makers: dict[str, EquipmentMaker]) -> tuple[dict[str, Site], list[Plant]]:
+    """The scenario's sites (halls built on their days, after construction delays) and the plants
+    feeding them (online on their day, after turbine backlogs and interconnection delays, and not
+    before their equipment: sim/world/power.py)."""
     built_days = site_built_days(s, disruptions.occurrences)
-    sites = {
-        name: Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, built_day=built_days[name])
-        for name, spec in s.sites.items()
-    }
-    plants = [Plant(env, plant.name, sites[plant.site], plant_firm_mw(s, plant), online_day)
-              for plant, online_day in zip(s.power_plants, plant_online_days(s, disruptions.occurrences))]
+    sites = {}
+    for name, spec in s.sites.items():
+        site = Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, built_day=built_days[name],
+                    phases=spec.phases, phase_interval_days=spec.phase_interval_days)
+        sites[name] = projects.add_site(site, spec.region or "", to_day(spec.construction_start, s.start_date),
+                                        "scenario")
+    plants = []
+    for plant, online_day in zip(s.power_plants, plant_online_days(s, disruptions.occurrences)):
+        pt, region = s.plant_types[plant.type], s.sites[plant.site].region
+        order = PlantOrder(
+            name=plant.name, type=plant.type, nameplate_mw=plant.capacity_mw, firm_mw=plant_firm_mw(s, plant),
+            online_day=online_day, start_day=to_day(plant.construction_start, s.start_date), phases=plant.phases,
+            phase_interval_days=plant.phase_interval_days, economics=PlantEconomics(*energy_terms(s, plant.type, region)),
+            equipment=[(makers[e], plant.capacity_mw * per_mw) for e, per_mw in pt.equipment.items()],
+            install_days=pt.install_days, capex_usd=plant.capacity_mw * pt.capex_usd_per_mw)
+        plants.append(projects.add_plant(order, sites[plant.site], region or "", "scenario"))
     return sites, plants
 
 
-def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: dict[str, Site]) -> dict[str, Lab]:
+def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: dict[str, Site],
+                budgets: dict[str, Budget]) -> dict[str, Lab]:
     """Labs with their sites, and the fleet installed on the start date (validated to fit the power
     online then)."""
     service_life = ServiceLife(env, s.gpu_service_life_days)
     labs = {name: Lab(env, name, [site for site in sites.values() if site.lab == name], len(products),
-                      products.h100e, service_life, _purchasing(s, name, products, sites))
+                      products.h100e, service_life, _purchasing(s, name, products, sites, budgets[name]),
+                      budgets[name])
             for name in s.labs}
     index = {name: i for i, name in enumerate(products.names)}
     initial = [(sites[name].fleet, index[gpu_name], labs[spec.lab].install_initial(sites[name], index[gpu_name], count))
@@ -147,7 +190,14 @@ def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: 
     return labs
 
 
-def _purchasing(s: Scenario, lab: str, products: Products, sites: dict[str, Site]) -> Purchasing | None:
+def _price_all_in_usd(s: Scenario) -> list[float]:
+    """Per product: its price x (1 + server overhead), what a lab pays per accelerator installed."""
+    overhead = s.costs.server_overhead if s.costs else 0.0
+    return [gpu.price_usd * (1.0 + overhead) for gpu in s.gpu_types.values()]
+
+
+def _purchasing(s: Scenario, lab: str, products: Products, sites: dict[str, Site],
+                budget: Budget) -> Purchasing | None:
     """A lab's purchase policy, from `labs.NAME.purchasing` (None: it takes its whole share)."""
     spec = s.labs[lab]
     if spec.purchasing is None:
@@ -165,20 +215,35 @@ def _purchasing(s: Scenario, lab: str, products: Products, sites: dict[str, Site
         newest_rank=[rank[i] for i in range(len(products))],
         buys=[spec.share_of(f) > 0 for f in products.family], available_day=products.available_day,
         max_h100e_per_year=spec.purchasing.max_h100e_per_year or math.inf, year_of=year_of,
+        budget=budget, price_all_in_usd=_price_all_in_usd(s),
     )
 
 
+def _build_procurement(env, s: Scenario, products: Products, labs: dict[str, Lab], allocator: Allocator,
+                       plan: SupplyPlan, budgets: dict[str, Budget], projects: Projects,
+                       makers: dict[str, EquipmentMaker], streams: RandomStreams,
+                       horizon_day: float) -> list[PowerProcurement]:
+    """A procurement policy for each lab with `procurement`, sharing the regions' grid headroom."""
+    headroom = GridHeadroom({name: build_ramp(r.grid_headroom_mw, s.start_date) for name, r in s.regions.items()})
+    price = _price_all_in_usd(s)
+    return [PowerProcurement(env, s, lab, index, s.labs[name].procurement, allocator, plan, products.it_w, price,
+                             s.gpu_service_life_days, budgets[name], projects, makers, headroom,
+                             streams.procurement(index), horizon_day)
+            for index, (name, lab) in enumerate(labs.items()) if s.labs[name].procurement is not None]
+
+
 def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocator: Allocator, labs: dict[str, Lab],
-                  sites: dict[str, Site], disruptions: Disruptions, horizon_day: float,
-                  walls: dict[str, dict[str, float]]) -> tuple[Recorder, FrontierProbe]:
+                  site_list: list[Site], disruptions: Disruptions, horizon_day: float,
+                  walls: dict[str, dict[str, float]], makers: dict[str, EquipmentMaker]) -> tuple[Recorder, FrontierProbe]:
     """The recorder samples, in this order: products, supply, each lab, each site, the world totals,
-    the disruptions; and the frontier. Samples fall on the start date, then every month start after it
-    (a mid-month start gets no sample before it)."""
-    lab_list, site_list = list(labs.values()), list(sites.values())
+    the disruptions, the power equipment makers, then sites the policies start (in the order they
+    start); and the frontier. Samples fall on the start date, then every month start after it (a
+    mid-month start gets no sample before it)."""
+    lab_list = list(labs.values())
     buys = {name: [s.labs[name].share_of(family) > 0 for family in products.family] for name in labs}
     frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
               WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
-              disruptions]
+              disruptions, *makers.values()]
     sample_days = [0.0] + [day for d in month_starts(s.start_date, s.end_date) if (day := to_day(d, s.start_date)) > 0]
     return Recorder(env, sample_days, horizon_day, probes, [frontier.sample]), frontier

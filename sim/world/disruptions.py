@@ -12,6 +12,7 @@ Kinds:
 | interconnection_delay| a plant type, site or plant, or all      | delay_days                    | instant         |
 | construction_delay   | a site, or all                           | delay_days                    | instant         |
 | fiber_cut            | a link "a-b" of the topology, or all     | capacity_factor (default 0: down) | duration_days |
+| equipment_shortfall  | a power equipment type, or all           | capacity_factor (output left) | optional: to end|
 
 How the world applies them (sim/world/assembly.py):
 - outages and shortfalls multiply the wafers / stacks *started* in each tick by the capacity left
@@ -23,6 +24,8 @@ How the world applies them (sim/world/assembly.py):
   window; an interconnection delay pushes back matching plants not yet online on its day; a
   construction delay pushes back sites not yet built on its day (`plant_online_days`,
   `site_built_days`: applied before the processes are created);
+- an equipment shortfall multiplies a power equipment maker's output inside its window, so every
+  order behind it in the book waits longer (`equipment_capacity_factor`, used by sim/world/equipment.py);
 - a fiber cut takes a WAN link down (or leaves `capacity_factor` of its bandwidth): a run whose
   window overlaps it is re-planned for the overlap on the graph without the link, and stalls when its
   sites are no longer connected (`fiber_cuts`, used by the training runs).
@@ -147,6 +150,15 @@ def supply_capacity_factor(occs: list[Occurrence], tick_days: float) -> Callable
 
     def factor(source: str, name: str, start_days: np.ndarray) -> np.ndarray:
         return capacity_factors(relevant, source, name, start_days, tick_days)
+    return factor
+
+
+def equipment_capacity_factor(occs: list[Occurrence], equipment: str) -> Callable[[float], float]:
+    """day -> share of an equipment type's output left: the product of every shortfall in effect."""
+    relevant = [o for o in occs if o.kind == "equipment_shortfall" and names_target(o.target, equipment)]
+
+    def factor(day: float) -> float:
+        return math.prod(o.spec.capacity_factor for o in relevant if o.active(day))
     return factor
 
 

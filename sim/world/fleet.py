@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Callable
 
 import simpy
 
+from sim.physics.costs import HOURS_PER_DAY
 from sim.physics.units import WATTS_PER_MEGAWATT
 
 
@@ -34,8 +36,10 @@ class Fleet:
     Cohorts retire when their ServiceLife says so.
     """
 
-    def __init__(self, it_w_per_gpu: list[float], pue: float):
+    def __init__(self, it_w_per_gpu: list[float], pue: float, clock: "Callable[[], float] | None" = None):
         n = len(it_w_per_gpu)
+        self.clock = clock  # the simulated day now, to count the energy drawn (None: not counted)
+        self._energy_mwh, self._energy_day = 0.0, 0.0
         self.it_w_per_gpu, self.pue = it_w_per_gpu, pue
         self.mw_per_gpu = [w * pue / WATTS_PER_MEGAWATT for w in it_w_per_gpu]
         self.installed = [0] * n
@@ -46,6 +50,19 @@ class Fleet:
         self.changed = True
         self.version = 0  # bumped by every change to installed, busy or retire_pending
         self.cohorts: list[deque[Cohort]] = [deque() for _ in range(n)]
+
+    def _accrue(self) -> None:
+        """Count the energy drawn since the last change, at the draw before this change."""
+        if self.clock is not None:
+            now = self.clock()
+            self._energy_mwh += self.drawn_mw * (now - self._energy_day) * HOURS_PER_DAY
+            self._energy_day = now
+
+    def energy_mwh(self) -> float:
+        """Energy drawn since the start date: the facility draw integrated exactly over time (it only
+        changes when GPUs arrive or leave). Installed GPUs are taken to draw their all-in power."""
+        self._accrue()
+        return self._energy_mwh
 
     def free(self, product: int) -> int:
         return self.installed[product] - self.busy[product]
@@ -58,6 +75,7 @@ class Fleet:
 
     def install(self, product: int, count: int, day: float = 0.0) -> Cohort:
         """Put a cohort in service on `day` (its retirement is set by ServiceLife.start)."""
+        self._accrue()
         self.installed[product] += count
         self.version += 1
         self.drawn_mw += count * self.mw_per_gpu[product]
@@ -120,6 +138,7 @@ class Fleet:
 
     def _remove(self, product: int, count: int) -> None:
         if count:
+            self._accrue()
             self.installed[product] -= count
             self.retired_total[product] += count
             self.version += 1

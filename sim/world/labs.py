@@ -15,6 +15,7 @@ import simpy
 from sim.config.schedule import DAYS_PER_MONTH
 from sim.world.component import Component, Row
 from sim.world.fleet import Cohort, Fleet, Refresh, ServiceLife
+from sim.world.money import Budget
 from sim.world.sites import Site
 
 
@@ -28,7 +29,8 @@ class Purchasing:
     Why: frontier labs sign for accelerators against datacenter capacity they have contracted
     (OpenAI-Oracle Stargate, Meta's Hyperion and Prometheus, xAI Colossus were announced as
     GPU-and-site packages); buying chips that sit unpowered is capital idle for years. The buffer
-    and cap are scenario inputs (`labs.NAME.purchasing`)."""
+    and cap are scenario inputs (`labs.NAME.purchasing`). With a budget (`labs.NAME.budget`) it also
+    takes only what the budget left can pay for, at price x (1 + server overhead), newest first."""
 
     lead_days: float  # delivery lead time: the order is for the power expected on arrival
     power_buffer: float
@@ -37,6 +39,8 @@ class Purchasing:
     buys: list[bool]  # product -> of a family the lab buys
     available_day: list[float]
     max_h100e_per_year: float = math.inf
+    budget: Budget | None = None  # money: accelerators are paid when ordered
+    price_all_in_usd: list[float] = field(default_factory=list)  # product -> price x (1 + server overhead)
     year_of: Callable[[float], int] = lambda day: int(day // 365.25)
     spent: dict[int, float] = field(default_factory=dict)  # calendar year -> H100e ordered
 
@@ -59,8 +63,9 @@ class Lab(Component):
 
     def __init__(self, env: simpy.Environment, name: str, sites: list[Site], n_products: int,
                  h100e: list[float] | None = None, service_life: ServiceLife | None = None,
-                 purchasing: "Purchasing | None" = None):
+                 purchasing: "Purchasing | None" = None, budget: Budget | None = None):
         super().__init__(env, name)
+        self.budget = budget  # its money (also its purchase policy's), None: not modelled
         self.sites, self.service_life, self.purchasing = sites, service_life, purchasing
         self.refreshable_mw = 0.0  # MW of installed GPUs a refresh may replace (set at each review)
         self.h100e = np.array(h100e if h100e is not None else [1.0] * n_products, dtype=float)
@@ -70,6 +75,7 @@ class Lab(Component):
         self.delivered_total = [0] * n_products  # received from the allocator since
         self.dirty = True  # a product that might fit arrived since the last install pass
         self.blocked: set[int] = set()  # products that found no room in the last pass
+        self._energy_at_sample = 0.0
 
     @property
     def retired_total(self) -> list[int]:
@@ -101,17 +107,25 @@ class Lab(Component):
                    - sum(map(mul, self.inventory, policy.mw_per_gpu)) - sum(map(mul, in_transit, policy.mw_per_gpu)))
         capped = policy.max_h100e_per_year != math.inf
         budget_h100e = policy.budget_left(now) if capped else math.inf
+        money = policy.budget if policy.budget is not None and policy.budget.limited else None
+        usd_left = money.left_usd(now) if money is not None else math.inf
         taken = {}
         for i in sorted(owed, key=policy.newest_rank.__getitem__):
             count = min(owed[i], max(0, int(room_mw / policy.mw_per_gpu[i])))
             if capped:
                 count = min(count, max(0, int(budget_h100e / self.h100e_list[i])))
+            price = policy.price_all_in_usd[i] if policy.price_all_in_usd else 0.0
+            if money is not None and price > 0:
+                count = min(count, max(0, int(usd_left / price)))
             if count > 0:
                 taken[i] = count
                 room_mw -= count * policy.mw_per_gpu[i]
                 if capped:
                     budget_h100e -= count * self.h100e_list[i]
                     policy.spend(now, count * self.h100e_list[i])
+                if policy.budget is not None and price > 0:
+                    usd_left -= count * price
+                    policy.budget.spend(count * price, "accelerators")
         return taken
 
     def receive(self, counts: list[int]) -> None:
@@ -183,6 +197,19 @@ class Lab(Component):
         rows.append((day, name, kind, "retired_gpus_total", sum(sum(s.fleet.retired_total) for s in sites)))
         rows.append((day, name, kind, "power_available_mw", sum(s.available_mw for s in sites)))
         rows.append((day, name, kind, "power_drawn_mw", sum(s.fleet.drawn_mw for s in sites)))
+        rows.append((day, name, kind, "power_expected_mw", sum(s.expected_mw(day) for s in sites)))
+        for s in sites:
+            s.price_energy()
+        energy = sum(s.fleet.energy_mwh() for s in sites)
+        rows.append((day, name, kind, "energy_mwh", energy - self._energy_at_sample))
+        self._energy_at_sample = energy
+        rows.append((day, name, kind, "energy_cost_usd_total", sum(s.energy_cost_usd_total for s in sites)))
+        rows.append((day, name, kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
+        budget = self.budget
+        if budget is not None:
+            rows.append((day, name, kind, "capex_usd_total", budget.capex_usd_total))
+            if budget.limited:
+                rows.append((day, name, kind, "budget_usd_remaining", budget.left_usd(day)))
 
 
 def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, batches: list, day: float) -> int:

@@ -100,6 +100,7 @@ class WorldProbe(Component):
         self.allocator, self.labs, self.sites = allocator, labs, sites
         self.service_life_days, self.other_buyers_pue = service_life_days, other_buyers_pue
         self.other_buyers_log: list[tuple[float, list[int]]] = []  # (sample day, cumulative other buyers' output)
+        self._energy_at_sample = 0.0
 
     def _other_buyers_in_service(self, day: float) -> list[int]:
         """Other buyers' accelerators in service: what they got in the last service life, at the
@@ -139,6 +140,13 @@ class WorldProbe(Component):
         rows.append((day, "world", kind, "other_buyers_installed_h100e", dot(others, h100e)))
         rows.append((day, "world", kind, "other_buyers_power_mw", others_mw))
         rows.append((day, "world", kind, "ai_power_demand_mw", drawn_mw + others_mw))
+        energy = sum(s.fleet.energy_mwh() for s in sites)
+        rows.append((day, "world", kind, "energy_mwh", energy - self._energy_at_sample))
+        self._energy_at_sample = energy
+        rows.append((day, "world", kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
+        budgets = [lab.budget for lab in self.labs if lab.budget is not None]
+        if budgets:
+            rows.append((day, "world", kind, "capex_usd_total", sum(b.capex_usd_total for b in budgets)))
 
 
 def dot(counts, weights) -> float:

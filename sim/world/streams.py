@@ -6,6 +6,7 @@ This is the only module that makes random generators; everything else is handed 
       children (0,), (1,), ...                 one stream per training run, in scenario order
       spawn_key DISRUPTION_SPAWN_KEY           the disruptions' stream (two words: never a run's key)
       spawn_key (POLICY_SPAWN_WORD, lab, n)    a lab's n-th policy run (three words)
+      spawn_key (PROCUREMENT_SPAWN_WORD, lab)  a lab's procurement projects (two words)
     SeedSequence(root_seed, spawn_key=(i,))    replication i of a sweep
       .spawn(2) -> (inputs, simulation seed)   its uncertain inputs; the seed its simulation runs with
 
@@ -25,6 +26,9 @@ DISRUPTION_SPAWN_KEY = (0x64697372, 0x75707431)  # "disr", "upt1"
 # Policy runs (sim/world/run_policy.py): key (POLICY_SPAWN_WORD, lab index, run number), three words:
 # never a typed run's key or the disruptions'.
 POLICY_SPAWN_WORD = 0x706F6C69  # "poli"
+# Procurement (sim/world/procurement.py): key (PROCUREMENT_SPAWN_WORD, lab index), two words whose
+# first is never the disruptions' first word.
+PROCUREMENT_SPAWN_WORD = 0x70726F63  # "proc"
 
 
 class RandomStreams:
@@ -41,6 +45,10 @@ class RandomStreams:
     def policy_run(self, lab_index: int, number: int) -> np.random.Generator:
         """The stream of a lab's `number`-th policy run (failure times)."""
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(POLICY_SPAWN_WORD, lab_index, number)))
+
+    def procurement(self, lab_index: int) -> np.random.Generator:
+        """A lab's procurement stream (whether an interconnection request ever completes)."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(PROCUREMENT_SPAWN_WORD, lab_index)))
 
     def disruptions(self) -> np.random.Generator:
         """The stream random disruptions are drawn from (their own child per disruption, by position)."""

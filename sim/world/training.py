@@ -87,7 +87,7 @@ class TrainingRuns(Component):
         super().__init__(env, "training")
         self.start_date, self.horizon_day, self.tick_days = start_date, horizon_day, tick_days
         self.products, self.sites, self.labs = products, sites, labs
-        self.topology, self.site_node, self.physics = topology, site_node or {}, physics
+        self.topology, self.site_node, self.physics = topology, site_node if site_node is not None else {}, physics
         self.rngs = rngs or {}
         self.fiber_cuts = fiber_cuts or []
         self.wait_limit_days = wait_limit_days

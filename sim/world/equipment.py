@@ -1,0 +1,108 @@
+"""Power equipment as production: gas turbines and large power transformers made by manufacturers
+with a yearly output, sold through one order book shared with buyers outside the modelled labs.
+
+Each tick a maker produces `capacity_mw_per_year` x the tick's share of a year (times any
+`equipment_shortfall` in effect) and fills orders first come, first served: the other buyers'
+backlog on the start date first, then every order in the order it was placed (other buyers' orders
+arrive at `other_orders_mw_per_year`). A plant that needs equipment orders it at its construction
+start and cannot come online before its last order is filled plus its type's `install_days`.
+
+Why an order book, not a longer lead time: gas turbines were sold out, not slow. GE Vernova's
+backlog and slot reservations reached ~80 GW by end-2025 against a world output of 60-70 GW a year
+while ~110 GW a year was being ordered (Wood Mackenzie 2025), so a new order waits behind everything
+before it, and a shortfall in output delays every order behind it.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable
+
+import simpy
+
+from sim.config.schedule import DAYS_PER_YEAR, Ramp
+from sim.world.component import Component, Row
+
+
+class Order:
+    """An order for `mw` of equipment: `filled` succeeds on the day its last MW is made."""
+
+    __slots__ = ("mw", "left_mw", "filled", "buyer")
+
+    def __init__(self, mw: float, filled: simpy.Event | None, buyer: str):
+        self.mw, self.left_mw, self.filled, self.buyer = mw, mw, filled, buyer
+
+
+class EquipmentMaker(Component):
+    """One equipment type's makers, as one: output per tick and a first-come, first-served book."""
+
+    kind = "equipment"
+
+    def __init__(self, env: simpy.Environment, name: str, capacity: Ramp, other_orders: Ramp, backlog_mw: float,
+                 tick_starts: list[float], tick_days: float, capacity_factor: Callable[[float], float]):
+        super().__init__(env, name)
+        self.capacity, self.other_orders, self.capacity_factor = capacity, other_orders, capacity_factor
+        self.book: deque[Order] = deque()
+        if backlog_mw > 0:
+            self.book.append(Order(backlog_mw, None, "other buyers"))
+        self.backlog_mw = backlog_mw
+        self.delivered_mw_total = 0.0
+        self.delivered_to_labs_mw_total = 0.0
+        self._delivered_at_last_sample = 0.0
+        self.add_process(self._make, tick_starts, tick_days)
+
+    def order(self, mw: float, buyer: str) -> simpy.Event:
+        """Place an order; the event succeeds when it is filled (at once for nothing)."""
+        filled = self.env.event()
+        if mw <= 0:
+            return filled.succeed()
+        self.book.append(Order(mw, filled, buyer))
+        self.backlog_mw += mw
+        return filled
+
+    def expected_fill_day(self, mw: float, now: float) -> float:
+        """When an order of `mw` placed now would be filled, if output follows the plan from here on
+        (other buyers' later orders queue behind it; shortfalls are not foreseen)."""
+        need = self.backlog_mw + mw
+        day = now
+        while need > 0 and day - now < 100 * DAYS_PER_YEAR:
+            step = 30.0
+            need -= self.capacity.at(day) * step / DAYS_PER_YEAR
+            day += step
+        return day
+
+    def _make(self, tick_starts: list[float], tick_days: float):
+        env = self.env
+        for day in tick_starts:
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            others = self.other_orders.at(day) * tick_days / DAYS_PER_YEAR
+            if others > 0:
+                self.book.append(Order(others, None, "other buyers"))
+                self.backlog_mw += others
+            made = self.capacity.at(day) * tick_days / DAYS_PER_YEAR * self.capacity_factor(day)
+            self._fill(made)
+
+    def _fill(self, made_mw: float) -> None:
+        book = self.book
+        while made_mw > 0 and book:
+            order = book[0]
+            used = min(made_mw, order.left_mw)
+            order.left_mw -= used
+            made_mw -= used
+            self.backlog_mw -= used
+            self.delivered_mw_total += used
+            if order.filled is not None:
+                self.delivered_to_labs_mw_total += used
+            if order.left_mw <= 1e-9:
+                book.popleft()
+                if order.filled is not None:
+                    order.filled.succeed()
+        self.backlog_mw = max(self.backlog_mw, 0.0)
+
+    def probe(self, day: float, rows: list[Row]) -> None:
+        name, kind = self.name, self.kind
+        rows.append((day, name, kind, "backlog_mw", self.backlog_mw))
+        rows.append((day, name, kind, "delivered_mw", self.delivered_mw_total - self._delivered_at_last_sample))
+        rows.append((day, name, kind, "delivered_mw_total", self.delivered_mw_total))
+        rows.append((day, name, kind, "delivered_to_labs_mw_total", self.delivered_to_labs_mw_total))
+        self._delivered_at_last_sample = self.delivered_mw_total

@@ -1,0 +1,57 @@
+"""A lab's money: a capital budget that accrues over time and the capex drawn on it.
+
+The budget accrues at `labs.NAME.budget.usd_per_year` (a ramp over dates; public capex guidance in
+the scenario's comments) from `initial_usd` on the start date. Accelerators are paid when ordered,
+datacenter halls and plants when their construction starts, leases a year at a time when signed.
+What is not yet spent carries over; nothing is borrowed: an order or project that the budget cannot
+cover waits (the purchase policy takes fewer accelerators, the procurement policy defers a project).
+"""
+from __future__ import annotations
+
+import math
+
+from sim.config.schedule import DAYS_PER_YEAR, Ramp
+
+
+class Budget:
+    """Accrued budget minus what was spent, by category (accelerators, datacenters, plants, leases)."""
+
+    CATEGORIES = ("accelerators", "datacenters", "plants", "leases")
+
+    def __init__(self, usd_per_year: Ramp | None, initial_usd: float = 0.0, integration_step_days: float = 7.0):
+        self.ramp, self.initial_usd, self.step = usd_per_year, initial_usd, integration_step_days
+        self.spent_usd = dict.fromkeys(self.CATEGORIES, 0.0)
+        self._accrued_to = (0.0, initial_usd)  # (day, accrued by then): accrual moves forward only
+
+    @property
+    def limited(self) -> bool:
+        return self.ramp is not None
+
+    def accrued_usd(self, day: float) -> float:
+        """Budget accrued from the start date to `day` (the ramp integrated in weekly steps, trapezoid)."""
+        if self.ramp is None:
+            return math.inf
+        last_day, total = self._accrued_to
+        if day < last_day:  # never asked in the past by the world; exact from the start if it is
+            last_day, total = 0.0, self.initial_usd
+        while last_day < day:
+            step = min(self.step, day - last_day)
+            rate = 0.5 * (self.ramp.at(last_day) + self.ramp.at(last_day + step))
+            total += rate * step / DAYS_PER_YEAR
+            last_day += step
+        self._accrued_to = (last_day, total)
+        return total
+
+    @property
+    def capex_usd_total(self) -> float:
+        return self.spent_usd["accelerators"] + self.spent_usd["datacenters"] + self.spent_usd["plants"]
+
+    @property
+    def spent_total_usd(self) -> float:
+        return sum(self.spent_usd.values())
+
+    def left_usd(self, day: float) -> float:
+        return self.accrued_usd(day) - self.spent_total_usd
+
+    def spend(self, usd: float, category: str) -> None:
+        self.spent_usd[category] += usd
