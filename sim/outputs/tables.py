@@ -6,6 +6,7 @@ Timeseries rows gain their unit from the metrics registry (sim/metrics.py).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,9 @@ RUN_COLUMNS = [
     "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
     "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
     "disrupted_days", "stalled_days", "planned_by", "gpu_types",
+    "cluster_capex_usd", "amortized_cost_usd", "energy_mwh", "usd_per_flop",
 ]
+BUILDOUT_COLUMNS = ["name", "lab", "kind", "type", "region", "mw", "start", "online", "planned_by", "capex_usd"]
 FLOAT_FORMAT = "%.10g"
 
 
@@ -42,6 +45,7 @@ class Result:
     frontier: pd.DataFrame
     summary: dict[str, Any]
     events_processed: int
+    buildout: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=BUILDOUT_COLUMNS))
 
     def files(self) -> dict[str, str]:
         """The output files' names and exact contents."""
@@ -52,6 +56,7 @@ class Result:
             "runs.csv": csv(self.runs),
             "timeseries.csv": csv(self.timeseries),
             "frontier.csv": csv(self.frontier),
+            "buildout.csv": csv(self.buildout),
             "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
         }
 
@@ -69,7 +74,7 @@ class Result:
                 + runs.to_html(index=False, formatters=fmt))
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write the four files; each appears whole or not at all."""
+        """Write the five files; each appears whole or not at all."""
         return write_files(Path(out_dir), self.files())
 
 
@@ -91,11 +96,24 @@ def build_result(world: "World") -> Result:
     timeseries = timeseries_table(world.recorder.rows, dates)
     frontier = pd.DataFrame(world.frontier.rows, columns=["day", *FRONTIER_COLUMNS[1:]])
     frontier.insert(0, "date", frontier.pop("day").map(dates))
+    buildout = buildout_table(world.projects.records, s.start_date, world.horizon_day)
     summary = build_summary(world, runs, timeseries, frontier)
     return Result(
         scenario_name=s.name, seed=world.seed, runs=runs, timeseries=timeseries, frontier=frontier,
-        summary=summary, events_processed=world.env.events_processed,
+        summary=summary, events_processed=world.env.events_processed, buildout=buildout,
     )
+
+
+def buildout_table(records: list, start_date, horizon_day: float) -> pd.DataFrame:
+    """One row per site or plant project (typed or the policy's): online is its first hall or
+    block's date, empty if it had none by the end date (or its interconnection request failed)."""
+    def date(day: float | None) -> str:
+        return to_date(day, start_date).isoformat() if day is not None and day < horizon_day else ""
+
+    rows = [{"name": r.name, "lab": r.lab, "kind": r.kind, "type": r.type, "region": r.region, "mw": r.mw,
+             "start": date(r.start_day), "online": date(r.online_day), "planned_by": r.planned_by,
+             "capex_usd": r.capex_usd} for r in records]
+    return pd.DataFrame(rows, columns=BUILDOUT_COLUMNS)
 
 
 def timeseries_table(rows: list[tuple], dates: dict[float, str]) -> pd.DataFrame:
@@ -124,9 +142,14 @@ def _run_brief(row: pd.Series | None) -> dict | None:
 
 
 def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
-    """Per calendar year: H100e delivered, firm power online and GPUs installed at year end,
-    the largest run completed in the year and to date, and the frontier's best combined run."""
+    """Per calendar year: H100e delivered, firm power online and GPUs installed at year end, energy
+    drawn and CO2 emitted at the modelled sites, the largest run completed in the year and to date,
+    and the frontier's best combined run."""
     world = timeseries[timeseries["kind"] == "world"].pivot(index="date", columns="metric", values="value")
+    # energy_mwh is the month to its sample: a sample on 1 January closes the previous year
+    energy = world["energy_mwh"] if "energy_mwh" in world else pd.Series(0.0, index=world.index)
+    energy_by_year = energy.groupby([(dt.date.fromisoformat(d) - dt.timedelta(days=1)).year for d in world.index]).sum()
+    emitted = world["emissions_tco2_total"].to_numpy() if "emissions_tco2_total" in world else np.zeros(len(world))
     values = {name: world[name].to_numpy() for name in
               ("delivered_h100e_total", "power_online_mw", "installed_gpus", "installed_h100e")}
     years = np.array([int(d[:4]) for d in world.index])  # dates are ISO strings: sorted by the pivot
@@ -146,6 +169,8 @@ def yearly(timeseries: pd.DataFrame, runs: pd.DataFrame, frontier: pd.DataFrame)
             "power_online_gw": float(values["power_online_mw"][end]) / 1e3,
             "installed_gpus": int(values["installed_gpus"][end]),
             "installed_h100e": float(values["installed_h100e"][end]),
+            "energy_twh": float(energy_by_year.get(year, 0.0)) / 1e6,
+            "emissions_mtco2": float(emitted[end] - (emitted[start - 1] if start else 0.0)) / 1e6,
             "largest_run_flop": float(largest.get(year, 0.0)),
             "largest_run_to_date_flop": (to_date := max(to_date, float(largest.get(year, 0.0)))),
             "frontier_max_flop": float(best.get(year, 0.0)),

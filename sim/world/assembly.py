@@ -37,7 +37,7 @@ from sim.world.run_policy import RunPolicy
 from sim.world.streams import RandomStreams
 from sim.world.supply import Supply
 from sim.world.supply_plan import SupplyPlan, build_ramp, plan_supply
-from sim.world.training import TrainingRuns
+from sim.world.training import RunCosts, TrainingRuns
 
 
 class CountingEnvironment(simpy.Environment):
@@ -122,6 +122,7 @@ def build_world(s: Scenario, seed: int = 0) -> World:
         sites=sites, labs=labs, topology=topology, site_node=site_node, physics=s.training,
         rngs=streams.runs([r.name for r in s.runs]), fiber_cuts=fiber_cuts(occs, topology, site_node),
         wait_limit_days=s.run_wait_limit_days,
+        costs=RunCosts(_price_all_in_usd(s), s.costs.hardware_life_days) if s.costs else None,
     )
     run_policy = None
     if s.run_policy is not None:

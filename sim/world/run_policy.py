@@ -155,25 +155,37 @@ class RunPolicy(Component):
         return event
 
     def _sites(self, lab: Lab) -> list[Site]:
-        """The lab's built sites with accelerators, most installed peak first, that the topology
-        connects; and its sites due to be finished within the wait limit (the run waits for them)."""
+        """The lab's built sites with accelerators, campus by campus (sites on one topology site are
+        one campus: halls the procurement policy added there), most installed peak first, that the
+        topology connects; and its sites due to be finished within the wait limit (the run waits)."""
         peak = self.products.peak_bf16
         held = [s for s in lab.sites if s.built and any(s.fleet.installed)]
-        held.sort(key=lambda s: (-sum(n * peak[i] for i, n in enumerate(s.fleet.installed)), s.name))
         if not held:
             return held
+        node = self.site_node.get if self.topology is not None else None
+        campus_peak: dict[str, float] = {}
+        for s in held:
+            key = node(s.name, s.name) if node else s.name
+            campus_peak[key] = campus_peak.get(key, 0.0) + sum(n * peak[i] for i, n in enumerate(s.fleet.installed))
+        campuses = sorted(campus_peak, key=lambda c: (-campus_peak[c], c))
         due = [s for s in lab.sites if not s.built and s.built_day <= self.env.now + self.training.wait_limit_days]
-        # another site joins only if it holds at least MIN_SITE_SHARE of the anchor site's peak: every
-        # step's all-reduce then crosses between sites, which a small site does not pay for
-        anchor = sum(n * peak[i] for i, n in enumerate(held[0].fleet.installed))
-        held = [held[0]] + [s for s in held[1:]
-                            if sum(n * peak[i] for i, n in enumerate(s.fleet.installed)) >= MIN_SITE_SHARE * anchor]
+        # another campus joins only if it holds at least MIN_SITE_SHARE of the anchor campus's peak:
+        # every step's all-reduce then crosses between campuses, which a small one does not pay for
+        joined = [campuses[0]] + [c for c in campuses[1:] if campus_peak[c] >= MIN_SITE_SHARE * campus_peak[campuses[0]]]
+        if self.topology is not None:
+            connected = [joined[0]]
+            for c in joined[1:]:
+                if self.topology.connected(connected + [c]):
+                    connected.append(c)
+            joined = connected
+        order = {c: k for k, c in enumerate(joined)}
+        chosen = sorted((s for s in held if (node(s.name, s.name) if node else s.name) in order),
+                        key=lambda s: (order[node(s.name, s.name) if node else s.name],
+                                       -sum(n * peak[i] for i, n in enumerate(s.fleet.installed)), s.name))
         if self.topology is None:
-            return held + due
-        chosen = [held[0]]
-        for s in held[1:] + due:
-            nodes = list(dict.fromkeys(self.site_node[x.name] for x in chosen + [s]))
-            if self.topology.connected(nodes):
+            return chosen + due
+        for s in due:
+            if self.topology.connected(list(dict.fromkeys([*joined, self.site_node[s.name]]))):
                 chosen.append(s)
         return chosen
 

@@ -62,6 +62,11 @@ class Site(Component):
         return min(self.facility_mw, self.firm_mw_online) if self.built else 0.0
 
     @property
+    def energy_price_usd_per_mwh(self) -> float:
+        """The price of the energy the site draws now: its supply mix, firm-MW weighted."""
+        return self._mix_price / self._mix_mw if self._mix_mw > 0 else 0.0
+
+    @property
     def changed(self) -> bool:
         """Anything a lab's install pass depends on changed since it last looked."""
         return self.power_changed or self.fleet.changed

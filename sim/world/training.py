@@ -21,6 +21,7 @@ from sim.network.spans import run_network
 from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
 from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
+from sim.physics.costs import amortized_hardware_usd, energy_mwh, facility_mw
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
 from sim.physics.sizing import plan_run, step_on
 from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
@@ -61,6 +62,18 @@ class RunRecord:
     stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
     planned_by: str = "scenario"  # "scenario" (typed in the scenario) or "policy" (the run policy)
     gpu_types: str = ""  # the products it pooled, ";"-joined (gpu_type: the slowest, which paces it)
+    cluster_capex_usd: float = 0.0  # its accelerators at price x (1 + server overhead)
+    energy_mwh: float = 0.0  # drawn by its accelerators over the days it ran
+    amortized_cost_usd: float = 0.0  # depreciation over the run + energy
+    usd_per_flop: float = float("nan")
+
+
+@dataclass(frozen=True)
+class RunCosts:
+    """What the runs' clusters cost: per product price x (1 + server overhead), and the hardware's life."""
+
+    price_all_in_usd: list[float]
+    hardware_life_days: float
 
 
 class TrainingRuns(Component):
@@ -83,8 +96,10 @@ class TrainingRuns(Component):
                  tick_days: float, products: Products, sites: dict[str, Site], labs: dict[str, Lab],
                  topology: Topology | None = None, site_node: dict[str, str] | None = None,
                  physics: TrainingPhysics | None = None, rngs: dict[str, np.random.Generator] | None = None,
-                 fiber_cuts: list[FiberCut] | None = None, wait_limit_days: float = 0.0):
+                 fiber_cuts: list[FiberCut] | None = None, wait_limit_days: float = 0.0,
+                 costs: RunCosts | None = None):
         super().__init__(env, "training")
+        self.costs = costs
         self.start_date, self.horizon_day, self.tick_days = start_date, horizon_day, tick_days
         self.products, self.sites, self.labs = products, sites, labs
         self.topology, self.site_node, self.physics = topology, site_node if site_node is not None else {}, physics
@@ -156,11 +171,27 @@ class TrainingRuns(Component):
             record.status, record.end = "no_gpus", record.start
             return
         self.fill_outcome(record, run, [(s.name, n) for s, _, n in taken], days, start_day=env.now)
+        self._cost(record, taken, min(days, run.duration_days))
         self.active.setdefault(run.lab, {})[run.name] = record.h100e
         yield env.timeout(run.duration_days)
         del self.active[run.lab][run.name]
         for s, product, n in taken:
             s.fleet.release(product, n)
+
+    def _cost(self, record: RunRecord, taken: list[tuple[Site, int, int]], days: float) -> None:
+        """The run's cluster capex, its energy over the days it runs, and its amortized cost
+        (sim/physics/costs.py): straight-line depreciation over the run plus energy at each site's
+        supply mix."""
+        it_w = self.products.it_w
+        energy = [(s, energy_mwh(facility_mw([n], [it_w[i]], s.pue), days)) for s, i, n in taken]
+        record.energy_mwh = sum(e for _, e in energy)
+        if self.costs is None:
+            return
+        record.cluster_capex_usd = sum(n * self.costs.price_all_in_usd[i] for _, i, n in taken)
+        record.amortized_cost_usd = (amortized_hardware_usd(record.cluster_capex_usd, days, self.costs.hardware_life_days)
+                                     + sum(e * s.energy_price_usd_per_mwh for s, e in energy))
+        if record.flop > 0:
+            record.usd_per_flop = record.amortized_cost_usd / record.flop
 
     def _elsewhere(self, lab: Lab, sites: list[Site]) -> list[Site]:
         """The lab's other built sites with free accelerators that the topology connects (the one with
