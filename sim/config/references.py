@@ -92,6 +92,9 @@ def _check_power_and_money(s: Scenario) -> tuple[tuple, str] | None:
         if site.region is not None and site.region not in s.regions:
             return ("sites", name, "region"), f"unknown region {show(site.region)} {_known(s.regions)}"
     for type_name, pt in s.plant_types.items():
+        for i, region in enumerate(pt.regions or []):
+            if region not in s.regions:
+                return ("plant_types", type_name, "regions", i), f"unknown region {show(region)} {_known(s.regions)}"
         for equipment in pt.equipment:
             if equipment not in s.power_equipment:
                 return (("plant_types", type_name, "equipment", equipment),

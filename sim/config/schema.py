@@ -224,6 +224,7 @@ class PlantType(Strict):
     phases: Annotated[int, Field(ge=1, le=100)] = 1  # policy projects come online in this many equal blocks
     phase_interval_days: Days = 0.0  # between blocks
     uses_grid_headroom: bool = False  # draws on its region's grid_headroom_mw (grid interconnections)
+    regions: list[Name] | None = None  # where the procurement policy may use it (default: anywhere)
 
 
 class Region(Strict):
@@ -250,7 +251,6 @@ class Costs(Strict):
     server_overhead: Amount  # servers, networking and storage per accelerator, as a share of its price
     hardware_life_days: PositiveDays  # straight-line depreciation of a cluster's hardware
     datacenter_capex_usd_per_mw: Amount  # building, electrical and cooling per facility MW
-    other_opex_usd_per_mw_year: Amount = 0.0  # staff, maintenance, insurance per facility MW
     discount_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.08  # to compare power options
     plant_life_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 20.0  # their capex repaid over this
 

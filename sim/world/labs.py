@@ -207,7 +207,7 @@ class Lab(Component):
         rows.append((day, name, kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
         budget = self.budget
         if budget is not None:
-            rows.append((day, name, kind, "capex_usd_total", budget.capex_usd_total))
+            rows.append((day, name, kind, "capex_usd_total", budget.capex_usd_total(day)))
             if budget.limited:
                 rows.append((day, name, kind, "budget_usd_remaining", budget.left_usd(day)))
 

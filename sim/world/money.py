@@ -14,13 +14,17 @@ from sim.config.schedule import DAYS_PER_YEAR, Ramp
 
 
 class Budget:
-    """Accrued budget minus what was spent, by category (accelerators, datacenters, plants, leases)."""
+    """Accrued budget minus what was paid, by category (accelerators, datacenters, plants, leases).
+
+    Accelerators and leases are paid when bought or signed; a hall or plant is paid in equal parts
+    over its build, from its start to its (planned) completion."""
 
     CATEGORIES = ("accelerators", "datacenters", "plants", "leases")
 
     def __init__(self, usd_per_year: Ramp | None, initial_usd: float = 0.0, integration_step_days: float = 7.0):
         self.ramp, self.initial_usd, self.step = usd_per_year, initial_usd, integration_step_days
-        self.spent_usd = dict.fromkeys(self.CATEGORIES, 0.0)
+        self.paid_usd = dict.fromkeys(self.CATEGORIES, 0.0)  # paid at once
+        self.builds: list[tuple[float, float, float, str]] = []  # (start day, end day, USD, category) paid over time
         self._accrued_to = (0.0, initial_usd)  # (day, accrued by then): accrual moves forward only
 
     @property
@@ -42,16 +46,28 @@ class Budget:
         self._accrued_to = (last_day, total)
         return total
 
-    @property
-    def capex_usd_total(self) -> float:
-        return self.spent_usd["accelerators"] + self.spent_usd["datacenters"] + self.spent_usd["plants"]
+    def paid_by(self, day: float, categories: tuple[str, ...] = CATEGORIES) -> float:
+        """Paid by `day`: what was paid at once, and each build's share of its time elapsed."""
+        total = sum(self.paid_usd[c] for c in categories)
+        for start, end, usd, category in self.builds:
+            if category in categories and day > start:
+                total += usd if day >= end else usd * (day - start) / (end - start)
+        return total
 
-    @property
-    def spent_total_usd(self) -> float:
-        return sum(self.spent_usd.values())
+    def capex_usd_total(self, day: float) -> float:
+        return self.paid_by(day, ("accelerators", "datacenters", "plants"))
 
     def left_usd(self, day: float) -> float:
-        return self.accrued_usd(day) - self.spent_total_usd
+        """Cash on hand on `day`: accrued less paid (builds paid as they go). A new project needs its
+        whole capex on hand when it starts (sim/world/procurement.py)."""
+        return self.accrued_usd(day) - self.paid_by(day)
 
     def spend(self, usd: float, category: str) -> None:
-        self.spent_usd[category] += usd
+        self.paid_usd[category] += usd
+
+    def commit_build(self, usd: float, category: str, start_day: float, end_day: float) -> None:
+        """A hall or plant started: paid in equal parts from `start_day` to `end_day`."""
+        if end_day <= start_day:
+            self.spend(usd, category)
+        else:
+            self.builds.append((start_day, end_day, usd, category))

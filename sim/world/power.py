@@ -51,6 +51,8 @@ class Plant(Component):
         if not completes:
             self.add_process(self._fail)
         elif orders:
+            if start_day <= env.now:  # ordered now: the lab plans on the order book's date at once
+                self._shift(max(maker.expected_fill_day(mw, env.now) for maker, mw in orders) + install_days)
             self.add_process(self._wait_for_equipment, orders, install_days)
         else:
             due = [block for block in self.blocks if block[0] > 0]

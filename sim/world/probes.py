@@ -146,7 +146,7 @@ class WorldProbe(Component):
         rows.append((day, "world", kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
         budgets = [lab.budget for lab in self.labs if lab.budget is not None]
         if budgets:
-            rows.append((day, "world", kind, "capex_usd_total", sum(b.capex_usd_total for b in budgets)))
+            rows.append((day, "world", kind, "capex_usd_total", sum(b.capex_usd_total(day) for b in budgets)))
 
 
 def dot(counts, weights) -> float:

@@ -11,12 +11,13 @@ Each month from `procurement.first_start`, a lab with a policy (`labs.NAME.procu
   have  the power its sites will deliver then, as planned (halls and plant blocks, projects
         underway included; a plant waiting for equipment counts at the order book's date).
 
-For a gap of at least a quarter of a project it starts ceil(gap / project_mw) projects (at most
+It fills the nearest shortfall first. At each day one of its options could come online, and at the
+horizon, a gap of at least a quarter of a project starts ceil(gap / project_mw) projects (at most
 `max_projects_per_year` a calendar year), each a hall of `project_mw` facility MW at one of its
-`campuses` and the plant that feeds it, of one of its `plant_types`. Among options that come online
-within the horizon it takes the cheapest per firm MW-year (capital repaid at costs.discount_rate
-over costs.plant_life_years, lease, energy; hall capex the same everywhere but leased capacity);
-if none is in time, the one online first. An option is in time by the longest of: the hall's
+`campuses` and the plant that feeds it, of one of its `plant_types`: the cheapest option online by
+that day per firm MW-year (capital repaid at costs.discount_rate over costs.plant_life_years, lease,
+energy; hall capex the same everywhere but for leased capacity). A gap left at the horizon that no
+option closes in time takes the one online first. An option is in time by the longest of: the hall's
 `construction_days`, the plant type's lead time, and the order book's date for its equipment plus
 `install_days`. A grid interconnection also needs headroom in its region (`grid_headroom_mw`,
 shared by all labs, first come). A project the budget cannot pay for waits for the next review.
@@ -121,7 +122,9 @@ class PowerProcurement(Component):
         coming = [self.allocator.share(self.lab_index, i) * made[i] for i in range(len(mw))]
         if self.budget is not None and self.budget.limited:
             cost = sum(n * p for n, p in zip(coming, self.price_all_in_usd))
-            affordable = max(self.budget.left_usd(now) + self.budget.accrued_usd(until) - self.budget.accrued_usd(now), 0.0)
+            budget = self.budget
+            affordable = max(budget.left_usd(now) + budget.accrued_usd(until) - budget.accrued_usd(now)
+                             - (budget.paid_by(until) - budget.paid_by(now)), 0.0)
             if cost > affordable > 0 or (cost > 0 and affordable == 0):
                 coming = [n * affordable / cost for n in coming]
         return (installed_mw - retiring_mw + sum(n * m for n, m in zip(held, mw))
@@ -139,6 +142,8 @@ class PowerProcurement(Component):
         for campus_name, campus in spec.campuses.items():
             for type_name in spec.plant_types:
                 pt = s.plant_types[type_name]
+                if pt.regions is not None and campus.region not in pt.regions:
+                    continue
                 nameplate = spec.project_mw / pt.firm_fraction
                 if pt.uses_grid_headroom and self.headroom.left_mw(campus.region, now) < nameplate:
                     continue
@@ -154,12 +159,14 @@ class PowerProcurement(Component):
                 out.append(Option(campus_name, type_name, now + ready, yearly))
         return out
 
-    def choose(self, options: list[Option], until: float) -> Option | None:
-        """The cheapest option online by `until`; if none, the earliest (ties: the listed order)."""
-        in_time = [o for o in options if o.online_day <= until]
+    @staticmethod
+    def choose(options: list[Option], by_day: float, fallback: bool) -> Option | None:
+        """The cheapest option online by `by_day`; if none and `fallback`, the earliest (ties: the
+        listed order)."""
+        in_time = [o for o in options if o.online_day <= by_day]
         if in_time:
             return min(in_time, key=lambda o: o.usd_per_firm_mw_year)
-        return min(options, key=lambda o: o.online_day) if options else None
+        return min(options, key=lambda o: o.online_day) if fallback and options else None
 
     # --- the review --------------------------------------------------------------------------------------
 
@@ -171,19 +178,27 @@ class PowerProcurement(Component):
             self.review(env.now)
 
     def review(self, now: float) -> None:
+        """Fill the nearest shortfall first: at each day an option could come online (and at the
+        horizon), the gap between need and have then is filled with the cheapest option online by
+        that day; a gap left at the horizon takes the option online first."""
         self._pay_leases()
         spec = self.spec
         until = now + spec.planning_horizon_days
-        gap = self.need_mw(now, spec.planning_horizon_days) - self.have_mw(until)
-        if gap < MIN_GAP_SHARE * spec.project_mw:
-            return
         year = to_date(now, self.s.start_date).year
-        room = spec.max_projects_per_year - self.started_in_year.get(year, 0)
-        for _ in range(min(math.ceil(gap / spec.project_mw), room)):
-            option = self.choose(self.options(now), until)
-            if option is None or not self._start(option, now):
-                return
-            self.started_in_year[year] = self.started_in_year.get(year, 0) + 1
+        checkpoints = sorted({o.online_day for o in self.options(now) if o.online_day < until} | {until})
+        for day in checkpoints:
+            gap = self.need_mw(now, day - now) - self.have_mw(day)
+            if gap < MIN_GAP_SHARE * spec.project_mw:
+                continue
+            for _ in range(math.ceil(gap / spec.project_mw)):
+                if self.started_in_year.get(year, 0) >= spec.max_projects_per_year:
+                    return
+                option = self.choose(self.options(now), day, fallback=day == until)
+                if option is None:
+                    break
+                if not self._start(option, now):
+                    return
+                self.started_in_year[year] = self.started_in_year.get(year, 0) + 1
 
     def _pay_leases(self) -> None:
         if self.budget is not None and self._leases:

@@ -2,7 +2,8 @@
 by a lab's procurement policy, each with its record for buildout.csv and its capex.
 
 `Projects` makes the Site and Plant components and the records, charges a project's capex to its lab's
-budget on its start day (projects started before the start date are sunk: recorded, not charged), and
+budget over its build, from its start to its last hall or block (projects started by the start date are
+sunk: recorded, not charged), and
 tells the rest of the world about a site started during the run (its lab, the training runs, the
 probes). Capex: halls at `costs.datacenter_capex_usd_per_mw` per facility MW (none for leased
 capacity, whose lease pays for the hall), plants at their type's `capex_usd_per_mw` per nameplate MW.
@@ -88,7 +89,7 @@ class Projects(Component):
         self.records.append(BuildoutRecord(site.name, site.lab, "site", "leased" if leased else "datacenter", region,
                                            site.facility_mw_planned, start_day, planned_by, capex, site))
         site.region = region
-        self._charge(site.lab, capex, "datacenters", start_day)
+        self._charge(site.lab, capex, "datacenters", start_day, site.facility_plan[-1][0])
         self.sites.append(site)
         if node is not None:
             for announce in self.on_new_site:
@@ -101,16 +102,13 @@ class Projects(Component):
                       order.start_day, order.completes)
         self.records.append(BuildoutRecord(order.name, site.lab, "plant", order.type, region, order.nameplate_mw,
                                            order.start_day, planned_by, order.capex_usd, plant))
-        self._charge(site.lab, order.capex_usd, "plants", order.start_day)
+        self._charge(site.lab, order.capex_usd, "plants", order.start_day, plant.blocks[-1][0] if plant.blocks else order.start_day)
         self.plants.append(plant)
         return plant
 
-    def _charge(self, lab: str, usd: float, category: str, start_day: float) -> None:
+    def _charge(self, lab: str, usd: float, category: str, start_day: float, end_day: float) -> None:
+        """Pay a project's capex over its build; one started by the start date is sunk (not charged)."""
         budget = self.budgets.get(lab)
-        if budget is None or usd <= 0 or start_day < 0:
+        if budget is None or usd <= 0 or start_day <= 0:
             return
-        if start_day <= self.env.now:
-            budget.spend(usd, category)
-        else:
-            timer = self.env.timeout(start_day - self.env.now)
-            timer.callbacks.append(lambda _: budget.spend(usd, category))
+        budget.commit_build(usd, category, start_day, end_day)
