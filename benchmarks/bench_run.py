@@ -114,12 +114,15 @@ SCALED = {
     ("LogicFab", "wafer_capacity_wpm"), ("PackagingLine", "wafer_capacity_wpm"),
     ("HbmSupplier", "tsv_wafer_capacity_wpm"), ("PowerPlant", "capacity_mw"), ("Site", "facility_mw"),
     ("Site", "initial_gpus"), ("TrainingRun", "start_when_h100e_installed"),
+    ("PowerEquipment", "capacity_mw_per_year"), ("PowerEquipment", "backlog_mw"),
+    ("PowerEquipment", "other_orders_mw_per_year"), ("Region", "grid_headroom_mw"), ("Procurement", "project_mw"),
+    ("LabBudget", "usd_per_year"), ("LabBudget", "initial_usd"),
 }
 NOT_SCALED = {  # per-GPU, per-wafer or per-token figures, and fractions: the same at any fleet size
     ("GpuType", "hbm_stacks"), ("GpuType", "packages_per_cowos_wafer"), ("GpuType", "dies_per_gpu"),
     ("TrainingRun", "gpu_share"), ("Frontier", "gpu_share"), ("TrainingPhysics", "sequence_tokens"),
     ("TrainingPhysics", "batch_tokens"), ("DataStock", "stock_tokens"), ("TrainingRun", "model_params"),
-    ("Disruption", "capacity_factor"),
+    ("Disruption", "capacity_factor"), ("PlantType", "capex_usd_per_mw"), ("Costs", "datacenter_capex_usd_per_mw"),
 }
 SCALE_LIKE = re.compile(r"(_mw$|_wpm$|capacity|gpus|_per_month$|installed|stacks|packages|tokens|params)")
 
@@ -173,6 +176,17 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
                        ("hbm_suppliers", "tsv_wafer_capacity_wpm")):
         for item in data[group].values():
             item[key] = scale_ramp(item[key])
+    for equipment in data["power_equipment"].values():
+        for key in ("capacity_mw_per_year", "backlog_mw", "other_orders_mw_per_year"):
+            equipment[key] = scale_ramp(equipment[key])
+    for region in data["regions"].values():
+        region["grid_headroom_mw"] = scale_ramp(region["grid_headroom_mw"])
+    for lab in data["labs"].values():
+        if lab.get("procurement"):
+            lab["procurement"]["project_mw"] *= factor
+        if lab.get("budget"):
+            lab["budget"]["usd_per_year"] = scale_ramp(lab["budget"]["usd_per_year"])
+            lab["budget"]["initial_usd"] *= factor
     for plant in data["power_plants"]:
         plant["capacity_mw"] *= factor
     for site in data["sites"].values():
@@ -200,7 +214,13 @@ def replicated(scenario: Scenario, copies: int) -> Scenario:
         for name, lab in data["labs"].items():
             share = lab["share_of_output"]
             share = ({f: v / copies for f, v in share.items()} if isinstance(share, dict) else share / copies)
-            labs[suffix(name, k)] = {**lab, "share_of_output": share}
+            budget = lab.get("budget")
+            if budget:  # each copy has its share of the money too
+                ramp = budget["usd_per_year"]
+                ramp = ({**ramp, "points": {d: v / copies for d, v in ramp["points"].items()}}
+                        if isinstance(ramp, dict) else ramp / copies)
+                budget = {**budget, "usd_per_year": ramp, "initial_usd": budget["initial_usd"] / copies}
+            labs[suffix(name, k)] = {**lab, "share_of_output": share, "budget": budget}
         for name, site in data["sites"].items():
             sites[suffix(name, k)] = {**site, "lab": suffix(site["lab"], k),
                                       "topology_site": site["topology_site"] or name}

@@ -8,7 +8,7 @@ import sim
 from sim import metrics
 from sim.config.loading import packaged_scenario
 
-TIMESERIES_KINDS = ("product", "supply", "lab", "site", "world", "disruption")
+TIMESERIES_KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_the_scenario_format_example_loads_and_runs(tmp_path):
 def test_the_python_api_example(tmp_path):
     result = sim.run(sim.load_scenario(overrides=["tick_days=14", "end_date=2025-12-31"]), seed=0)
     written = result.write(tmp_path)
-    assert {p.name for p in written} == {"runs.csv", "timeseries.csv", "frontier.csv", "summary.json"}
+    assert {p.name for p in written} == {"runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json"}
 
 
 def test_the_topology_format_example_loads(tmp_path):

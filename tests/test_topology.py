@@ -77,15 +77,22 @@ def test_fabrics_of_the_same_name_are_the_same_in_every_file():
 
 def test_baseline_sites_names_exactly_the_baseline_scenarios_sites(baseline):
     topo = load_topology("baseline_sites")
-    assert set(topo.sites) == set(baseline.sites)
+    # the scenario's sites, and the campuses its procurement policies may build at (their own nodes)
+    campuses = {c.topology_site: (c.lat, c.lon, lab) for lab, spec in baseline.labs.items() if spec.procurement
+                for c in spec.procurement.campuses.values() if c.topology_site not in baseline.sites}
+    assert set(topo.sites) == set(baseline.sites) | set(campuses)
     for name, site in baseline.sites.items():
         node = topo.graph.nodes[name]
         assert (node["lat"], node["lon"], node["lab"]) == (site.lat, site.lon, site.lab), name
+    for name, (lat, lon, lab) in campuses.items():
+        node = topo.graph.nodes[name]
+        assert (node["lat"], node["lon"], node["lab"]) == (lat, lon, lab), name
     for lab in baseline.labs:  # every lab's sites are linked; no link between labs
         own = [s for s, site in baseline.sites.items() if site.lab == lab]
         assert connected(topo.graph, own), lab
+    lab_of = {**{s: site.lab for s, site in baseline.sites.items()}, **{n: c[2] for n, c in campuses.items()}}
     for a, b in topo.graph.edges:
-        assert baseline.sites[a].lab == baseline.sites[b].lab
+        assert lab_of[a] == lab_of[b]
     for run in baseline.runs:  # every planned run's sites can reach each other
         assert connected(topo.graph, run.sites), run.name
 

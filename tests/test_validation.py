@@ -97,18 +97,19 @@ def test_frontier_has_one_row_per_month_per_constraint(result, scenario):
     assert fr["max_flop"].notna().all() and (fr["max_flop"] >= 0).all()
 
 
-def test_frontier_by_2030_is_bound_by_power_and_chips_together_inside_epochs_range(result):
+def test_frontier_by_2030_is_bound_by_chips_with_power_built_ahead_inside_epochs_range(result):
     # Epoch: power binds first, then chips; the largest run power allows by 2030 is 1e28 - 3e29 on one
     # campus and 2e28 - 2e30 distributed (80% CIs). Tolerance: the end-2030 combined frontier lies in
-    # [1e28, 2e30]. With production at Epoch's median (docs/calibration.md) the leading lab's chips and
-    # its power allow runs within 25% of each other at the end of 2030: both bind, and which one is
-    # labelled depends on a few percent (the baseline: chips, 1.24e29 against 1.27e29 for power).
+    # [1e28, 2e30]. The labs' procurement policies build power for the purchases they plan 2.5 years
+    # ahead (docs/policies.md), so by 2030 power runs ahead of chips: chips bind, and the run power
+    # alone allows is at least 0.8x and at most 2.5x the chips' (a policy that built nothing, or far
+    # more than its planned purchases, would fall outside).
     fr = result.frontier
     combined = fr[fr["constraint"] == "combined"].set_index("date")["max_flop"]
     assert combined.index[0] == dt.date(2024, 1, 1).isoformat()
     assert 1e28 <= combined.iloc[-1] <= 2e30, combined.iloc[-1]
     assert combined.iloc[-1] > combined.iloc[0]
     last = fr[fr["date"] == fr["date"].max()]
-    assert set(last["binding_constraint"]) <= {"power", "chips"}
+    assert set(last["binding_constraint"]) == {"chips"}
     by = last.set_index("constraint")["max_flop"]
-    assert 0.8 <= by["power"] / by["chips"] <= 1.25, (by["power"], by["chips"])
+    assert 0.8 <= by["power"] / by["chips"] <= 2.5, (by["power"], by["chips"])

@@ -7,6 +7,8 @@ annual factor after the last one.
 """
 from __future__ import annotations
 
+import math
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -62,6 +64,32 @@ class Ramp:
         offsets = np.linspace(0.0, length_days, 9)
         grid = self.at(np.asarray(starts, dtype=float)[:, None] + offsets[None, :])
         return np.trapezoid(grid, offsets, axis=1) / length_days if length_days > 0 else grid[:, 0]
+
+
+def ramp_integral(ramp: Ramp, a: float, b: float) -> float:
+    """The integral of a ramp's value over days [a, b], exact: flat before the first point,
+    trapezoids between points, geometric growth after the last (value x g^(t / year): its integral is
+    value x year / ln g x (g^(t1 / year) - g^(t0 / year)))."""
+    if b <= a:
+        return 0.0
+    days, values = ramp.days, ramp.values
+    total = 0.0
+    if a < days[0]:  # flat before the first point
+        total += values[0] * (min(b, days[0]) - a)
+    for k in range(len(days) - 1):  # linear between points
+        lo, hi = max(a, days[k]), min(b, days[k + 1])
+        if hi > lo:
+            slope = (values[k + 1] - values[k]) / (days[k + 1] - days[k])
+            total += (values[k] + slope * (0.5 * (lo + hi) - days[k])) * (hi - lo)
+    if b > days[-1]:  # after the last point
+        lo = max(a, days[-1])
+        g = ramp.growth_per_year_after
+        if g == 1.0:
+            total += values[-1] * (b - lo)
+        else:
+            rate = math.log(g) / DAYS_PER_YEAR
+            total += values[-1] / rate * (math.exp(rate * (b - days[-1])) - math.exp(rate * (lo - days[-1])))
+    return total
 
 
 def constant_ramp(value: float) -> Ramp:

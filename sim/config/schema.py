@@ -265,6 +265,7 @@ class PowerPlant(Strict):
     firm_fraction: Fraction | None = None  # overrides the plant type's
     phases: Annotated[int, Field(ge=1, le=100)] = 1  # comes online in this many equal blocks
     phase_interval_days: Days = 0.0  # between blocks (the first on the online day)
+    equipment_on_hand: bool = False  # its equipment was bought outside the order book (rented units, ordered earlier)
 
 
 class Site(Strict):

@@ -12,6 +12,8 @@ in docs/sources.md):
   2411.01137. A case giving several numbers is split into rows (e.g. case 3 at 300 and 100 days).
 - Daly 2006 (eq. 37) and Young 1974: checkpoint intervals for a 5-minute write; job MTTF projected at
   the RSC-1 failure rate (Kokolis et al. 2024).
+- Money: the shipped baseline's run costs against Epoch 2030's ~$200B of hardware for a 2e29 FLOP run
+  and Cottier et al. 2024's cost growth and energy share (sim/studies/money_cases.py).
 - Thakur, Rabenseifner & Gropp 2005: ring all-reduce, T = 2(p-1) alpha + 2 (p-1)/p n / beta, against a
   hand computation; nccl-tests bus bandwidth, busbw = algbw x 2(n-1)/n for all-reduce
   (NVIDIA/nccl-tests doc/PERFORMANCE.md).
@@ -25,7 +27,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from sim.studies import scoring
+from sim.studies import money_cases, scoring
 
 from sim.physics.collectives import (
     busbw_from_algbw,
@@ -216,6 +218,13 @@ CASES: tuple[ValidationCase, ...] = (
     # hand computation: 6 x 5 us + 2 x 3/4 x 1e9 B / 1e11 B/s = 30 us + 15 ms
     ValidationCase("ring-allreduce", "Thakur 2005", "1 GB, 4 ranks, 5 us, 100 GB/s (by hand)", 15.03, "ms",
                    1e-6, "rel", lambda: ring_allreduce_s(1e9, 4, 5e-6, 100e9) * 1e3),
+    # money (sim/studies/money_cases.py): the shipped baseline's runs, simulated once
+    ValidationCase("epoch-cost-2e29", "Epoch 2030", "hardware for a 2e29 FLOP run (largest 2030 run's capex/FLOP)",
+                   money_cases.EPOCH_HARDWARE_USD, "USD", 3, "factor", money_cases.hardware_usd_for_2e29),
+    ValidationCase("cottier-growth", "Cottier 2024", "amortized cost of each year's largest run, growth",
+                   money_cases.COTTIER_GROWTH_PER_YEAR, "x/yr", 1.5, "factor", money_cases.amortized_cost_growth_per_year),
+    ValidationCase("cottier-energy", "Cottier 2024", "energy share of the largest 2030 run's amortized cost",
+                   money_cases.COTTIER_ENERGY_SHARE, "fraction", 2, "factor", money_cases.energy_share_of_amortized_cost),
     ValidationCase("nccl-busbw", "nccl-tests", "ring all-reduce busbw = link bandwidth (8 ranks)", 50, "GB/s",
                    1e-6, "rel", _busbw_gb_s),
 )

@@ -169,7 +169,8 @@ def _build_sites(env: simpy.Environment, s: Scenario, products: Products, disrup
             name=plant.name, type=plant.type, nameplate_mw=plant.capacity_mw, firm_mw=plant_firm_mw(s, plant),
             online_day=online_day, start_day=to_day(plant.construction_start, s.start_date), phases=plant.phases,
             phase_interval_days=plant.phase_interval_days, economics=PlantEconomics(*energy_terms(s, plant.type, region)),
-            equipment=[(makers[e], plant.capacity_mw * per_mw) for e, per_mw in pt.equipment.items()],
+            equipment=[] if plant.equipment_on_hand else [(makers[e], plant.capacity_mw * per_mw)
+                                                          for e, per_mw in pt.equipment.items()],
             install_days=pt.install_days, capex_usd=plant.capacity_mw * pt.capex_usd_per_mw)
         plants.append(projects.add_plant(order, sites[plant.site], region or "", "scenario"))
     return sites, plants

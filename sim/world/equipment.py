@@ -19,7 +19,7 @@ from typing import Callable
 
 import simpy
 
-from sim.config.schedule import DAYS_PER_YEAR, Ramp
+from sim.config.schedule import DAYS_PER_YEAR, Ramp, ramp_integral
 from sim.world.component import Component, Row
 
 
@@ -48,6 +48,7 @@ class EquipmentMaker(Component):
         self.delivered_mw_total = 0.0
         self.delivered_to_labs_mw_total = 0.0
         self._delivered_at_last_sample = 0.0
+        self._fill_days: dict[tuple[float, float, float], float] = {}  # (backlog, MW, day) -> fill day
         self.add_process(self._make, tick_starts, tick_days)
 
     def order(self, mw: float, buyer: str) -> simpy.Event:
@@ -61,14 +62,27 @@ class EquipmentMaker(Component):
 
     def expected_fill_day(self, mw: float, now: float) -> float:
         """When an order of `mw` placed now would be filled, if output follows the plan from here on
-        (other buyers' later orders queue behind it; shortfalls are not foreseen)."""
-        need = self.backlog_mw + mw
-        day = now
-        while need > 0 and day - now < 100 * DAYS_PER_YEAR:
-            step = 30.0
-            need -= self.capacity.at(day) * step / DAYS_PER_YEAR
-            day += step
-        return day
+        (other buyers' later orders queue behind it; shortfalls are not foreseen): the day the
+        planned output from now covers the backlog and the order, found by bisection on the exact
+        integral of the output (at most a century ahead)."""
+        key = (self.backlog_mw, mw, now)
+        if key in self._fill_days:
+            return self._fill_days[key]
+        if len(self._fill_days) > 1000:
+            self._fill_days.clear()
+        need = (self.backlog_mw + mw) * DAYS_PER_YEAR
+        lo, hi = now, now + 100 * DAYS_PER_YEAR
+        if ramp_integral(self.capacity, now, hi) < need:
+            self._fill_days[key] = hi
+            return hi
+        for _ in range(22):  # to under a day
+            mid = 0.5 * (lo + hi)
+            if ramp_integral(self.capacity, now, mid) >= need:
+                hi = mid
+            else:
+                lo = mid
+        self._fill_days[key] = hi
+        return hi
 
     def _make(self, tick_starts: list[float], tick_days: float):
         env = self.env

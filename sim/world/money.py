@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from sim.config.schedule import DAYS_PER_YEAR, Ramp
+from sim.config.schedule import DAYS_PER_YEAR, Ramp, ramp_integral
 
 
 class Budget:
@@ -21,30 +21,20 @@ class Budget:
 
     CATEGORIES = ("accelerators", "datacenters", "plants", "leases")
 
-    def __init__(self, usd_per_year: Ramp | None, initial_usd: float = 0.0, integration_step_days: float = 7.0):
-        self.ramp, self.initial_usd, self.step = usd_per_year, initial_usd, integration_step_days
+    def __init__(self, usd_per_year: Ramp | None, initial_usd: float = 0.0):
+        self.ramp, self.initial_usd = usd_per_year, initial_usd
         self.paid_usd = dict.fromkeys(self.CATEGORIES, 0.0)  # paid at once
         self.builds: list[tuple[float, float, float, str]] = []  # (start day, end day, USD, category) paid over time
-        self._accrued_to = (0.0, initial_usd)  # (day, accrued by then): accrual moves forward only
 
     @property
     def limited(self) -> bool:
         return self.ramp is not None
 
     def accrued_usd(self, day: float) -> float:
-        """Budget accrued from the start date to `day` (the ramp integrated in weekly steps, trapezoid)."""
+        """Budget accrued from the start date to `day`: the yearly rate integrated exactly."""
         if self.ramp is None:
             return math.inf
-        last_day, total = self._accrued_to
-        if day < last_day:  # never asked in the past by the world; exact from the start if it is
-            last_day, total = 0.0, self.initial_usd
-        while last_day < day:
-            step = min(self.step, day - last_day)
-            rate = 0.5 * (self.ramp.at(last_day) + self.ramp.at(last_day + step))
-            total += rate * step / DAYS_PER_YEAR
-            last_day += step
-        self._accrued_to = (last_day, total)
-        return total
+        return self.initial_usd + ramp_integral(self.ramp, 0.0, day) / DAYS_PER_YEAR
 
     def paid_by(self, day: float, categories: tuple[str, ...] = CATEGORIES) -> float:
         """Paid by `day`: what was paid at once, and each build's share of its time elapsed."""

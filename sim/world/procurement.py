@@ -94,6 +94,7 @@ class PowerProcurement(Component):
         self.price_all_in_usd, self.service_life_days = price_all_in_usd, service_life_days
         self.crf = capital_recovery_factor(s.costs.discount_rate, s.costs.plant_life_years) if s.costs else 0.0
         self.started_in_year: dict[int, int] = {}
+        self.campus_sites: dict[str, Site] = {}  # campus -> the site its projects' halls are added to
         self.count = 0
         self._leases: list[tuple[str, float]] = []  # (plant type, facility MW) signed: paid a month at a time
         first = max(to_day(spec.first_start, s.start_date), 0.0)
@@ -216,10 +217,18 @@ class PowerProcurement(Component):
             return False
         self.count += 1
         name = f"{lab.name}-{option.campus}-{self.count}"
-        site = Site(self.env, name, lab.name, spec.project_mw, spec.pue, self.it_w,
-                    built_day=now + spec.construction_days, phases=pt.phases,
-                    phase_interval_days=pt.phase_interval_days, planned_by="policy")
-        self.projects.add_site(site, campus.region, now, "policy", leased, node=campus.topology_site or name)
+        first_hall = now + spec.construction_days
+        site = self.campus_sites.get(option.campus)
+        if site is None:  # the campus's first project: a new site, the campus's halls from now on
+            site = Site(self.env, f"{lab.name}-{option.campus}", lab.name, spec.project_mw, spec.pue, self.it_w,
+                        built_day=first_hall, phases=pt.phases, phase_interval_days=pt.phase_interval_days,
+                        planned_by="policy")
+            self.campus_sites[option.campus] = site
+            self.projects.add_site(site, campus.region, now, "policy", leased,
+                                   node=campus.topology_site or site.name, name=name)
+        else:
+            self.projects.add_halls(site, name, now, first_hall, spec.project_mw, pt.phases, pt.phase_interval_days,
+                                    "policy", leased)
         if pt.uses_grid_headroom:
             self.headroom.take(campus.region, nameplate)
         price, carbon = energy_terms(s, option.plant_type, campus.region)

@@ -36,6 +36,7 @@ class BuildoutRecord:
     planned_by: str  # "scenario" or "policy"
     capex_usd: float
     component: Component | None = None  # the Site or Plant, read for its online day at the end
+    hall_index: int = 0  # a site project: the plan index of its first hall at the site
 
     @property
     def online_day(self) -> float | None:
@@ -44,7 +45,7 @@ class BuildoutRecord:
         if isinstance(c, Plant):
             return c.first_online_day
         if isinstance(c, Site):
-            return c.first_hall_day
+            return c.hall_done.get(self.hall_index)
         return None
 
 
@@ -84,17 +85,30 @@ class Projects(Component):
         return 0.0 if leased else facility_mw * self.datacenter_usd_per_mw
 
     def add_site(self, site: Site, region: str, start_day: float, planned_by: str, leased: bool = False,
-                 node: str | None = None) -> Site:
-        capex = self.site_capex_usd(site.facility_mw_planned, leased)
-        self.records.append(BuildoutRecord(site.name, site.lab, "site", "leased" if leased else "datacenter", region,
-                                           site.facility_mw_planned, start_day, planned_by, capex, site))
+                 node: str | None = None, name: str | None = None) -> Site:
+        """A new site and its first halls (`node`: its topology site, when it starts during the run)."""
         site.region = region
-        self._charge(site.lab, capex, "datacenters", start_day, site.facility_plan[-1][0])
+        self._record_halls(site, name or site.name, 0, site.facility_mw_planned, start_day, planned_by, leased,
+                           site.facility_plan[-1][0])
         self.sites.append(site)
         if node is not None:
             for announce in self.on_new_site:
                 announce(site, node)
         return site
+
+    def add_halls(self, site: Site, name: str, start_day: float, first_day: float, facility_mw: float,
+                  phases: int, interval_days: float, planned_by: str, leased: bool = False) -> None:
+        """More halls at a site (a campus the procurement policy grows), as one project."""
+        index = site.plan_halls(first_day, facility_mw, phases, interval_days)
+        self._record_halls(site, name, index, facility_mw, start_day, planned_by, leased,
+                           first_day + (phases - 1) * interval_days)
+
+    def _record_halls(self, site: Site, name: str, index: int, facility_mw: float, start_day: float,
+                      planned_by: str, leased: bool, last_day: float) -> None:
+        capex = self.site_capex_usd(facility_mw, leased)
+        self.records.append(BuildoutRecord(name, site.lab, "site", "leased" if leased else "datacenter",
+                                           site.region or "", facility_mw, start_day, planned_by, capex, site, index))
+        self._charge(site.lab, capex, "datacenters", start_day, last_day)
 
     def add_plant(self, order: PlantOrder, site: Site, region: str, planned_by: str) -> Plant:
         plant = Plant(self.env, order.name, site, order.firm_mw, order.online_day, order.phases,

@@ -31,30 +31,48 @@ class Site(Component):
         super().__init__(env, name)
         self.lab, self.pue, self.planned_by = lab, pue, planned_by
         self.region: str | None = None  # its power region (set by sim/world/projects.py)
-        self.first_hall_day: float | None = None
-        self.facility_mw_planned = facility_mw
         self.fleet = Fleet(it_w_per_gpu, pue, clock=lambda: env.now)
         self.built = False
         self.facility_mw = 0.0  # built so far
         self.firm_mw_online = 0.0
         self.built_day = built_day  # the first hall
-        self.facility_plan = [(built_day + k * phase_interval_days, facility_mw / phases) for k in range(phases)]
+        self.facility_plan: list[tuple[float, float]] = []  # (day, facility MW) of each hall, in plan order
+        self.hall_done: dict[int, float] = {}  # plan index -> the day that hall was finished
         self.planned_power: list[tuple[float, float]] = []  # (online day, firm MW) of its plants
         self._steps: tuple[list[float], list[float]] | None = None  # planned_power as a step function
-        self._hall_steps = ([d for d, _ in self.facility_plan],
-                            list(itertools.accumulate(mw for _, mw in self.facility_plan)))
+        self._hall_steps: tuple[list[float], list[float]] = ([], [])
         self.power_changed = True  # power or construction changed since the lab last looked
         # the supply mix, firm-MW weighted: (MW, $/MWh x MW, tCO2/MWh x MW) of what is online
         self._mix_mw = self._mix_price = self._mix_carbon = 0.0
         self._energy_at_sample = self._energy_priced = 0.0
         self.energy_cost_usd_total = 0.0
         self.emissions_t_total = 0.0
-        due = [(day, mw) for day, mw in self.facility_plan if day > 0]
-        for day, mw in self.facility_plan:
+        self.plan_halls(built_day, facility_mw, phases, phase_interval_days)
+
+    @property
+    def facility_mw_planned(self) -> float:
+        return sum(mw for _, mw in self.facility_plan)
+
+    @property
+    def first_hall_day(self) -> float | None:
+        return min(self.hall_done.values()) if self.hall_done else None
+
+    def plan_halls(self, first_day: float, facility_mw: float, phases: int = 1, interval_days: float = 0.0) -> int:
+        """Plan `phases` equal halls of `facility_mw` in all, the first on `first_day` (a campus grows
+        by a project's halls); returns the plan index of the first."""
+        first = len(self.facility_plan)
+        blocks = [(first + k, first_day + k * interval_days, facility_mw / phases) for k in range(phases)]
+        self.facility_plan.extend((day, mw) for _, day, mw in blocks)
+        planned = sorted(self.facility_plan)
+        self._hall_steps = ([d for d, _ in planned], list(itertools.accumulate(mw for _, mw in planned)))
+        self.built_day = min(self.built_day, first_day) if first else first_day
+        for index, day, mw in blocks:
             if day <= 0:
-                self.add_hall(mw, day)
+                self.add_hall(mw, index, day)
+        due = [(index, day, mw) for index, day, mw in blocks if day > 0]
         if due:
             self.add_process(self._construction, due)
+        return first
 
     @property
     def available_mw(self) -> float:
@@ -74,10 +92,9 @@ class Site(Component):
     def seen(self) -> None:
         self.power_changed = self.fleet.changed = False
 
-    def add_hall(self, mw: float, day: float | None = None) -> None:
-        """A hall is finished (on `day`, before the start date for the start-date halls)."""
-        if self.first_hall_day is None:
-            self.first_hall_day = self.env.now if day is None else day
+    def add_hall(self, mw: float, index: int, day: float | None = None) -> None:
+        """Hall `index` of the plan is finished (on `day`, before the start date for start-date halls)."""
+        self.hall_done[index] = self.env.now if day is None else day
         self.facility_mw += mw
         self.built, self.power_changed = True, True
 
@@ -124,12 +141,12 @@ class Site(Component):
             self.energy_cost_usd_total += delta * self._mix_price / self._mix_mw
             self.emissions_t_total += delta * self._mix_carbon / self._mix_mw
 
-    def _construction(self, halls: list[tuple[float, float]]):
+    def _construction(self, halls: list[tuple[int, float, float]]):
         """Each hall becomes usable on its completion day."""
-        for day, mw in halls:
+        for index, day, mw in halls:
             if day > self.env.now:
                 yield self.env.timeout(day - self.env.now)
-            self.add_hall(mw)
+            self.add_hall(mw, index)
 
     def probe(self, day: float, rows: list[Row]) -> None:
         fleet, name, kind = self.fleet, self.name, self.kind
