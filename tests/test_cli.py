@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-OUTPUTS = ["runs.csv", "timeseries.csv", "frontier.csv", "summary.json"]
+OUTPUTS = ["runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json"]
 RUN_COLUMNS = ["run", "lab", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "binding_constraint"]
 
 

@@ -13,7 +13,7 @@ def test_same_seed_gives_identical_files(tmp_path, baseline):
     second = sim.run(baseline, seed=3)
     first.write(tmp_path / "a")
     second.write(tmp_path / "b")
-    for name in ["runs.csv", "timeseries.csv", "frontier.csv", "summary.json"]:
+    for name in ["runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -73,7 +73,7 @@ def test_each_file_is_fsynced_before_its_rename_and_the_folder_after(tmp_path, b
     last = max(i for i, e in enumerate(events) if e[0] == "replace")
     assert [e for e in events[:first] if e == ("fsync", False)][:4] == [("fsync", False)] * 4  # the four files
     assert ("fsync", True) in events[last:]  # the folder, after the renames
-    assert [e[1] for e in events if e[0] == "replace"] == ["runs.csv", "timeseries.csv", "frontier.csv", "summary.json"]
+    assert [e[1] for e in events if e[0] == "replace"] == ["runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json"]
 
 
 def test_a_second_writer_is_refused_and_the_lock_file_goes_with_the_first(tmp_path):
@@ -138,7 +138,7 @@ def test_stale_temporaries_are_removed_and_other_hidden_files_kept(tmp_path, bas
     (out / ".notes.tmp").write_text("mine too\n")  # not a name the writer makes
     baseline_result.write(out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".keep", ".notes.tmp", "runs.csv", "timeseries.csv", "frontier.csv", "summary.json"])
+        [".keep", ".notes.tmp", "runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json"])
 
 
 def test_a_write_interrupted_between_renames_is_finished_by_the_next_writer(tmp_path, baseline_result, monkeypatch):
@@ -164,8 +164,8 @@ def test_a_write_interrupted_between_renames_is_finished_by_the_next_writer(tmp_
     monkeypatch.setattr(files.os, "replace", real_replace)
     new, was = baseline_result.files(), old.files()
     now = {name: (out / name).read_text() for name in new}
-    assert [now[n] == new[n] for n in new] == [True, True, False, False]  # each file whole, replaced in order
-    assert [now[n] == was[n] for n in new] == [False, False, True, True]
+    assert [now[n] == new[n] for n in new] == [True, True, False, False, False]  # each file whole, in order
+    assert [now[n] == was[n] for n in new] == [False, False, True, True, True]
     assert (out / JOURNAL_NAME).is_file()
     with output_lock(out):  # the next writer finishes the set before anything else
         pass

@@ -150,6 +150,12 @@ def test_capacity_factors_count_the_share_of_each_tick_inside_the_window(baselin
 LOGIC_BINDS = ("logic_fabs.tsmc_advanced.allocation_share=0.02",)  # so that dies, not CoWoS, limit output
 
 
+def typed_buildout(result) -> pd.DataFrame:
+    """The scenario's own sites and plants in buildout.csv (not the procurement policies')."""
+    b = result.buildout
+    return b[b["planned_by"] == "scenario"].reset_index(drop=True)
+
+
 def test_a_full_fab_outage_stops_wafer_starts_and_cuts_output_after_the_cycle_time():
     spec = {"name": "fab_down", "kind": "fab_outage", "target": "tsmc_advanced", "start": dt.date(2026, 1, 1),
             "duration_days": 91, "capacity_factor": 0.0}
@@ -176,9 +182,12 @@ def test_a_full_fab_outage_stops_wafer_starts_and_cuts_output_after_the_cycle_ti
     assert made["2026-04-01"] == base_made["2026-04-01"]  # 112-day cycle: not at assembly yet
     assert made["2026-07-01"] < base_made["2026-07-01"] * 0.95
     assert made["2030-12-31"] < base_made["2030-12-31"]
-    # nothing else: power and construction as in the baseline
-    for metric in ("power_online_mw", "power_available_mw"):
-        pd.testing.assert_series_equal(series(result, "world", metric), series(base, "world", metric))
+    # the scenario's own sites and plants as in the baseline (the labs' procurement policies answer the
+    # chips they get, so their projects may move), and power as in the baseline before the outage
+    pd.testing.assert_frame_equal(typed_buildout(result), typed_buildout(base))
+    before = series(result, "world", "power_online_mw").index < "2026-01-01"
+    pd.testing.assert_series_equal(series(result, "world", "power_online_mw")[before],
+                                   series(base, "world", "power_online_mw")[before])
 
 
 def test_a_packaging_outage_cuts_output_during_the_window_and_the_loss_persists(baseline_result):
@@ -195,7 +204,7 @@ def test_a_packaging_outage_cuts_output_during_the_window_and_the_loss_persists(
     cap = series(result, "supply", "capacity_gpus_per_month_cowos")
     base_cap = series(baseline_result, "supply", "capacity_gpus_per_month_cowos")
     assert cap["2025-04-01"] < 0.3 * base_cap["2025-04-01"] and cap["2025-08-01"] == base_cap["2025-08-01"]
-    pd.testing.assert_series_equal(series(result, "world", "power_online_mw"), series(baseline_result, "world", "power_online_mw"))
+    pd.testing.assert_frame_equal(typed_buildout(result), typed_buildout(baseline_result))
 
 
 def test_an_hbm_shortfall_stops_hbm_and_output_follows(baseline_result):
@@ -544,16 +553,18 @@ def test_the_stress_library_ships_in_the_package():
 
 @pytest.mark.parametrize("path", STRESS, ids=[p.stem for p in STRESS])
 def test_every_stress_scenario_runs_and_does_not_beat_the_baseline(path, baseline_result):
-    """No stress makes more accelerators or brings more power online than the baseline. Runs may move
-    either way: the labs' run policy launches on events, so a stress reshuffles when runs start, and a
-    later run on later, more efficient GPUs (or on one site without the WAN penalty) can be larger."""
+    """No stress makes more accelerators than the baseline, or brings more power online than it by more
+    than 2%: the procurement policies build in 200 MW projects on monthly reviews, so a stress that
+    reshuffles deliveries may leave a lab a project ahead at the end. Runs may move either way: the labs'
+    run policy launches on events, so a stress reshuffles when runs start, and a later run on later,
+    more efficient GPUs (or on one site without the WAN penalty) can be larger."""
     text = path.read_text()
     assert text.startswith("#") and "extends: ../baseline.yaml" in text
     s = sim.load_scenario(path)
     assert s.name == path.stem and s.disruptions
     result = sim.run(s, seed=0)
-    for metric in ("produced_h100e_total", "power_online_mw"):
-        assert series(result, "world", metric).iloc[-1] <= series(baseline_result, "world", metric).iloc[-1] * (1 + 1e-9)
+    for metric, slack in (("produced_h100e_total", 1e-9), ("power_online_mw", 0.02)):
+        assert series(result, "world", metric).iloc[-1] <= series(baseline_result, "world", metric).iloc[-1] * (1 + slack)
     assert result.summary["disruptions"]
     changed = not result.runs.drop(columns=["disrupted_days", "stalled_days"]).equals(
         baseline_result.runs.drop(columns=["disrupted_days", "stalled_days"])) or not result.timeseries.equals(baseline_result.timeseries)

@@ -259,6 +259,18 @@ def test_output_tables_obey_the_invariants(doc):
     assert np.all(world_rows["delivered_h100e_total"] <= world_rows["produced_h100e_total"] * (1 + REL) + 1e-6)
     assert np.all(world_rows["power_drawn_mw"] <= world_rows["power_available_mw"] + MW_TOL * len(s.sites))
     assert (ts["value"][ts["metric"].str.contains("gpus|stock|mw")] >= -1e-9).all()
+    # energy: the world's month is its sites' (a ledger that sums), and no site draws more than its
+    # halls could over the month (nothing drawn without power); the run's energy follows its GPUs
+    energy = ts[ts["metric"] == "energy_mwh"]
+    sites_month = energy[energy["kind"] == "site"].groupby("date")["value"].sum()
+    world_month = energy[energy["kind"] == "world"].set_index("date")["value"]
+    assert np.allclose(world_month.to_numpy(), sites_month.reindex(world_month.index, fill_value=0.0).to_numpy(),
+                       rtol=1e-9, atol=1e-6)
+    hours = 32 * 24.0  # the longest gap between two samples is a month
+    for name, spec in s.sites.items():
+        site_energy = energy[energy["entity"] == name]["value"]
+        assert (site_energy <= spec.facility_mw * hours * (1 + REL) + 1e-6).all(), name
+    assert ((started["energy_mwh"] > 0) | (started["gpus"] == 0)).all()
 
     fr = result.frontier
     assert set(fr["constraint"]) <= set(CONSTRAINTS)

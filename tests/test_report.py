@@ -90,7 +90,7 @@ def test_run_with_report_writes_outputs_and_report(tmp_path):
     proc = sim_cli("run", "--out", str(out), "--seed", "2", "--set", "end_date=2025-06-30", "--report")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["runs.csv", "timeseries.csv", "frontier.csv", "summary.json", "report.html"])
+        ["runs.csv", "timeseries.csv", "frontier.csv", "buildout.csv", "summary.json", "report.html"])
     assert proc.stdout.splitlines()[-1] == f"wrote {out / 'report.html'}"
     check_report(out / "report.html", "baseline", 2, min_images=3)
 

@@ -288,6 +288,10 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenar
         if (site.topology_site or name) not in topology.graph:
             where = ("sites", name, "topology_site") if site.topology_site else ("sites", name)
             raise fail(where, f"{show(site.topology_site or name)} is not a site of topology {show(topology.name)}")
+    for i, run in enumerate(s.runs):
+        nodes = [s.sites[name].topology_site or name for name in run.sites]
+        require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
+                          key_path=f"runs.{i}.sites")
     for lab_name, lab in s.labs.items():
         for campus_name, campus in (lab.procurement.campuses.items() if lab.procurement else ()):
             where = ("labs", lab_name, "procurement", "campuses", campus_name, "topology_site")
@@ -296,10 +300,6 @@ def _with_topology(s: Scenario, sources: list[tuple[str, dict]]) -> tuple[Scenar
                                   f"whose fabric and links the campus's halls use")
             if campus.topology_site not in topology.graph:
                 raise fail(where, f"{show(campus.topology_site)} is not a site of topology {show(topology.name)}")
-    for i, run in enumerate(s.runs):
-        nodes = [s.sites[name].topology_site or name for name in run.sites]
-        require_connected(topology.graph, nodes, source=_source_of(("runs", i, "sites"), sources),
-                          key_path=f"runs.{i}.sites")
     return s.model_copy(update={"topology": ref}), topology
 
 

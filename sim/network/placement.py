@@ -6,6 +6,8 @@ scenario site is split across the topology's sites by their `share` (equal share
 given): each part keeps the site's dates, PUE and lab, with facility MW, its plants' MW and its
 initial GPUs scaled by the share. A run that named a site runs on all of that site's parts. Totals
 are kept (initial GPU counts to within rounding), so topologies are compared on the same buildout.
+A procurement campus whose topology site is not in the topology grows at the topology's site with the
+largest share (the first of equals): a campus is one site that grows, so it is not split.
 """
 from __future__ import annotations
 
@@ -34,9 +36,10 @@ def place_on_topology(s: Scenario, ref: str) -> Scenario:
     """The scenario on topology `ref`, its sites split by the topology's shares when they differ."""
     ref = topology_ref(ref)
     topology = load_topology(ref)
+    shares = topology_shares(topology)
+    s = _place_campuses(s, topology, max(shares, key=lambda n: (shares[n], -list(shares).index(n))))
     if all((site.topology_site or name) in topology.graph for name, site in s.sites.items()):
         return s.model_copy(update={"topology": ref})
-    shares = topology_shares(topology)
     sites, plants = {}, []
     for name, site in s.sites.items():
         for node, share in shares.items():
@@ -54,3 +57,17 @@ def place_on_topology(s: Scenario, ref: str) -> Scenario:
     runs = [run.model_copy(update={"sites": [f"{site}@{node}" for site in run.sites for node in shares]})
             for run in s.runs]
     return s.model_copy(update={"sites": sites, "power_plants": plants, "runs": runs, "topology": ref})
+
+
+def _place_campuses(s: Scenario, topology: Topology, node: str) -> Scenario:
+    """Campuses whose topology site the topology lacks grow at `node` instead."""
+    labs = {}
+    for name, lab in s.labs.items():
+        spec = lab.procurement
+        if spec is None or all(c.topology_site in topology.graph for c in spec.campuses.values()):
+            labs[name] = lab
+            continue
+        campuses = {c_name: c if c.topology_site in topology.graph else c.model_copy(update={"topology_site": node})
+                    for c_name, c in spec.campuses.items()}
+        labs[name] = lab.model_copy(update={"procurement": spec.model_copy(update={"campuses": campuses})})
+    return s.model_copy(update={"labs": labs})
