@@ -6,14 +6,16 @@ README's table all read units and descriptions from here (the idea of Mesa's
 `DataCollector(model_reporters=...)`: one table of what is recorded). `sim metrics` prints it.
 
 Kinds: `product` (a GPU type, all labs), `supply` (the chip supply chain), `lab`, `site`, `world`
-(everything modelled), `disruption`, `equipment` (a power equipment type's makers), `run` (a column of runs.csv), `frontier` (a column of
+(everything modelled), `disruption`, `equipment` (a power equipment type's makers), `plant_type` and
+`region` (the modelled sites' energy by where it came from), `run` (a column of runs.csv), `frontier` (a column of
 frontier.csv) and `sweep` (a band of a sweep's bands.csv). This module imports nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment", "run", "frontier", "sweep")
+KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment", "plant_type", "region", "run",
+         "frontier", "sweep")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ METRICS: tuple[Metric, ...] = tuple(
         ("energy_mwh", "MWh", "energy drawn at all modelled sites in the month to the sample"),
         ("emissions_tco2_total", "tCO2", "CO2 of the energy drawn at all modelled sites (cumulative)"),
         ("capex_usd_total", "USD", "capex of all labs with a budget since the start date (cumulative)"),
+    ])
+    + _m("plant_type", [
+        ("energy_mwh_total", "MWh", "energy the modelled sites drew from plants of this type since the start date (cumulative)"),
+        ("emissions_tco2_total", "tCO2", "CO2 of that energy at the type's intensity (grid: its region's; cumulative)"),
+    ])
+    + _m("region", [
+        ("energy_mwh_total", "MWh", "energy the modelled sites in this region drew since the start date (cumulative)"),
+        ("emissions_tco2_total", "tCO2", "CO2 of that energy (cumulative)"),
     ])
     + _m("equipment", [
         ("backlog_mw", "MW", "orders waiting in the makers' book (other buyers' and the labs' plants')"),

@@ -8,7 +8,7 @@ import sim
 from sim import metrics
 from sim.config.loading import packaged_scenario
 
-TIMESERIES_KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment")
+TIMESERIES_KINDS = ("product", "supply", "lab", "site", "world", "disruption", "equipment", "plant_type", "region")
 
 
 @pytest.fixture(scope="module")

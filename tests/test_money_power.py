@@ -214,6 +214,13 @@ def test_energy_and_emissions_are_reported_each_year(baseline_result):
     world = month[month["kind"] == "world"].set_index("date")["value"]
     sites = month[month["kind"] == "site"].groupby("date")["value"].sum()
     assert (world - sites.reindex(world.index, fill_value=0.0)).abs().max() <= 1e-6 * world.max()
+    # CO2 by plant type and by region: each split sums to the world's
+    last = ts[ts["date"] == ts["date"].max()]
+    co2 = last[last["metric"] == "emissions_tco2_total"]
+    world_co2 = co2[co2["kind"] == "world"]["value"].iloc[0]
+    for kind in ("plant_type", "region"):
+        assert co2[co2["kind"] == kind]["value"].sum() == pytest.approx(world_co2, rel=1e-9)
+    assert set(co2[co2["kind"] == "plant_type"]["entity"]) >= {"grid", "gas_simple_cycle"}
 
 
 def test_runs_report_their_cost_and_energy(baseline_result):
@@ -256,3 +263,17 @@ def test_the_turbine_shortfall_lowers_power_online_and_the_largest_run(baseline_
     base_ts = baseline_result.timeseries
     base_backlog = base_ts[(base_ts["entity"] == "gas_turbine") & (base_ts["metric"] == "backlog_mw")]["value"].iloc[-1]
     assert backlog > base_backlog
+
+
+def test_the_price_trend_prices_a_gpu_without_a_price():
+    from sim.physics.costs import trend_price_usd
+    # Rubin-class (6.12e15 FLOP/s, 2027) from H100 ($27.5k, 9.89e14, 2022) at 2.95 years: ~$52.6k
+    assert trend_price_usd(27_500, 9.89e14, 2022.0, 6.12e15, 2027.0, 2.95) == pytest.approx(52_600, rel=0.01)
+    assert trend_price_usd(10.0, 1.0, 2020.0, 1.0, 2020.0, 2.0) == 10.0
+    # in the baseline, Next-2029 has no price: it takes the trend's, ~$68k, x 2.02 all-in
+    from sim.world.assembly import _price_all_in_usd
+    s = load_scenario(packaged_scenario("baseline"))
+    prices = dict(zip(s.gpu_types, _price_all_in_usd(s)))
+    assert s.gpu_types["Next-2029"].price_usd is None
+    assert prices["Next-2029"] == pytest.approx(68_000 * 2.02, rel=0.02)
+    assert prices["H100-SXM5"] == pytest.approx(27_500 * 2.02)

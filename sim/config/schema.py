@@ -94,8 +94,9 @@ class GpuType(Strict):
     dies_per_gpu: Annotated[PerPackage, Field(ge=1)] = 1
     family: Family = "gpu"  # which buyers take it (labs buy by family: `labs.NAME.share_of_output`)
     hbm_stack_height: Annotated[int, Field(ge=1, le=MAX_STACK_HEIGHT)] = 8  # DRAM core dies per HBM stack
-    price_usd: Amount = 0.0  # what a buyer pays for one accelerator (0: not priced); servers and network on
-    #                         top: costs.server_overhead
+    # what a buyer pays for one accelerator; servers and network on top: costs.server_overhead. Absent:
+    # the price trend (costs.price_doubling_years) from the reference GPU's price
+    price_usd: Amount | None = None
 
 
 class MixPoint(Strict):
@@ -251,6 +252,8 @@ class Costs(Strict):
     server_overhead: Amount  # servers, networking and storage per accelerator, as a share of its price
     hardware_life_days: PositiveDays  # straight-line depreciation of a cluster's hardware
     datacenter_capex_usd_per_mw: Amount  # building, electrical and cooling per facility MW
+    # dense BF16 FLOP/s per dollar doubles every this many years: prices the GPU types that give no price
+    price_doubling_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 2.95
     discount_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.08  # to compare power options
     plant_life_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 20.0  # their capex repaid over this
 

@@ -18,6 +18,14 @@ def cluster_capex_usd(gpus: list[int] | list[float], price_usd: list[float], ser
     return sum(n * p for n, p in zip(gpus, price_usd)) * (1.0 + server_overhead)
 
 
+def trend_price_usd(anchor_price_usd: float, anchor_flop_s: float, anchor_year: float, flop_s: float, year: float,
+                    doubling_years: float) -> float:
+    """An accelerator's price from the price-performance trend: the anchor's dollars per FLOP/s, halving
+    every `doubling_years` (Hobbhahn & Besiroglu, "Trends in GPU price-performance", Epoch AI 2022:
+    FLOP/s per dollar doubles every 2.07 years for ML GPUs, 2.95 for the top GPUs)."""
+    return anchor_price_usd * (flop_s / anchor_flop_s) * 2.0 ** (-(year - anchor_year) / doubling_years)
+
+
 def amortized_hardware_usd(capex_usd: float, duration_days: float, life_days: float) -> float:
     """The hardware's depreciation over a run: straight line over its life, charged for the days the
     run holds it (Cottier et al. 2024 amortize the cluster over its useful life the same way; their

@@ -16,6 +16,7 @@ import simpy
 
 from sim.config.plants import energy_terms, plant_firm_mw
 from sim.config.schedule import month_starts, to_date, to_day
+from sim.physics.costs import trend_price_usd
 from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
@@ -168,7 +169,8 @@ def _build_sites(env: simpy.Environment, s: Scenario, products: Products, disrup
         order = PlantOrder(
             name=plant.name, type=plant.type, nameplate_mw=plant.capacity_mw, firm_mw=plant_firm_mw(s, plant),
             online_day=online_day, start_day=to_day(plant.construction_start, s.start_date), phases=plant.phases,
-            phase_interval_days=plant.phase_interval_days, economics=PlantEconomics(*energy_terms(s, plant.type, region)),
+            phase_interval_days=plant.phase_interval_days,
+            economics=PlantEconomics(*energy_terms(s, plant.type, region), plant.type, region or ""),
             equipment=[] if plant.equipment_on_hand else [(makers[e], plant.capacity_mw * per_mw)
                                                           for e, per_mw in pt.equipment.items()],
             install_days=pt.install_days, capex_usd=plant.capacity_mw * pt.capex_usd_per_mw)
@@ -193,9 +195,24 @@ def _build_labs(env: simpy.Environment, s: Scenario, products: Products, sites: 
 
 
 def _price_all_in_usd(s: Scenario) -> list[float]:
-    """Per product: its price x (1 + server overhead), what a lab pays per accelerator installed."""
-    overhead = s.costs.server_overhead if s.costs else 0.0
-    return [gpu.price_usd * (1.0 + overhead) for gpu in s.gpu_types.values()]
+    """Per product: its price x (1 + server overhead), what a lab pays per accelerator installed. A
+    product without a price follows the price-performance trend from the reference GPU's price (none
+    if that has no price either, or without `costs`)."""
+    if s.costs is None:
+        return [0.0] * len(s.gpu_types)
+    ref = s.gpu_types[s.h100e_reference]
+
+    def year(gpu) -> float:
+        return gpu.available_from.year + (gpu.available_from.timetuple().tm_yday - 1) / 365.25
+
+    def price(gpu) -> float:
+        if gpu.price_usd is not None:
+            return gpu.price_usd
+        if ref.price_usd is None:
+            return 0.0
+        return trend_price_usd(ref.price_usd, ref.bf16_dense_flop_s, year(ref), gpu.bf16_dense_flop_s, year(gpu),
+                               s.costs.price_doubling_years)
+    return [price(gpu) * (1.0 + s.costs.server_overhead) for gpu in s.gpu_types.values()]
 
 
 def _purchasing(s: Scenario, lab: str, products: Products, sites: dict[str, Site],

@@ -27,6 +27,8 @@ class PlantEconomics:
 
     usd_per_mwh: float = 0.0
     t_per_mwh: float = 0.0
+    plant_type: str = ""
+    region: str = ""
 
 
 class Plant(Component):
@@ -65,7 +67,8 @@ class Plant(Component):
     def _online(self, mw: float, day: float | None = None) -> None:
         if self.first_online_day is None:
             self.first_online_day = self.env.now if day is None else day
-        self.site.add_power(mw, self.economics.usd_per_mwh, self.economics.t_per_mwh)
+        e = self.economics
+        self.site.add_power(mw, e.usd_per_mwh, e.t_per_mwh, (e.plant_type, e.region))
 
     def _come_online(self, blocks: list[tuple[float, float]]):
         for day, mw in blocks:

@@ -144,9 +144,28 @@ class WorldProbe(Component):
         rows.append((day, "world", kind, "energy_mwh", energy - self._energy_at_sample))
         self._energy_at_sample = energy
         rows.append((day, "world", kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
+        self._by_source(day, rows, sites)
         budgets = [lab.budget for lab in self.labs if lab.budget is not None]
         if budgets:
             rows.append((day, "world", kind, "capex_usd_total", sum(b.capex_usd_total(day) for b in budgets)))
+
+
+    @staticmethod
+    def _by_source(day: float, rows: list[Row], sites: list[Site]) -> None:
+        """Energy drawn and CO2 emitted at the modelled sites since the start date, by plant type
+        (entity: the type, kind plant_type) and by region (kind region); grid power counts as `grid`."""
+        by_type: dict[str, list[float]] = {}
+        by_region: dict[str, list[float]] = {}
+        for site in sites:
+            for (plant_type, region), (energy, emitted) in site.energy_by_source.items():
+                for table, key in ((by_type, plant_type or "unknown"), (by_region, region or "unknown")):
+                    totals = table.setdefault(key, [0.0, 0.0])
+                    totals[0] += energy
+                    totals[1] += emitted
+        for kind, table in (("plant_type", by_type), ("region", by_region)):
+            for name in sorted(table):
+                rows.append((day, name, kind, "energy_mwh_total", table[name][0]))
+                rows.append((day, name, kind, "emissions_tco2_total", table[name][1]))
 
 
 def dot(counts, weights) -> float:

@@ -236,7 +236,8 @@ class PowerProcurement(Component):
         order = PlantOrder(
             name=f"{name}-{option.plant_type}", type=option.plant_type, nameplate_mw=nameplate,
             firm_mw=spec.project_mw, online_day=now + pt.lead_time_days, start_day=now, phases=pt.phases,
-            phase_interval_days=pt.phase_interval_days, economics=PlantEconomics(price, carbon),
+            phase_interval_days=pt.phase_interval_days,
+            economics=PlantEconomics(price, carbon, option.plant_type, campus.region),
             equipment=[(self.makers[e], nameplate * per_mw) for e, per_mw in pt.equipment.items()],
             install_days=pt.install_days, capex_usd=nameplate * pt.capex_usd_per_mw, completes=completes)
         self.projects.add_plant(order, site, campus.region, "policy")

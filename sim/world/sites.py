@@ -47,6 +47,8 @@ class Site(Component):
         self._energy_at_sample = self._energy_priced = 0.0
         self.energy_cost_usd_total = 0.0
         self.emissions_t_total = 0.0
+        self._sources: dict[tuple[str, str], tuple[float, float]] = {}  # (type, region) -> (firm MW, tCO2/MWh)
+        self.energy_by_source: dict[tuple[str, str], tuple[float, float]] = {}  # (type, region) -> (MWh, tCO2)
         self.plan_halls(built_day, facility_mw, phases, phase_interval_days)
 
     @property
@@ -98,13 +100,17 @@ class Site(Component):
         self.facility_mw += mw
         self.built, self.power_changed = True, True
 
-    def add_power(self, firm_mw: float, usd_per_mwh: float = 0.0, t_per_mwh: float = 0.0) -> None:
-        """Firm MW come online, delivering energy at this price and carbon intensity."""
+    def add_power(self, firm_mw: float, usd_per_mwh: float = 0.0, t_per_mwh: float = 0.0,
+                  source: tuple[str, str] = ("", "")) -> None:
+        """Firm MW come online from a source (plant type, region), delivering energy at this price and
+        carbon intensity."""
         self.price_energy()
         self.firm_mw_online += firm_mw
         self._mix_mw += firm_mw
         self._mix_price += firm_mw * usd_per_mwh
         self._mix_carbon += firm_mw * t_per_mwh
+        mw, _ = self._sources.get(source, (0.0, t_per_mwh))
+        self._sources[source] = (mw + firm_mw, t_per_mwh)
         self.power_changed = True
 
     def replan_power(self, old: list[tuple[float, float]], new: list[tuple[float, float]]) -> None:
@@ -140,6 +146,10 @@ class Site(Component):
         if delta > 0 and self._mix_mw > 0:
             self.energy_cost_usd_total += delta * self._mix_price / self._mix_mw
             self.emissions_t_total += delta * self._mix_carbon / self._mix_mw
+            for source, (mw, t_per_mwh) in self._sources.items():  # each source's share of the energy
+                share = delta * mw / self._mix_mw
+                energy, emitted = self.energy_by_source.get(source, (0.0, 0.0))
+                self.energy_by_source[source] = (energy + share, emitted + share * t_per_mwh)
 
     def _construction(self, halls: list[tuple[int, float, float]]):
         """Each hall becomes usable on its completion day."""
