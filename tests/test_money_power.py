@@ -15,7 +15,7 @@ from sim.physics.costs import (amortized_hardware_usd, capital_recovery_factor, 
                                facility_mw, firm_mw_year_cost_usd)
 from sim.world.equipment import EquipmentMaker
 from sim.world.money import Budget
-from sim.world.power import Plant, PlantEconomics
+from sim.world.power import Plant
 from sim.world.procurement import Option, PowerProcurement
 from sim.world.sites import Site
 

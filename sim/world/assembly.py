@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import simpy
 
 from sim.config.plants import energy_terms, plant_firm_mw
-from sim.config.schedule import month_starts, to_date, to_day
+from sim.config.schedule import DAYS_PER_MONTH, month_starts, to_date, to_day
 from sim.physics.costs import trend_price_usd
 from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.config.schema import Scenario
@@ -94,10 +94,11 @@ def build_world(s: Scenario, seed: int = 0) -> World:
     disruptions = Disruptions(env, s, streams.disruptions())
     occs = disruptions.occurrences
     plan = plan_supply(s, supply_capacity_factor(occs, s.tick_days))
-    tick_starts = plan.tick_starts.tolist()
+    # equipment makers deliver monthly: their output and lead times are monthly and yearly figures
+    months = [k * DAYS_PER_MONTH for k in range(int(horizon_day / DAYS_PER_MONTH) + 1)]
     makers = {name: EquipmentMaker(env, name, build_ramp(spec.capacity_mw_per_year, s.start_date),
                                    build_ramp(spec.other_orders_mw_per_year, s.start_date), spec.backlog_mw,
-                                   tick_starts, s.tick_days, equipment_capacity_factor(occs, name))
+                                   months, DAYS_PER_MONTH, equipment_capacity_factor(occs, name))
               for name, spec in s.power_equipment.items()}
     budgets = {name: Budget(build_ramp(lab.budget.usd_per_year, s.start_date) if lab.budget else None,
                             lab.budget.initial_usd if lab.budget else 0.0) for name, lab in s.labs.items()}

@@ -1,7 +1,7 @@
 """Power equipment as production: gas turbines and large power transformers made by manufacturers
 with a yearly output, sold through one order book shared with buyers outside the modelled labs.
 
-Each tick a maker produces `capacity_mw_per_year` x the tick's share of a year (times any
+Each month a maker produces `capacity_mw_per_year` x the month's share of a year (times any
 `equipment_shortfall` in effect) and fills orders first come, first served: the other buyers'
 backlog on the start date first, then every order in the order it was placed (other buyers' orders
 arrive at `other_orders_mw_per_year`). A plant that needs equipment orders it at its construction
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
+import numpy as np
 import simpy
 
 from sim.config.schedule import DAYS_PER_YEAR, Ramp, ramp_integral
@@ -49,7 +50,12 @@ class EquipmentMaker(Component):
         self.delivered_to_labs_mw_total = 0.0
         self._delivered_at_last_sample = 0.0
         self._fill_days: dict[tuple[float, float, float], float] = {}  # (backlog, MW, day) -> fill day
-        self.add_process(self._make, tick_starts, tick_days)
+        # planned output and other buyers' orders per tick, evaluated once, not in the event loop
+        starts = np.asarray(tick_starts, dtype=float)
+        per_tick = tick_days / DAYS_PER_YEAR
+        self._plan = list(zip(tick_starts, np.atleast_1d(capacity.at(starts) * per_tick).tolist(),
+                              np.atleast_1d(other_orders.at(starts) * per_tick).tolist()))
+        self.add_process(self._make)
 
     def order(self, mw: float, buyer: str) -> simpy.Event:
         """Place an order; the event succeeds when it is filled (at once for nothing)."""
@@ -84,17 +90,15 @@ class EquipmentMaker(Component):
         self._fill_days[key] = hi
         return hi
 
-    def _make(self, tick_starts: list[float], tick_days: float):
+    def _make(self):
         env = self.env
-        for day in tick_starts:
+        for day, planned_mw, others_mw in self._plan:
             if day > env.now:
                 yield env.timeout(day - env.now)
-            others = self.other_orders.at(day) * tick_days / DAYS_PER_YEAR
-            if others > 0:
-                self.book.append(Order(others, None, "other buyers"))
-                self.backlog_mw += others
-            made = self.capacity.at(day) * tick_days / DAYS_PER_YEAR * self.capacity_factor(day)
-            self._fill(made)
+            if others_mw > 0:
+                self.book.append(Order(others_mw, None, "other buyers"))
+                self.backlog_mw += others_mw
+            self._fill(planned_mw * self.capacity_factor(day))
 
     def _fill(self, made_mw: float) -> None:
         book = self.book

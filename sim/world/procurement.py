@@ -93,6 +93,9 @@ class PowerProcurement(Component):
         self.mw_per_gpu = [w * spec.pue / WATTS_PER_MEGAWATT for w in it_w]
         self.price_all_in_usd, self.service_life_days = price_all_in_usd, service_life_days
         self.crf = capital_recovery_factor(s.costs.discount_rate, s.costs.plant_life_years) if s.costs else 0.0
+        # the master schedule summed over ticks (row k: ticks before k), for the output due in a window
+        planned = plan.planned_gpus[:len(plan.tick_starts)]
+        self._planned_cumulative = np.vstack([np.zeros((1, planned.shape[1])), np.cumsum(planned, axis=0)])
         self.started_in_year: dict[int, int] = {}
         self.campus_sites: dict[str, Site] = {}  # campus -> the site its projects' halls are added to
         self.count = 0
@@ -117,9 +120,8 @@ class PowerProcurement(Component):
                     if cohort.day + self.service_life_days > until:
                         break
                     retiring_mw += cohort.count * fleet.mw_per_gpu[product]
-        ticks = self.plan.tick_starts
-        lo, hi = np.searchsorted(ticks, [now - lead, until - lead])
-        made = self.plan.planned_gpus[lo:hi].sum(axis=0) if hi > lo else np.zeros(len(mw))
+        lo, hi = np.searchsorted(self.plan.tick_starts, [now - lead, until - lead])
+        made = (self._planned_cumulative[hi] - self._planned_cumulative[lo]).tolist()
         coming = [self.allocator.share(self.lab_index, i) * made[i] for i in range(len(mw))]
         if self.budget is not None and self.budget.limited:
             cost = sum(n * p for n, p in zip(coming, self.price_all_in_usd))
@@ -186,7 +188,12 @@ class PowerProcurement(Component):
         spec = self.spec
         until = now + spec.planning_horizon_days
         year = to_date(now, self.s.start_date).year
-        checkpoints = sorted({o.online_day for o in self.options(now) if o.online_day < until} | {until})
+        if self.started_in_year.get(year, 0) >= spec.max_projects_per_year:
+            return
+        # the options as of now (a grid project taking headroom changes them; equipment orders are
+        # placed by the plants' own processes, after this review)
+        options = self.options(now)
+        checkpoints = sorted({o.online_day for o in options if o.online_day < until} | {until})
         for day in checkpoints:
             gap = self.need_mw(now, day - now) - self.have_mw(day)
             if gap < MIN_GAP_SHARE * spec.project_mw:
@@ -194,12 +201,14 @@ class PowerProcurement(Component):
             for _ in range(math.ceil(gap / spec.project_mw)):
                 if self.started_in_year.get(year, 0) >= spec.max_projects_per_year:
                     return
-                option = self.choose(self.options(now), day, fallback=day == until)
+                option = self.choose(options, day, fallback=day == until)
                 if option is None:
                     break
                 if not self._start(option, now):
                     return
                 self.started_in_year[year] = self.started_in_year.get(year, 0) + 1
+                if self.s.plant_types[option.plant_type].uses_grid_headroom:
+                    options = self.options(now)
 
     def _pay_leases(self) -> None:
         if self.budget is not None and self._leases:
