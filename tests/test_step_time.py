@@ -218,3 +218,30 @@ def test_pruning_plans_that_cannot_win_never_changes_the_best_plan(params, batch
         patch.setattr(step_time, "_candidate_plans", lambda search, best_step_s=None: every_plan(search))
         exhaustive = step_time.best_plan(params, batch, gpus, 1e15, **kwargs)
     assert pruned == exhaustive
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params=st.floats(1e9, 5e13), gpus=st.integers(8, 2_000_000), hbm_gb=st.floats(16, 1000),
+       sites=st.integers(1, 3))
+def test_no_chosen_plan_exceeds_its_hbm(params, gpus, hbm_gb, sites):
+    """Model state of the chosen plan fits in HBM: bf16 weights and gradients of the GPU's 1/(tp pp)
+    shard plus fp32 master weights and Adam moments sharded over data parallelism too (ZeRO-1), within
+    3/4 of HBM; when nothing fits, no plan is chosen (MFU 0, infinite step)."""
+    gpus = max(gpus, sites)
+    step = best_plan(params, critical_batch_tokens(params), gpus, 1e15, hbm_bytes=hbm_gb * 1e9, sites=sites,
+                     nvlink_domain=72)
+    if step.tp == 0:
+        assert step.mfu == 0 and math.isinf(step.step_time_s)
+        return
+    shard = params / (step.tp * step.pp)
+    assert shard * 4.0 + shard / step.dp * 12.0 <= 0.75 * hbm_gb * 1e9 * (1 + 1e-12)
+
+
+def test_memory_rules_out_a_plan_that_does_not_fit():
+    # Llama 3.1 405B on 8,192 H100: without HBM the search may keep the weights on few GPUs; with 80 GB
+    # every chosen plan holds at most 60 GB of model state per GPU
+    free = best_plan(4.05e11, 1.6e7, 8192, 9.89e14, sequence_tokens=8192)
+    fitted = best_plan(4.05e11, 1.6e7, 8192, 9.89e14, sequence_tokens=8192, hbm_bytes=80e9)
+    shard = 4.05e11 / (fitted.tp * fitted.pp)
+    assert shard * 4.0 + shard / fitted.dp * 12.0 <= 60e9
+    assert fitted.step_time_s >= free.step_time_s

@@ -94,6 +94,7 @@ class GpuType(Strict):
     dies_per_gpu: Annotated[PerPackage, Field(ge=1)] = 1
     family: Family = "gpu"  # which buyers take it (labs buy by family: `labs.NAME.share_of_output`)
     hbm_stack_height: Annotated[int, Field(ge=1, le=MAX_STACK_HEIGHT)] = 8  # DRAM core dies per HBM stack
+    hbm_gb: PositiveAmount | None = None  # HBM capacity: a run's parallel plan must fit in it (absent: not checked)
     # what a buyer pays for one accelerator; servers and network on top: costs.server_overhead. Absent:
     # the price trend (costs.price_doubling_years) from the reference GPU's price
     price_usd: Amount | None = None

@@ -68,10 +68,10 @@ class RunPlan:
 
 
 def step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
-            physics: RunPhysics) -> StepTime:
+            physics: RunPhysics, hbm_bytes: float | None = None) -> StepTime:
     """Step time of a model on `gpus` GPUs spread evenly over the network's sites: `best_plan`
     (Megatron-LM 3D parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
-    network's weakest fabric and WAN ring."""
+    network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits."""
     f = network.fabric
     per_site = max(gpus // network.sites, 1)
     return best_plan(
@@ -86,11 +86,12 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
         wan_latency_s=network.wan_hop_latency_s,
         wan_bytes_s=network.wan_bandwidth_bit_s / BITS_PER_BYTE,
         sequence_tokens=physics.sequence_tokens,
+        hbm_bytes=hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None,
     )
 
 
 def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: RunPhysics,
-             params: float | None = None) -> RunPlan:
+             params: float | None = None, hbm_bytes: float | None = None) -> RunPlan:
     """Size the model for the run and find its step time.
 
     The given size, or compute-optimal (C = 6ND, D = 20N) for the compute the GPUs deliver at kernel
@@ -103,7 +104,7 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
     tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
     sizes["data"] = tokens / TOKENS_PER_PARAM
     batch = physics.batch_tokens or critical_batch_tokens(sizes["compute"])
-    first = step_on(network, sizes["compute"], batch, gpus, peak_flop_s, physics)
+    first = step_on(network, sizes["compute"], batch, gpus, peak_flop_s, physics, hbm_bytes)
     t_layer_s = first.latency_floor_s / max(layers(sizes["compute"]), 1.0)
     if t_layer_s > 0:
         sizes["latency"] = latency_wall_params(duration_s, t_layer_s, physics.batch_tokens)
@@ -112,7 +113,7 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
     if limited_by == "compute":
         return RunPlan(params, batch, first, limited_by)
     batch = physics.batch_tokens or critical_batch_tokens(params)
-    return RunPlan(params, batch, step_on(network, params, batch, gpus, peak_flop_s, physics), limited_by)
+    return RunPlan(params, batch, step_on(network, params, batch, gpus, peak_flop_s, physics, hbm_bytes), limited_by)
 
 
 def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, physics: RunPhysics) -> dict[str, float]:

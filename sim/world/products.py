@@ -6,6 +6,8 @@ the scenario's reference type; a run's peak at FP8 falls back to BF16 where a ty
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from sim.config.schedule import to_day
@@ -23,6 +25,7 @@ class Products:
     available_day: list[float]  # first simulated day the type is on sale
     newest_first: list[int]  # product indices, latest `available_from` first
     family: list[str]  # gpu, tpu, trainium or other: which labs buy it
+    hbm_bytes: list[float]  # HBM capacity per GPU (inf where the type gives none: memory not checked)
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":
@@ -38,6 +41,7 @@ class Products:
             available_day=[to_day(g.available_from, s.start_date) for g in gpus],
             newest_first=sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True),
             family=[g.family for g in gpus],
+            hbm_bytes=[g.hbm_gb * 1e9 if g.hbm_gb is not None else math.inf for g in gpus],
         )
 
     def __len__(self) -> int:

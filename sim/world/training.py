@@ -283,7 +283,7 @@ class TrainingRuns(Component):
             physics = self.physics
             nodes = list(dict.fromkeys(self.site_node[name] for name, n in taken if n > 0))
             network = run_network(self.topology, nodes)
-            plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params)
+            plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record))
             step = plan.step
             mfu = step.mfu if mfu is None else mfu
             record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
@@ -307,6 +307,11 @@ class TrainingRuns(Component):
             record.binding_constraint = "duration"
 
 
+    def _hbm_bytes(self, record: RunRecord) -> float:
+        """HBM per GPU of the run's pooled products: the smallest, which every model shard must fit."""
+        index = {name: i for i, name in enumerate(self.products.names)}
+        return min(self.products.hbm_bytes[index[name]] for name in record.gpu_types.split(";"))
+
     def _through_fiber_cuts(self, record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float,
                             days: float) -> float:
         """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
@@ -328,7 +333,7 @@ class TrainingRuns(Component):
                         seen[cuts] = mfu
                     else:
                         cut_step = step_on(network, plan.params, plan.batch_tokens, record.gpus, record.peak_flop_s,
-                                           self.physics)
+                                           self.physics, self._hbm_bytes(record))
                         seen[cuts] = cut_step.mfu if mfu == step.mfu else mfu * cut_step.mfu / step.mfu
             piece_mfu = seen[cuts]
             if piece_mfu is None:
