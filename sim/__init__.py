@@ -3,6 +3,7 @@
     import sim
     scenario = sim.load_scenario()          # the shipped baseline
     result = sim.run(scenario, seed=0)      # Result with .runs, .timeseries, .frontier, .summary
+    answer = sim.job("examples/jobs/llama3_405b.yaml")  # one job on one cluster: MFU, goodput, days, plan
 
     template = sim.load_template(path)      # a scenario whose numbers may be distributions
     scenario, drawn = template.sample(numpy.random.default_rng(1))
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["run", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
+__all__ = ["run", "job", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
            "Distribution", "Result", "Scenario", "ScenarioError", "ScenarioTemplate", "Topology", "UncertainInput",
            "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs; at run time __getattr__ does this
-    from sim.api import (Distribution, Result, Scenario, ScenarioError, ScenarioTemplate, Topology, UncertainInput,
+    from sim.api import (Distribution, Result, Scenario, ScenarioError, ScenarioTemplate, Topology, UncertainInput, job,
                          load_scenario, load_template, load_topology, packaged_scenario, parse_distribution, run)
 
 

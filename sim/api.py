@@ -8,6 +8,9 @@ Everything here is re-exported from `sim` (lazily: `import sim` stays cheap).
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Iterable
+
 from sim.config.distribution_specs import parse_distribution
 from sim.config.distributions import Distribution
 from sim.config.errors import ScenarioError
@@ -26,5 +29,13 @@ def run(scenario: Scenario, seed: int = 0) -> Result:
     return build_result(world)
 
 
-__all__ = ["run", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
+def job(path: str | Path, seed: int = 0, overrides: Iterable[str] = ()) -> dict:
+    """One training job on one cluster from a job file (what `sim job` writes to job.json)."""
+    from sim.config.job import load_job
+    from sim.studies.job import run_job
+
+    return run_job(load_job(path, overrides), path, seed=seed)
+
+
+__all__ = ["run", "job", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
            "Distribution", "Result", "Scenario", "ScenarioError", "ScenarioTemplate", "Topology", "UncertainInput"]

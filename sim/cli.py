@@ -2,6 +2,8 @@
 
     sim run [SCENARIO] [--out DIR] [--seed N] [--set path.to.key=value ...]
     sim compare [SCENARIO] --topology A --topology B ... [--out DIR] [--seed N] [--set ...]
+    sim compare --job FILE --topology A --topology B ...   one job on each topology
+    sim job FILE [--out DIR] [--seed N] [--set ...]        one job on one cluster: job.json
     sim sweep [SCENARIO] -n N [--workers K] [--dask local|ADDRESS] [--grid key=v1,v2 ...] --out DIR [--resume]
     sim sensitivity [SCENARIO] [--out DIR] [--workers K]
     sim report DIR          (or --report on run, compare, sweep, sensitivity): DIR/report.html
@@ -88,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_p.add_argument("--out", default=None, help="output folder (default: results/compare)")
     cmp_p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), default=1,
                        help="worker processes, one topology each (default 1)")
+    cmp_p.add_argument("--job", default=None, metavar="FILE", help="compare one job (a job file) instead of a scenario")
+    job_p = sub.add_parser("job", help="one training job on one cluster, no scenario: write job.json")
+    job_p.add_argument("job", help="job file (YAML; see examples/jobs/)")
+    job_p.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0, help="random seed of failures (default 0)")
+    job_p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a job key, e.g. --set gpus=8192 (repeatable)")
+    job_p.add_argument("--out", default=None, help="output folder (default: results/JOB_NAME)")
     sweep_p = _scenario_args(sub.add_parser("sweep", help="Monte Carlo replications: bands.csv, thresholds.csv, replications.csv"),
                              seed_help="root seed (default 0)")
     sweep_p.add_argument("-n", type=whole_number(1, MAX_REPLICATIONS), default=100,
@@ -219,7 +228,24 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return write_report_to(out) if args.report else 0
 
 
+def cmd_job(args: argparse.Namespace) -> int:
+    from sim.config.job import load_job
+    from sim.outputs.files import output_lock, write_files
+    from sim.studies.job import format_job, run_job
+
+    job = load_job(args.job, overrides=args.overrides)
+    out = Path(args.out) if args.out else Path("results") / job.name
+    with output_lock(out):
+        result = run_job(job, args.job, seed=args.seed)
+        write_files(out, {"job.json": json.dumps({**result, "version": package_version()}, indent=2) + "\n"})
+        print(format_job(result))
+        print(f"wrote job.json to {out}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.job is not None:
+        return _compare_job(args)
     from sim.config.loading import load_scenario
     from sim.network.placement import place_on_topology
     from sim.outputs.files import output_lock
@@ -233,6 +259,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_study(out, "compare", table, {"scenario": scenario.name, "seed": args.seed, "version": package_version(),
                                             "topologies": list(args.topologies), "overrides": list(args.overrides)})
         return write_report_to(out) if args.report else 0
+
+
+def _compare_job(args: argparse.Namespace) -> int:
+    """`sim compare --job FILE --topology ...`: the job on each topology's sites."""
+    from sim.config.job import load_job
+    from sim.outputs.files import output_lock
+    from sim.studies.job import compare_job
+
+    if args.scenario is not None:
+        print("error: --job: give a job file or a scenario, not both (see sim compare --help)", file=sys.stderr)
+        return 2
+    job = load_job(args.job, overrides=args.overrides)
+    out = Path(args.out) if args.out else Path("results") / "compare"
+    with output_lock(out):
+        table = compare_job(job, args.job, list(args.topologies), seed=args.seed)
+        write_study(out, "compare", table, {"job": job.name, "seed": args.seed, "version": package_version(),
+                                            "topologies": list(args.topologies), "overrides": list(args.overrides)})
+    return 0
 
 
 def format_summary(result: Result) -> str:
@@ -279,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
                 "report": cmd_report, "validate": cmd_validate, "backtest": cmd_backtest,
-                "metrics": cmd_metrics}
+                "metrics": cmd_metrics, "job": cmd_job}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -68,7 +68,8 @@ class RunPlan:
 
 
 def step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
-            physics: RunPhysics, hbm_bytes: float | None = None) -> StepTime:
+            physics: RunPhysics, hbm_bytes: float | None = None, tp_choices: tuple[int, ...] | None = None,
+            pp_choices: tuple[int, ...] | None = None) -> StepTime:
     """Step time of a model on `gpus` GPUs spread evenly over the network's sites: `best_plan`
     (Megatron-LM 3D parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
     network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits."""
@@ -87,6 +88,7 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
         wan_bytes_s=network.wan_bandwidth_bit_s / BITS_PER_BYTE,
         sequence_tokens=physics.sequence_tokens,
         hbm_bytes=hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None,
+        tp_choices=tp_choices, pp_choices=pp_choices,
     )
 
 

@@ -114,13 +114,21 @@ class StepTime:
     virtual_stages: int = 1
 
 
-def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float) -> bool:
-    """Model state fits in HBM: bf16 weights and gradients (4 bytes per parameter) of the GPU's
-    1/(tp pp) shard, plus fp32 master weights and Adam moments (12 bytes per parameter) sharded over
-    data parallelism too (ZeRO-1, Rajbhandari et al. 2020); at most 3/4 of HBM, the rest left to
-    activations and buffers."""
+HBM_SHARE_FOR_MODEL_STATE = 0.75  # the rest of HBM is left to activations and buffers (assumption)
+
+
+def model_state_bytes(params: float, tp: int, pp: int, dp: int) -> float:
+    """Model state per GPU: bf16 weights and gradients (4 bytes per parameter) of the GPU's 1/(tp pp)
+    shard, plus fp32 master weights and Adam moments (12 bytes per parameter) sharded over data
+    parallelism too (ZeRO-1, Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion
+    Parameter Models", SC 2020)."""
     shard = params / (tp * pp)
-    return shard * 4.0 + shard / dp * 12.0 <= 0.75 * hbm_bytes
+    return shard * 4.0 + shard / dp * 12.0
+
+
+def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float) -> bool:
+    """Model state fits in HBM_SHARE_FOR_MODEL_STATE of HBM."""
+    return model_state_bytes(params, tp, pp, dp) <= HBM_SHARE_FOR_MODEL_STATE * hbm_bytes
 
 
 def _powers_of_two(upto: float) -> list[int]:
@@ -153,6 +161,8 @@ def best_plan(
     max_microbatches: int = 256,
     max_virtual_stages: int = 8,
     hbm_bytes: float | None = None,
+    tp_choices: tuple[int, ...] | None = None,
+    pp_choices: tuple[int, ...] | None = None,
 ) -> StepTime:
     """The fastest plan for one training step of a dense transformer, from a small grid: tp in powers
     of 2 up to the NVLink domain, pp in powers of 2 up to the layer count, microbatches m in powers
@@ -177,7 +187,8 @@ def best_plan(
     A replica's microbatch holds at least one sequence of `sequence_tokens` (Llama 3: 8,192), so
     dp x m <= B / sequence_tokens; GPUs the batch cannot feed stay idle, and MFU counts all `gpus`.
     GPUs split evenly across `sites`; model-parallel groups stay inside a site; `pods` is pods per
-    site (fabric hop count). With `hbm_bytes`, plans whose model state does not fit are skipped;
+    site (fabric hop count). `tp_choices` / `pp_choices` replace the powers of 2 tried (a fixed plan:
+    one each). With `hbm_bytes`, plans whose model state does not fit are skipped;
     if none fits, the result has tp = pp = dp = 0, step_time_s = inf and mfu = 0.
     """
     if gpus < 1 or sites < 1 or gpus < sites:
@@ -192,7 +203,7 @@ def best_plan(
         nvlink_domain=nvlink_domain, nvlink_bytes_s=nvlink_bytes_s, fabric_bytes_s_per_gpu=fabric_bytes_s_per_gpu,
         wan_latency_s=wan_latency_s, wan_bytes_s=wan_bytes_s, activation_bytes=activation_bytes,
         gradient_bytes=gradient_bytes, kernel_latency_s=kernel_latency_s, max_microbatches=max_microbatches,
-        max_virtual_stages=max_virtual_stages, hbm_bytes=hbm_bytes,
+        max_virtual_stages=max_virtual_stages, hbm_bytes=hbm_bytes, tp_choices=tp_choices, pp_choices=pp_choices,
     )
     # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
     best = _INFEASIBLE
@@ -240,6 +251,8 @@ class _Search:
     max_microbatches: int
     max_virtual_stages: int
     hbm_bytes: float | None
+    tp_choices: tuple[int, ...] | None = None
+    pp_choices: tuple[int, ...] | None = None
 
 
 class _Plan(NamedTuple):
@@ -270,10 +283,12 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
     >= m v chunks of compute / v), so a plan whose compute alone is no faster cannot win (the
     margin covers rounding).
     """
-    for tp in _powers_of_two(min(s.nvlink_domain, s.per_site)):
+    for tp in s.tp_choices or _powers_of_two(min(s.nvlink_domain, s.per_site)):
         tp_latency = tensor_parallel_allreduce_latency_s(tp)
         layer_floor = s.n_layers * layer_latency_s(tp_latency, s.kernel_latency_s)
-        for pp in _powers_of_two(min(s.n_layers, s.per_site // tp)):
+        for pp in s.pp_choices or _powers_of_two(min(s.n_layers, s.per_site // tp)):
+            if tp * pp > s.per_site:  # a fixed plan larger than a site
+                continue
             v_options = _virtual_stage_options(s, pp)
             t_dp, dp_site_done = 0.0, -1
             for m in _microbatch_options(s, tp, pp):

@@ -7,6 +7,7 @@ This is the only module that makes random generators; everything else is handed 
       spawn_key DISRUPTION_SPAWN_KEY           the disruptions' stream (two words: never a run's key)
       spawn_key (POLICY_SPAWN_WORD, lab, n)    a lab's n-th policy run (three words)
       spawn_key (PROCUREMENT_SPAWN_WORD, lab)  a lab's procurement projects (two words)
+      spawn_key (JOB_SPAWN_WORD, 0)            a `sim job`'s failures (two words)
     SeedSequence(root_seed, spawn_key=(i,))    replication i of a sweep
       .spawn(2) -> (inputs, simulation seed)   its uncertain inputs; the seed its simulation runs with
 
@@ -29,6 +30,8 @@ POLICY_SPAWN_WORD = 0x706F6C69  # "poli"
 # Procurement (sim/world/procurement.py): key (PROCUREMENT_SPAWN_WORD, lab index), two words whose
 # first is never the disruptions' first word.
 PROCUREMENT_SPAWN_WORD = 0x70726F63  # "proc"
+# A job of `sim job` (sim/studies/job.py): key (JOB_SPAWN_WORD, 0), its failures.
+JOB_SPAWN_WORD = 0x6A6F6221  # "job!"
 
 
 class RandomStreams:
@@ -49,6 +52,10 @@ class RandomStreams:
     def procurement(self, lab_index: int) -> np.random.Generator:
         """A lab's procurement stream (whether an interconnection request ever completes)."""
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(PROCUREMENT_SPAWN_WORD, lab_index)))
+
+    def job(self) -> np.random.Generator:
+        """The failure stream of a single job (`sim job`)."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(JOB_SPAWN_WORD, 0)))
 
     def disruptions(self) -> np.random.Generator:
         """The stream random disruptions are drawn from (their own child per disruption, by position)."""
