@@ -81,3 +81,30 @@ def test_a_bad_job_is_refused_in_one_line_and_nothing_is_written(tmp_path, overr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and where in lines[0] and problem in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _big_job(tmp_path) -> Path:
+    """A model of ~1.2e28 FLOP on a million GB200 spread over ring_5_us's five sites."""
+    path = tmp_path / "big.yaml"
+    path.write_text("name: big\ngpu_type: GB200-per-GPU\ngpus: 1000000\ntopology: ring_5_us\n"
+                    "model: {params: 1.0e13}\ntokens: 2.0e14\nsequence_tokens: 8192\nprecision: fp8\n")
+    return path
+
+
+def test_diloco_beats_synchronous_training_across_sites(tmp_path):
+    path = _big_job(tmp_path)
+    sync = sim.job(path)
+    diloco = sim.job(path, overrides=["sync={diloco: {inner_steps: 500}}"])
+    assert sync["flop"] >= 1e28 and sync["sites"] == 5
+    assert diloco["effective_mfu_goodput"] > sync["effective_mfu_goodput"]
+    assert diloco["step_time_s"] < sync["step_time_s"]
+    # on one site there is no WAN to save: DiLoCo changes nothing
+    one = ["topology=single_campus", "gpus=100000", "model.params=1.0e12", "tokens=2.0e13"]
+    assert sim.job(path, overrides=one)["step_time_s"] == pytest.approx(
+        sim.job(path, overrides=[*one, "sync={diloco: {inner_steps: 500}}"])["step_time_s"])
+
+
+def test_diloco_syncs_less_often_cost_less(tmp_path):
+    path = _big_job(tmp_path)
+    steps = [sim.job(path, overrides=[f"sync={{diloco: {{inner_steps: {h}}}}}"])["step_time_s"] for h in (1, 10, 500)]
+    assert steps[0] >= steps[1] >= steps[2]

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from sim.config.errors import ScenarioError, format_path, from_pydantic
 from sim.config.limits import MAX_QUANTITY, MAX_TOKENS
 from sim.config.loading import SET_SOURCE, apply_set
-from sim.config.schema import Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, Strict
+from sim.config.schema import Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, Strict, Sync
 from sim.config.yaml_io import read_yaml
 
 Count = Annotated[int, Field(ge=1, le=int(MAX_QUANTITY))]
@@ -87,7 +87,7 @@ class Job(Strict):
     sequence_tokens: Annotated[int, Field(ge=1, le=10**9)] = 8192
     batch_tokens: PositiveAmount | None = None  # default: the critical batch for the model's size
     precision: Literal["bf16", "fp8"] = "bf16"
-    sync: Literal["synchronous"] = "synchronous"  # low-communication (DiLoCo) training is not modelled yet
+    sync: Sync = "synchronous"  # or {diloco: {inner_steps: 500, outer_bits: 4}}
     plan: JobPlan = JobPlan()
     training: JobTraining = JobTraining()
 

@@ -287,6 +287,22 @@ class Site(Strict):
     phase_interval_days: Days = 0.0  # between them (the first on construction start + construction_days)
 
 
+class DiLoCoSpec(Strict):
+    """DiLoCo across a run's sites (sim/physics/sizing.py OuterSync; sources in docs/sources.md)."""
+
+    inner_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 500  # H: Douillard et al. 2023 use 500
+    outer_bits: Annotated[float, Field(ge=1, le=32, allow_inf_nan=False)] = 16.0  # bits per outer-gradient value
+    overlap: bool = False  # streaming DiLoCo: the outer exchange runs behind the next inner steps
+    token_efficiency: Fraction = 1.0  # a token's worth against synchronous training (1: as good)
+
+
+class DiLoCo(Strict):
+    diloco: DiLoCoSpec = DiLoCoSpec()
+
+
+Sync = Union[Literal["synchronous"], DiLoCo]  # how a run's sites keep their model replicas in step
+
+
 class TrainingRun(Strict):
     name: Name
     lab: Name
@@ -299,6 +315,7 @@ class TrainingRun(Strict):
     precision: Literal["bf16", "fp8"] = "bf16"
     gpu_type: Name | None = None  # default: the installed type with the most peak FLOP/s
     model_params: PositiveAmount | None = None  # default: compute-optimal for the run's budget (C = 6ND, D = 20N)
+    sync: Sync = "synchronous"  # or {diloco: {inner_steps: 500, outer_bits: 4}} across its sites
 
     @model_validator(mode="after")
     def _one_start_rule(self) -> "TrainingRun":
@@ -321,6 +338,7 @@ class RunPolicySpec(Strict):
     relaunch_growth_factor: Annotated[float, Field(gt=1, le=MAX_QUANTITY, allow_inf_nan=False)]
     precision: Literal["bf16", "fp8"] = "fp8"
     utilization: Fraction | None = None  # fixed MFU; default (and with a topology): from the step time
+    sync: Sync = "synchronous"  # the policy's runs across sites (and the frontier's network wall)
 
 
 class DataStock(Strict):

@@ -168,8 +168,14 @@ def hierarchical_allreduce_s(
     m = max(1, math.ceil(largest / d))
     nv_rs = reduce_scatter_s(message_bytes, d, nvlink_alpha_s, nvlink_bytes_s)
     fab_rs = reduce_scatter_s(message_bytes / d, m, fabric_alpha_s, fabric_bytes_s_per_gpu, algorithm="halving")
-    if sites > 1:
-        wan = 2 * (sites - 1) * wan_latency_s + 2 * (sites - 1) / sites * message_bytes / wan_bandwidth_bytes_s
-    else:
-        wan = 0.0
+    wan = wan_ring_allreduce_s(message_bytes, sites, wan_latency_s, wan_bandwidth_bytes_s)
     return HierarchicalAllreduce(nv_rs, fab_rs, wan, fab_rs, nv_rs, 2 * nv_rs + 2 * fab_rs + wan)
+
+
+def wan_ring_allreduce_s(message_bytes: float, sites: int, wan_latency_s: float, wan_bandwidth_bytes_s: float) -> float:
+    """Ring all-reduce of a message across sites over the WAN (stage 3 of `hierarchical_allreduce_s`):
+    2(S-1) steps of one hop's latency, and 2(S-1)/S of the message through the bottleneck link
+    (Thakur, Rabenseifner & Gropp 2005); nothing for one site."""
+    if sites <= 1:
+        return 0.0
+    return 2 * (sites - 1) * wan_latency_s + 2 * (sites - 1) / sites * message_bytes / wan_bandwidth_bytes_s

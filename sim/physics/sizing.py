@@ -67,9 +67,30 @@ class RunPlan:
     limited_by: str  # "compute" (chips/power set the size), "data" or "latency"
 
 
+@dataclass(frozen=True)
+class OuterSync:
+    """Low-communication training across sites (DiLoCo, Douillard et al. 2023; streaming DiLoCo,
+    Douillard et al. 2025): H inner steps between outer syncs, outer gradients of so many bytes per
+    parameter, optionally overlapped with the inner steps, and the tokens' worth against synchronous
+    training (token_efficiency: 1 = as good)."""
+
+    inner_steps: int
+    outer_gradient_bytes: float
+    overlap: bool
+    token_efficiency: float
+
+
+def outer_sync_of(sync) -> OuterSync | None:
+    """A scenario's or job's `sync` ("synchronous" or {diloco: {...}}) as an OuterSync (None: synchronous)."""
+    if sync is None or sync == "synchronous":
+        return None
+    d = sync.diloco
+    return OuterSync(d.inner_steps, d.outer_bits / BITS_PER_BYTE, d.overlap, d.token_efficiency)
+
+
 def step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
             physics: RunPhysics, hbm_bytes: float | None = None, tp_choices: tuple[int, ...] | None = None,
-            pp_choices: tuple[int, ...] | None = None) -> StepTime:
+            pp_choices: tuple[int, ...] | None = None, sync: "OuterSync | None" = None) -> StepTime:
     """Step time of a model on `gpus` GPUs spread evenly over the network's sites: `best_plan`
     (Megatron-LM 3D parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
     network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits."""
@@ -89,11 +110,14 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
         sequence_tokens=physics.sequence_tokens,
         hbm_bytes=hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None,
         tp_choices=tp_choices, pp_choices=pp_choices,
+        outer_sync_steps=sync.inner_steps if sync else 1,
+        outer_gradient_bytes=sync.outer_gradient_bytes if sync else None,
+        outer_overlap=sync.overlap if sync else False,
     )
 
 
 def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: RunPhysics,
-             params: float | None = None, hbm_bytes: float | None = None) -> RunPlan:
+             params: float | None = None, hbm_bytes: float | None = None, sync: OuterSync | None = None) -> RunPlan:
     """Size the model for the run and find its step time.
 
     The given size, or compute-optimal (C = 6ND, D = 20N) for the compute the GPUs deliver at kernel
@@ -106,7 +130,7 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
     tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
     sizes["data"] = tokens / TOKENS_PER_PARAM
     batch = physics.batch_tokens or critical_batch_tokens(sizes["compute"])
-    first = step_on(network, sizes["compute"], batch, gpus, peak_flop_s, physics, hbm_bytes)
+    first = step_on(network, sizes["compute"], batch, gpus, peak_flop_s, physics, hbm_bytes, sync=sync)
     t_layer_s = first.latency_floor_s / max(layers(sizes["compute"]), 1.0)
     if t_layer_s > 0:
         sizes["latency"] = latency_wall_params(duration_s, t_layer_s, physics.batch_tokens)
@@ -115,15 +139,18 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
     if limited_by == "compute":
         return RunPlan(params, batch, first, limited_by)
     batch = physics.batch_tokens or critical_batch_tokens(params)
-    return RunPlan(params, batch, step_on(network, params, batch, gpus, peak_flop_s, physics, hbm_bytes), limited_by)
+    return RunPlan(params, batch, step_on(network, params, batch, gpus, peak_flop_s, physics, hbm_bytes, sync=sync),
+                   limited_by)
 
 
-def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, physics: RunPhysics) -> dict[str, float]:
+def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, physics: RunPhysics,
+                   sync: OuterSync | None = None) -> dict[str, float]:
     """The largest compute-optimal run the data, latency and inter-site bandwidth walls allow.
 
     Data wall: 6 N D with D = the effective token stock, N = D / 20. Latency wall: the model whose
     minimum-time steps (the per-layer latency floor of a plan on this network) just fit the duration
-    (Epoch App. E: T >= t_L L D / B). Network wall: gradient syncs over the WAN ring (Epoch case 6).
+    (Epoch App. E: T >= t_L L D / B). Network wall: gradient syncs over the WAN ring (Epoch case 6);
+    with DiLoCo, one outer sync of outer_bits per parameter every H steps.
     """
     tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
     probe_params = 1e12  # any size: the per-layer latency depends on the network, not on N
@@ -133,7 +160,9 @@ def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, p
     duration_s = duration_days * SECONDS_PER_DAY
     walls = {"data": data_wall_flop(tokens), "latency": latency_wall_flop(duration_s, t_layer_s, physics.batch_tokens)}
     # inter-site bandwidth (Epoch case 6): gradient syncs over the WAN ring, at Epoch's 60M-token batch
+    every = sync.inner_steps if sync else 1
+    bits = sync.outer_gradient_bytes * BITS_PER_BYTE if sync else 8
     walls["network"] = math.inf if network.sites < 2 else bandwidth_wall_flop(
-        duration_s, network.wan_bandwidth_bit_s, network.wan_hop_latency_s * network.sites,
-        physics.batch_tokens or EPOCH_BATCH_TOKENS, sites=network.sites)
+        duration_s, network.wan_bandwidth_bit_s, network.wan_hop_latency_s * network.sites / every,
+        physics.batch_tokens or EPOCH_BATCH_TOKENS, bits_per_param=bits / every, sites=network.sites)
     return walls

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s
+from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s, wan_ring_allreduce_s
 from sim.physics.compute import chinchilla_params, training_compute_flop
 
 CRITICAL_BATCH_EXPONENT = 0.36
@@ -163,6 +163,9 @@ def best_plan(
     hbm_bytes: float | None = None,
     tp_choices: tuple[int, ...] | None = None,
     pp_choices: tuple[int, ...] | None = None,
+    outer_sync_steps: int = 1,
+    outer_gradient_bytes: float | None = None,
+    outer_overlap: bool = False,
 ) -> StepTime:
     """The fastest plan for one training step of a dense transformer, from a small grid: tp in powers
     of 2 up to the NVLink domain, pp in powers of 2 up to the layer count, microbatches m in powers
@@ -188,7 +191,12 @@ def best_plan(
     dp x m <= B / sequence_tokens; GPUs the batch cannot feed stay idle, and MFU counts all `gpus`.
     GPUs split evenly across `sites`; model-parallel groups stay inside a site; `pods` is pods per
     site (fabric hop count). `tp_choices` / `pp_choices` replace the powers of 2 tried (a fixed plan:
-    one each). With `hbm_bytes`, plans whose model state does not fit are skipped;
+    one each). Across sites, `outer_sync_steps` H > 1 is DiLoCo (Douillard et al. 2023): each site's
+    replicas all-reduce every step inside the site, and the sites exchange outer gradients of
+    `outer_gradient_bytes` per parameter (default gradient_bytes; streaming DiLoCo quantizes them,
+    Douillard et al. 2025) over the WAN once every H steps, its cost spread over them; with
+    `outer_overlap` the exchange runs behind the next H steps' compute and only what exceeds it is
+    exposed. With `hbm_bytes`, plans whose model state does not fit are skipped;
     if none fits, the result has tp = pp = dp = 0, step_time_s = inf and mfu = 0.
     """
     if gpus < 1 or sites < 1 or gpus < sites:
@@ -204,6 +212,9 @@ def best_plan(
         wan_latency_s=wan_latency_s, wan_bytes_s=wan_bytes_s, activation_bytes=activation_bytes,
         gradient_bytes=gradient_bytes, kernel_latency_s=kernel_latency_s, max_microbatches=max_microbatches,
         max_virtual_stages=max_virtual_stages, hbm_bytes=hbm_bytes, tp_choices=tp_choices, pp_choices=pp_choices,
+        outer_sync_steps=max(1, outer_sync_steps),
+        outer_gradient_bytes=gradient_bytes if outer_gradient_bytes is None else outer_gradient_bytes,
+        outer_overlap=outer_overlap,
     )
     # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
     best = _INFEASIBLE
@@ -253,6 +264,9 @@ class _Search:
     hbm_bytes: float | None
     tp_choices: tuple[int, ...] | None = None
     pp_choices: tuple[int, ...] | None = None
+    outer_sync_steps: int = 1  # H: 1 is synchronous training, more is DiLoCo
+    outer_gradient_bytes: float = 2.0
+    outer_overlap: bool = False
 
 
 class _Plan(NamedTuple):
@@ -335,10 +349,18 @@ def _gradient_allreduce_s(s: _Search, tp: int, pp: int, dp_site: int) -> float:
     dp_site replicas, then across sites; a GPU's gradients are N/(tp pp) x gradient_bytes, and the
     site's WAN link carries all tp x pp shards' gradients."""
     mp = tp * pp
-    return hierarchical_allreduce_s(
+    h = hierarchical_allreduce_s(
         s.params / mp * s.gradient_bytes, dp_site, max(1, s.nvlink_domain // tp), s.nvlink_bytes_s,
         s.fabric_bytes_s_per_gpu, s.fabric_alpha_s, s.wan_latency_s, s.wan_bytes_s / mp, s.sites,
-    ).total_s
+    )
+    if s.outer_sync_steps <= 1 or s.sites < 2:
+        return h.total_s
+    # DiLoCo: the sites' exchange of outer gradients (the same ring, quantized bytes) once every H steps
+    wan = wan_ring_allreduce_s(s.params / mp * s.outer_gradient_bytes, s.sites, s.wan_latency_s, s.wan_bytes_s / mp)
+    per_step = wan / s.outer_sync_steps
+    if s.outer_overlap:  # behind the next H steps' compute (a step is at least work / (GPUs x FLOP/s))
+        per_step = max(0.0, per_step - s.work_flop / (s.gpus * s.flop_s_gpu))
+    return h.total_s - h.wan_allreduce_s + per_step
 
 
 def _plan_costs(s: _Search, tp: int, pp: int, m: int, dp: int, tp_latency_s: float, t_dp: float,

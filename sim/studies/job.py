@@ -27,9 +27,9 @@ from sim.network.spans import run_network
 from sim.network.topology import FabricSpec, Topology, load_topology
 from sim.physics.fabric import Fabric, Network
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
-from sim.physics.sizing import step_on
+from sim.physics.sizing import outer_sync_of, step_on
 from sim.physics.step_time import HBM_SHARE_FOR_MODEL_STATE, critical_batch_tokens, model_state_bytes
-from sim.physics.units import SECONDS_PER_DAY
+from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.world.streams import RandomStreams
 
 GOODPUT_ITERATIONS = 4  # wall time <-> goodput: converges in two or three
@@ -99,9 +99,10 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
             raise job_error(source, ("plan",), f"tp x pp x dp = {gpus:,} GPUs, more than the job's {job.gpus:,}")
     training = job.training
     physics = SimpleNamespace(kernel_efficiency=training.kernel_efficiency, sequence_tokens=job.sequence_tokens)
+    sync = outer_sync_of(job.sync)
     step = step_on(network, params, batch, gpus, peak, physics, hbm_bytes,
                    tp_choices=(job.plan.tp,) if job.plan.tp else None,
-                   pp_choices=(job.plan.pp,) if job.plan.pp else None)
+                   pp_choices=(job.plan.pp,) if job.plan.pp else None, sync=sync)
     if step.tp == 0:
         fixed = bool(job.plan.tp or job.plan.pp)
         what = "the fixed plan does not fit" if fixed else "no parallel plan fits"
@@ -121,6 +122,7 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
         goodput = outcome.useful_s / wall_s if wall_s > 0 else 1.0
         wall_s = useful_s / max(goodput, 1e-9)
     goodput = outcome.useful_s / wall_s if wall_s > 0 else 1.0
+    token_efficiency = sync.token_efficiency if sync else 1.0
     checkpoints_s = wall_s - outcome.useful_s - outcome.lost_s
     step_s = step.step_time_s
     return {
@@ -128,6 +130,12 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
         "params": params, "tokens": tokens, "tokens_per_param": tokens / params,
         "batch_tokens": batch, "precision": job.precision,
         "peak_flop_s": peak, "mfu": mfu, "goodput": goodput, "step_time_s": step_s,
+        "sync": "synchronous" if sync is None else {"diloco": {"inner_steps": sync.inner_steps,
+                                                               "outer_bits": sync.outer_gradient_bytes * BITS_PER_BYTE,
+                                                               "overlap": sync.overlap,
+                                                               "token_efficiency": sync.token_efficiency}},
+        "token_efficiency": token_efficiency,
+        "effective_mfu_goodput": mfu * goodput * token_efficiency,
         "days": wall_s / SECONDS_PER_DAY, "flop": flop, "interruptions": outcome.interruptions,
         "plan": {"tp": step.tp, "pp": step.pp, "dp": step.dp, "cp": 1, "ep": 1,
                  "microbatch": step.microbatches, "virtual_stages": step.virtual_stages},

@@ -18,7 +18,7 @@ from sim.config.schema import Frontier, Scenario
 from sim.network.topology import Topology
 from sim.physics.frontier import CONSTRAINTS, lab_frontier
 from sim.network.spans import run_network
-from sim.physics.sizing import frontier_walls
+from sim.physics.sizing import frontier_walls, outer_sync_of
 from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.world.allocator import Allocator
 from sim.world.component import Component, Row
@@ -238,5 +238,7 @@ def lab_walls(s: Scenario, products: Products, topology: Topology | None,
     for lab in s.labs:
         nodes = list(dict.fromkeys(site_node[n] for n, site in s.sites.items() if site.lab == lab))
         if nodes and topology.connected(nodes):
-            walls[lab] = frontier_walls(run_network(topology, nodes), best_peak, s.frontier.duration_days, s.training)
+            sync = outer_sync_of(s.run_policy.sync) if s.run_policy is not None else None
+            walls[lab] = frontier_walls(run_network(topology, nodes), best_peak, s.frontier.duration_days, s.training,
+                                        sync)
     return walls

@@ -136,7 +136,7 @@ class RunPolicy(Component):
                 name=self._name(lab.name), lab=lab.name, sites=[s.name for s in sites],
                 start=to_date(env.now, self.start_date), start_when_h100e_installed=None,
                 duration_days=run_duration_days(spec, years), utilization=spec.utilization, gpu_share=spec.gpu_share,
-                precision=spec.precision, gpu_type=None, model_params=None,
+                precision=spec.precision, gpu_type=None, model_params=None, sync=spec.sync,
             )
             process = self.training.launch(run, self.streams.policy_run(self.lab_index[lab.name], number))
             self.running[lab.name] = run.name

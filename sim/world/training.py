@@ -23,7 +23,7 @@ from sim.physics.hardware import gpus_within_power
 from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
 from sim.physics.costs import amortized_hardware_usd, energy_mwh, facility_mw
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
-from sim.physics.sizing import plan_run, step_on
+from sim.physics.sizing import outer_sync_of, plan_run, step_on
 from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
 from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
@@ -279,11 +279,14 @@ class TrainingRuns(Component):
         """
         gpus, peak, flop_cap = record.gpus, record.peak_flop_s, math.inf
         mfu = run.utilization
+        sync, nodes = None, []
         if self.topology is not None and self.physics is not None:
             physics = self.physics
             nodes = list(dict.fromkeys(self.site_node[name] for name, n in taken if n > 0))
             network = run_network(self.topology, nodes)
-            plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record))
+            sync = outer_sync_of(run.sync)
+            plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record),
+                            sync if len(nodes) > 1 else None)
             step = plan.step
             mfu = step.mfu if mfu is None else mfu
             record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
@@ -303,6 +306,8 @@ class TrainingRuns(Component):
                 mfu = self._through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days)
         record.mfu = mfu
         record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
+        if sync is not None and len(nodes) > 1:  # compute-equivalent: DiLoCo's tokens against synchronous ones
+            record.flop *= sync.token_efficiency
         if days < run.duration_days and record.binding_constraint in ("chips", "power", "construction"):
             record.binding_constraint = "duration"
 
