@@ -36,6 +36,7 @@ import simpy
 from pydantic import BaseModel
 
 from sim.config.loading import load_scenario
+from sim.physics.sizing import step_on_cache_clear
 from sim.config.references import check_references
 from sim.config.schema import Scenario
 from sim.outputs.tables import build_result
@@ -55,8 +56,10 @@ def timed_run(scenario: Scenario) -> dict[str, float]:
 
     The previous run's garbage is collected first: a SimPy world is cyclic (processes, events and
     the environment refer to one another), so otherwise a full collection triggered inside this run
-    would charge it for walking the last (maybe 10x larger) world.
+    would charge it for walking the last (maybe 10x larger) world. The plan-search cache is cleared
+    too, so each run pays for its own plans (a sweep's replications reuse them; bench_sweep.py).
     """
+    step_on_cache_clear()
     gc.collect()
     t0 = time.perf_counter()
     world = build_world(scenario, seed=0)

@@ -147,3 +147,15 @@ def test_a_refresh_never_replaces_gpus_younger_than_the_minimum_age():
     room, evicted = refresh.make_room(fleet, mw, 1, 100, now=900.0)  # the day-500 cohort has come of age
     assert evicted == 10
     assert refresh.replaceable_mw(fleet, [1], 900.0) == 0.0 and not math.isnan(room)
+
+
+def test_models_are_sized_at_the_efficiency_runs_achieve(baseline_result):
+    """A compute-bound run trains a compute-optimal model for the compute it achieves (MFU x goodput,
+    not kernel efficiency): ~20 tokens per parameter (Hoffmann et al. 2022), within the rounding of the
+    fixed point and the expected-against-sampled goodput."""
+    runs = baseline_result.runs
+    done = runs[(runs["status"] == "completed") & runs["binding_constraint"].isin(["chips", "power", "network"])
+                & (runs["gpus"] > 100_000)]
+    assert len(done) >= 5
+    tokens_per_param = done["flop"] / (6 * done["params"] ** 2)
+    assert tokens_per_param.between(15, 25).all(), tokens_per_param.tolist()

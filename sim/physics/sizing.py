@@ -9,6 +9,7 @@ collectives in sim.physics.collectives.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -93,12 +94,28 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
             pp_choices: tuple[int, ...] | None = None, sync: "OuterSync | None" = None) -> StepTime:
     """Step time of a model on `gpus` GPUs spread evenly over the network's sites: `best_plan`
     (Megatron-LM 3D parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
-    network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits."""
+    network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits.
+    Cached: a sweep's replications and a compare's topologies ask for the same plans again."""
+    hbm = hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None
+    return _step_on(network, params, batch_tokens, gpus, peak_flop_s, physics.kernel_efficiency,
+                    physics.sequence_tokens, hbm, tp_choices, pp_choices, sync)
+
+
+def step_on_cache_clear() -> None:
+    """Forget the cached plans (benchmarks measure one run's own cost)."""
+    _step_on.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
+def _step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
+             kernel_efficiency: float, sequence_tokens: float, hbm_bytes: float | None,
+             tp_choices: tuple[int, ...] | None, pp_choices: tuple[int, ...] | None,
+             sync: "OuterSync | None") -> StepTime:
     f = network.fabric
     per_site = max(gpus // network.sites, 1)
     return best_plan(
         params, batch_tokens, gpus, peak_flop_s,
-        kernel_efficiency=physics.kernel_efficiency,
+        kernel_efficiency=kernel_efficiency,
         nvlink_domain=f.nvlink_domain_gpus,
         nvlink_bytes_s=f.nvlink_bandwidth_bytes_s / 2,  # NVIDIA quotes both directions together
         fabric_bytes_s_per_gpu=f.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,  # oversubscription above pods not charged yet
@@ -107,8 +124,8 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
         sites=network.sites,
         wan_latency_s=network.wan_hop_latency_s,
         wan_bytes_s=network.wan_bandwidth_bit_s / BITS_PER_BYTE,
-        sequence_tokens=physics.sequence_tokens,
-        hbm_bytes=hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None,
+        sequence_tokens=sequence_tokens,
+        hbm_bytes=hbm_bytes,
         tp_choices=tp_choices, pp_choices=pp_choices,
         outer_sync_steps=sync.inner_steps if sync else 1,
         outer_gradient_bytes=sync.outer_gradient_bytes if sync else None,
@@ -116,21 +133,41 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
     )
 
 
+SIZING_ITERATIONS = 3  # model size <-> achieved MFU: the fixed point moves by a few percent after two
+
+
 def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: RunPhysics,
-             params: float | None = None, hbm_bytes: float | None = None, sync: OuterSync | None = None) -> RunPlan:
+             params: float | None = None, hbm_bytes: float | None = None, sync: OuterSync | None = None,
+             goodput: float = 1.0) -> RunPlan:
     """Size the model for the run and find its step time.
 
-    The given size, or compute-optimal (C = 6ND, D = 20N) for the compute the GPUs deliver at kernel
-    efficiency; capped by the data wall (D <= token stock x epochs x quality) and the latency wall
-    (the tokens a minimum-time step sequence can process in the duration, Epoch App. E).
+    The given size, or compute-optimal (C = 6ND, D = 20N, Hoffmann et al. 2022) for the compute the
+    run achieves: GPUs x peak x MFU x `goodput` (the expected share of time making progress) x
+    duration, where MFU depends on the model's size; found as a fixed point from the size at kernel
+    efficiency. Capped by the data wall (D <= token stock x epochs x quality; a smaller model may then
+    be over-trained) and the latency wall (the tokens a minimum-time step sequence can process in the
+    duration, Epoch App. E).
     """
     duration_s = duration_days * SECONDS_PER_DAY
-    compute = gpus * peak_flop_s * physics.kernel_efficiency * duration_s
-    sizes = {"compute": params if params is not None else chinchilla_params(compute)}
+
+    def timed(n: float) -> tuple[float, StepTime]:
+        batch_n = physics.batch_tokens or critical_batch_tokens(n)
+        return batch_n, step_on(network, n, batch_n, gpus, peak_flop_s, physics, hbm_bytes, sync=sync)
+
+    if params is not None:
+        size = params
+        batch, first = timed(size)
+    else:
+        size = chinchilla_params(gpus * peak_flop_s * physics.kernel_efficiency * duration_s)
+        batch, first = timed(size)
+        for _ in range(SIZING_ITERATIONS):
+            if first.mfu <= 0:
+                break
+            size = chinchilla_params(gpus * peak_flop_s * first.mfu * goodput * duration_s)
+            batch, first = timed(size)
+    sizes = {"compute": size}
     tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
     sizes["data"] = tokens / TOKENS_PER_PARAM
-    batch = physics.batch_tokens or critical_batch_tokens(sizes["compute"])
-    first = step_on(network, sizes["compute"], batch, gpus, peak_flop_s, physics, hbm_bytes, sync=sync)
     t_layer_s = first.latency_floor_s / max(layers(sizes["compute"]), 1.0)
     if t_layer_s > 0:
         sizes["latency"] = latency_wall_params(duration_s, t_layer_s, physics.batch_tokens)
@@ -138,9 +175,8 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
     params = sizes[limited_by]
     if limited_by == "compute":
         return RunPlan(params, batch, first, limited_by)
-    batch = physics.batch_tokens or critical_batch_tokens(params)
-    return RunPlan(params, batch, step_on(network, params, batch, gpus, peak_flop_s, physics, hbm_bytes, sync=sync),
-                   limited_by)
+    batch, step = timed(params)
+    return RunPlan(params, batch, step, limited_by)
 
 
 def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, physics: RunPhysics,

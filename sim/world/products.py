@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.config.schedule import to_day
 from sim.config.schema import Scenario
@@ -25,7 +25,7 @@ class Products:
     available_day: list[float]  # first simulated day the type is on sale
     newest_first: list[int]  # product indices, latest `available_from` first
     family: list[str]  # gpu, tpu, trainium or other: which labs buy it
-    hbm_bytes: list[float]  # HBM capacity per GPU (inf where the type gives none: memory not checked)
+    hbm_bytes: list[float] = field(default_factory=list)  # HBM per GPU (inf where the type gives none: not checked)
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":

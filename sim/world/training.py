@@ -22,7 +22,8 @@ from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
 from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
 from sim.physics.costs import amortized_hardware_usd, energy_mwh, facility_mw
-from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
+from sim.physics.reliability import (daly_interval_s, expected_outcome, failure_rate_per_gpu_day, job_mttf_s,
+                                     simulate_failures)
 from sim.physics.sizing import outer_sync_of, plan_run, step_on
 from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
@@ -285,15 +286,18 @@ class TrainingRuns(Component):
             nodes = list(dict.fromkeys(self.site_node[name] for name, n in taken if n > 0))
             network = run_network(self.topology, nodes)
             sync = outer_sync_of(run.sync)
+            mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
+            interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
+            expected = expected_outcome(days * SECONDS_PER_DAY, mttf_s, interval_s, physics.checkpoint_write_s,
+                                        physics.restart_s) if days > 0 else None
             plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record),
-                            sync if len(nodes) > 1 else None)
+                            sync if len(nodes) > 1 else None,
+                            goodput=expected.useful_s / (days * SECONDS_PER_DAY) if expected else 1.0)
             step = plan.step
             mfu = step.mfu if mfu is None else mfu
             record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
             if plan.limited_by != "compute":
                 flop_cap = compute_optimal_flop(plan.params)  # C = 6 N D at D = 20 N (Epoch App. E)
-            mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
-            interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
             outcome = simulate_failures(self.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
                                         physics.checkpoint_write_s, physics.restart_s)
             record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
@@ -314,6 +318,8 @@ class TrainingRuns(Component):
 
     def _hbm_bytes(self, record: RunRecord) -> float:
         """HBM per GPU of the run's pooled products: the smallest, which every model shard must fit."""
+        if not self.products.hbm_bytes:
+            return math.inf
         index = {name: i for i, name in enumerate(self.products.names)}
         return min(self.products.hbm_bytes[index[name]] for name in record.gpu_types.split(";"))
 
