@@ -60,8 +60,3 @@ def firm_mw_year_cost_usd(capex_usd_per_mw: float, lease_usd_per_mw_year: float,
     MW divided by the firm fraction), any lease, and the energy of a load running at `load_factor`
     (the levelized-cost arithmetic of Lazard's LCOE analysis, per MW-year rather than per MWh)."""
     return (capex_usd_per_mw * crf + lease_usd_per_mw_year) / firm_fraction + energy_usd_per_mwh * HOURS_PER_YEAR * load_factor
-
-
-def growth_per_year(first_value: float, last_value: float, years: float) -> float:
-    """Compound growth per year between two values `years` apart."""
-    return (last_value / first_value) ** (1.0 / years)

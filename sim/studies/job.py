@@ -18,8 +18,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
+import pydantic
 
-from sim.config.errors import ScenarioError, show
+from sim.config.errors import ScenarioError, from_pydantic, show
 from sim.config.job import Job, job_error, known
 from sim.config.yaml_io import is_regular_file
 from sim.data import read_table
@@ -64,8 +65,7 @@ def job_network(job: Job, source: Path, topology: str | None = None) -> Network:
     if topology is None and job.fabric is not None:
         try:
             spec = FabricSpec.model_validate(job.fabric)
-        except Exception as exc:  # pydantic.ValidationError: name the key
-            from sim.config.errors import from_pydantic
+        except pydantic.ValidationError as exc:  # name the key inside `fabric`
             err = from_pydantic(exc, lambda loc: str(source))
             raise ScenarioError(str(source), f"fabric.{err.key_path}", err.problem) from None
         return Network(Fabric(name="fabric", **spec.model_dump()), 1, 0.0, math.inf)

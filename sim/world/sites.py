@@ -55,10 +55,6 @@ class Site(Component):
     def facility_mw_planned(self) -> float:
         return sum(mw for _, mw in self.facility_plan)
 
-    @property
-    def first_hall_day(self) -> float | None:
-        return min(self.hall_done.values()) if self.hall_done else None
-
     def plan_halls(self, first_day: float, facility_mw: float, phases: int = 1, interval_days: float = 0.0) -> int:
         """Plan `phases` equal halls of `facility_mw` in all, the first on `first_day` (a campus grows
         by a project's halls); returns the plan index of the first."""
