@@ -71,6 +71,7 @@ def test_sim_compare_job_times_one_job_on_each_topology(tmp_path):
     (["tokens=null"], "(top)", "give exactly one of tokens or flop"),
     (["gpus=0"], "gpus", "greater than or equal to 1"),
     (["sync=diloco"], "sync", "synchronous"),
+    (["topology=nowhere", "fabric=null"], "topology", "no such file or shipped topology"),
 ])
 def test_a_bad_job_is_refused_in_one_line_and_nothing_is_written(tmp_path, overrides, where, problem):
     args = ["job", str(LLAMA), "--out", str(tmp_path / "out")]

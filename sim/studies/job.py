@@ -55,9 +55,16 @@ def _gpu(job: Job, source: Path) -> tuple[float, float | None]:
 
 
 def _topology(job: Job, source: Path, topology: str | None = None) -> Topology:
+    """The job's topology: a file next to the job file, else a shipped name; a missing one is the job
+    file's fault (`topology`), a fault inside a topology file that file's."""
     ref = topology or job.topology
     local = source.parent / ref
-    return load_topology(str(local) if is_regular_file(local) else ref)
+    try:
+        return load_topology(str(local) if is_regular_file(local) else ref)
+    except ScenarioError as exc:
+        if exc.key_path != "(file)" or topology is not None:
+            raise
+        raise job_error(source, ("topology",), exc.problem) from None
 
 
 def job_network(job: Job, source: Path, topology: str | None = None) -> Network:
