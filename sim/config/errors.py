@@ -232,3 +232,8 @@ def _float_text(x: float) -> str:
 
 
 _show = show  # the name used before
+
+
+def known_names(names) -> str:
+    """'(known: a, b)' for an error message naming an unknown choice, or '(none defined)'."""
+    return f"(known: {', '.join(sorted(names))})" if names else "(none defined)"

@@ -126,7 +126,3 @@ def job_error(path: str | Path, key: tuple, problem: str) -> ScenarioError:
     """A problem found after validation (an unknown GPU type, a topology site), in the same form."""
     return ScenarioError(str(path), format_path(key), problem)
 
-
-def known(names) -> str:
-    return f"(known: {', '.join(sorted(names))})" if names else "(none)"
-

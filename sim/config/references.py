@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from sim.config.disruption_checks import check_disruptions
-from sim.config.errors import show, show_number
+from sim.config.errors import known_names, show, show_number
 from sim.config.limits import MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_QUANTITY
 from sim.config.plants import facility_mw_built, firm_mw_online
 from sim.config.schedule import DAYS_PER_YEAR, to_day
@@ -90,15 +90,15 @@ def _check_power_and_money(s: Scenario) -> tuple[tuple, str] | None:
     """Regions, power equipment and plant types named where they are used; procurement that can run."""
     for name, site in s.sites.items():
         if site.region is not None and site.region not in s.regions:
-            return ("sites", name, "region"), f"unknown region {show(site.region)} {_known(s.regions)}"
+            return ("sites", name, "region"), f"unknown region {show(site.region)} {known_names(s.regions)}"
     for type_name, pt in s.plant_types.items():
         for i, region in enumerate(pt.regions or []):
             if region not in s.regions:
-                return ("plant_types", type_name, "regions", i), f"unknown region {show(region)} {_known(s.regions)}"
+                return ("plant_types", type_name, "regions", i), f"unknown region {show(region)} {known_names(s.regions)}"
         for equipment in pt.equipment:
             if equipment not in s.power_equipment:
                 return (("plant_types", type_name, "equipment", equipment),
-                        f"unknown power equipment {show(equipment)} {_known(s.power_equipment)}")
+                        f"unknown power equipment {show(equipment)} {known_names(s.power_equipment)}")
     for lab_name, lab in s.labs.items():
         spec = lab.procurement
         if spec is None:
@@ -106,18 +106,13 @@ def _check_power_and_money(s: Scenario) -> tuple[tuple, str] | None:
         at = ("labs", lab_name, "procurement")
         for campus_name, campus in spec.campuses.items():
             if campus.region not in s.regions:
-                return at + ("campuses", campus_name, "region"), f"unknown region {show(campus.region)} {_known(s.regions)}"
+                return at + ("campuses", campus_name, "region"), f"unknown region {show(campus.region)} {known_names(s.regions)}"
         for i, type_name in enumerate(spec.plant_types):
             if type_name not in s.plant_types:
-                return at + ("plant_types", i), f"unknown plant type {show(type_name)} {_known(s.plant_types)}"
+                return at + ("plant_types", i), f"unknown plant type {show(type_name)} {known_names(s.plant_types)}"
         if s.costs is None:
             return at, "needs `costs` (the policy compares power options by cost)"
     return None
-
-
-def _known(names) -> str:
-    """'(known: a, b)' for an error message, or '(none defined)'."""
-    return f"(known: {', '.join(sorted(names))})" if names else "(none defined)"
 
 
 def _check_growth(s: Scenario) -> tuple[tuple, str] | None:

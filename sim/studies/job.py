@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import pydantic
 
-from sim.config.errors import ScenarioError, from_pydantic, show
-from sim.config.job import Job, job_error, known
+from sim.config.errors import ScenarioError, from_pydantic, known_names, show
+from sim.config.job import Job, job_error
 from sim.config.yaml_io import is_regular_file
 from sim.data import read_table
 from sim.network.spans import run_network
@@ -45,7 +45,7 @@ def _gpu(job: Job, source: Path) -> tuple[float, float | None]:
         rows = {row["name"]: row for row in read_table("hardware")}
         if job.gpu_type not in rows:
             raise job_error(source, ("gpu_type",), f"unknown GPU type {show(job.gpu_type)} "
-                                                   f"{known([*rows, *job.gpu_types])}")
+                                                   f"{known_names([*rows, *job.gpu_types])}")
         row = rows[job.gpu_type]
         bf16 = float(row["bf16_dense_flop_s"])
         fp8 = float(row["fp8_dense_flop_s"]) if row["fp8_dense_flop_s"] else None
