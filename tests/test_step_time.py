@@ -60,7 +60,7 @@ def test_plan_respects_its_limits(w):
     assert r.tp & (r.tp - 1) == 0  # a power of 2
     assert 1 <= r.pp <= max(1, layers(w["params"]))
     assert r.dp >= w["sites"] and r.dp % w["sites"] == 0
-    assert r.dp * r.tp * r.pp == r.gpus_used <= gpus
+    assert r.dp * r.tp * r.pp * r.cp == r.gpus_used <= gpus
     assert 0 < r.mfu <= 0.6 + 1e-12  # at most the kernel efficiency (default 0.6), so within (0, 1]
     assert r.step_time_s >= r.latency_floor_s
     assert r.step_time_s >= r.compute_s * (1 - 1e-12)

@@ -4,11 +4,12 @@
     gpu_type: H100-SXM5        # a product of the shipped catalog (sim/data/hardware.csv), or one of gpu_types
     gpus: 16384
     topology: single_campus    # a shipped topology or a path; or `fabric:` inline for one site
-    model: {params: 4.05e11}   # dense
+    model: {params: 4.05e11}   # dense; MoE: {params: 6.71e11, active_params: 3.7e10, experts: 256, top_k: 8}
     tokens: 1.56e13            # or flop:
     sequence_tokens: 8192
     precision: bf16
-    plan: {tp: 8, pp: 16}      # optional; otherwise the best plan that fits
+    plan: {tp: 8, pp: 16}      # optional (tp, pp, cp, ep, dp); otherwise the best plan that fits
+    overlap: {tensor: 0.5}     # optional: share of each collective hidden behind compute
 
 Validated by pydantic like a scenario: a wrong key, type or value is refused before anything runs with
 one line naming the file and the key path (sim/config/errors.py).
@@ -26,6 +27,7 @@ from sim.config.limits import MAX_QUANTITY, MAX_TOKENS
 from sim.config.loading import SET_SOURCE, apply_set
 from sim.config.schema import Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, Strict, Sync
 from sim.config.yaml_io import read_yaml
+from sim.physics.step_time import DEFAULT_OVERLAP, moe_split
 
 Count = Annotated[int, Field(ge=1, le=int(MAX_QUANTITY))]
 PowerOfTwoCap = Annotated[int, Field(ge=1, le=1 << 20)]
@@ -36,21 +38,32 @@ class JobGpu(Strict):
 
     bf16_dense_flop_s: FlopS
     fp8_dense_flop_s: FlopS | None = None
+    fp4_dense_flop_s: FlopS | None = None
     hbm_gb: PositiveAmount | None = None
 
 
 class JobModel(Strict):
-    """The model: dense (`params`). Mixture-of-experts keys are refused for now with a plain reason."""
+    """The model: dense (`params`), or mixture-of-experts (`params` in all, `active_params` per token,
+    `experts`, `top_k` routed per token; Fedus et al. 2021, arXiv 2101.03961)."""
 
     params: Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
     active_params: PositiveAmount | None = None
     experts: Count | None = None
+    top_k: Count = 2  # experts per token: GShard / Mixtral route to 2 (Lepikhin et al. 2020; Jiang et al. 2024)
 
     @model_validator(mode="after")
-    def _dense_only(self) -> "JobModel":
-        if self.active_params is not None or self.experts is not None:
-            raise ValueError("mixture-of-experts models (active_params, experts) are not modelled yet: "
-                             "give a dense model's params")
+    def _moe_shape(self) -> "JobModel":
+        if (self.active_params is None) != (self.experts is None):
+            raise ValueError("a mixture-of-experts model needs both active_params and experts")
+        if self.active_params is not None:
+            if self.active_params > self.params:
+                raise ValueError(f"active_params ({self.active_params:.3g}) exceeds params ({self.params:.3g})")
+            if self.experts <= self.top_k:
+                raise ValueError(f"experts ({self.experts}) must be more than top_k ({self.top_k})")
+            try:
+                moe_split(self.params, self.active_params, self.experts, self.top_k)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -60,8 +73,18 @@ class JobPlan(Strict):
     tp: PowerOfTwoCap | None = None
     pp: PowerOfTwoCap | None = None
     dp: PowerOfTwoCap | None = None
-    cp: Literal[1] = 1  # context parallelism is not modelled yet: 1
-    ep: Literal[1] = 1  # expert parallelism: dense models only, 1
+    cp: PowerOfTwoCap | None = None  # context parallel: a sequence split over cp GPUs
+    ep: PowerOfTwoCap | None = None  # expert parallel (mixture-of-experts models)
+
+
+class JobOverlap(Strict):
+    """Share of each collective hidden behind compute (sim.physics.step_time.Overlap: defaults and sources)."""
+
+    tensor: FractionOrZero = DEFAULT_OVERLAP.tensor
+    context: FractionOrZero = DEFAULT_OVERLAP.context
+    expert: FractionOrZero = DEFAULT_OVERLAP.expert
+    pipeline: FractionOrZero = DEFAULT_OVERLAP.pipeline
+    data: FractionOrZero = DEFAULT_OVERLAP.data
 
 
 class JobTraining(Strict):
@@ -86,9 +109,10 @@ class Job(Strict):
     flop: Annotated[float, Field(gt=0, le=1e40, allow_inf_nan=False)] | None = None
     sequence_tokens: Annotated[int, Field(ge=1, le=10**9)] = 8192
     batch_tokens: PositiveAmount | None = None  # default: the critical batch for the model's size
-    precision: Literal["bf16", "fp8"] = "bf16"
+    precision: Literal["bf16", "fp8", "fp4"] = "bf16"
     sync: Sync = "synchronous"  # or {diloco: {inner_steps: 500, outer_bits: 4}}
     plan: JobPlan = JobPlan()
+    overlap: JobOverlap = JobOverlap()
     training: JobTraining = JobTraining()
 
     @model_validator(mode="after")

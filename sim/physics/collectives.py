@@ -121,7 +121,8 @@ def epoch_pairwise_allreduce_latency_s(nvlink_ranks: float, pods: float) -> floa
 
 @dataclass(frozen=True)
 class HierarchicalAllreduce:
-    """Stage times of a hierarchical all-reduce (seconds); total is their sum."""
+    """Stage times of a hierarchical all-reduce (seconds); total is their sum. The fabric stages are
+    inside a pod (full bisection bandwidth); the pod stages cross pods, above the oversubscribed tier."""
 
     nvlink_reduce_scatter_s: float
     fabric_reduce_scatter_s: float
@@ -129,6 +130,8 @@ class HierarchicalAllreduce:
     fabric_all_gather_s: float
     nvlink_all_gather_s: float
     total_s: float
+    pod_reduce_scatter_s: float = 0.0
+    pod_all_gather_s: float = 0.0
 
 
 def hierarchical_allreduce_s(
@@ -143,33 +146,69 @@ def hierarchical_allreduce_s(
     sites: int,
     *,
     nvlink_alpha_s: float = 0.6e-6,
+    ranks_per_pod: int | None = None,
+    oversubscription: float = 1.0,
 ) -> HierarchicalAllreduce:
-    """All-reduce of a message every GPU holds, across GPUs in several sites, in five stages.
+    """All-reduce of a message every rank holds, across ranks in several sites, in seven stages.
 
-    The usual two-level scheme (reduce-scatter inside each site, all-reduce of the shard across sites
-    over the WAN, all-gather inside each site), with the alpha-beta stage costs of Thakur, Rabenseifner
+    The usual multi-level scheme (reduce-scatter up the hierarchy, all-reduce of the last shard across
+    sites over the WAN, all-gather back down), with the alpha-beta stage costs of Thakur, Rabenseifner
     & Gropp (2005):
       1. ring reduce-scatter inside each NVLink domain (d ranks; nvlink_alpha_s per step, default
          Epoch's 0.6 us per NVLink rank);
-      2. reduce-scatter of the 1/d shard across the site's domains over the scale-out fabric
-         (recursive halving: ceil(log2 m) steps of fabric_alpha_s, as NCCL's trees scale in log p);
-      3. ring all-reduce of the remaining 1/G shard across the sites over the WAN: 2(S-1) steps,
-         each paying wan_latency_s (the one-way latency of a ring hop); all G GPUs of a site run
+      2. reduce-scatter of the 1/d shard across the pod's domains over the scale-out fabric
+         (recursive halving: ceil(log2 k) steps of fabric_alpha_s, as NCCL's trees scale in log p);
+      3. reduce-scatter of the 1/(d k) shard across the site's pods (`ranks_per_pod` ranks each),
+         through the tier above the pods: each GPU gets 1/`oversubscription` of its fabric bandwidth
+         there (a 1:7 tier carries a seventh of what the pods below it can send; fat tree,
+         Al-Fares et al. 2008). Only this shard crosses pods, so oversubscription costs
+         (P-1)/P x n/(d k) per GPU, not the whole message;
+      4. ring all-reduce of the remaining shard across the sites over the WAN: 2(S-1) steps,
+         each paying wan_latency_s (the one-way latency of a ring hop); all ranks of a site run
          their rings at once through the site's WAN link, so together they move 2(S-1)/S x n bytes
          through wan_bandwidth_bytes_s (the bottleneck link);
-      4-5. all-gather back through the fabric, then the NVLink domain.
-    With a list of GPUs per site the slowest (largest) site sets the intra-site stages.
+      5-7. all-gather back across pods, the pod's fabric, then the NVLink domain.
+    Without `ranks_per_pod` the whole site is one pod. With a list of ranks per site the slowest
+    (largest) site sets the intra-site stages.
     """
     counts = [gpus_per_site] * sites if isinstance(gpus_per_site, int) else list(gpus_per_site)
     if sites <= 0 or len(counts) != sites:
         raise ValueError(f"need one GPU count per site: {sites} sites, {len(counts)} counts")
     largest = max(counts)
     d = max(1, min(nvlink_domain, largest))
-    m = max(1, math.ceil(largest / d))
+    per_pod = largest if ranks_per_pod is None else max(d, min(ranks_per_pod, largest))
+    k = max(1, math.ceil(per_pod / d))  # domains per pod
+    pods = max(1, math.ceil(largest / (d * k)))
     nv_rs = reduce_scatter_s(message_bytes, d, nvlink_alpha_s, nvlink_bytes_s)
-    fab_rs = reduce_scatter_s(message_bytes / d, m, fabric_alpha_s, fabric_bytes_s_per_gpu, algorithm="halving")
+    fab_rs = reduce_scatter_s(message_bytes / d, k, fabric_alpha_s, fabric_bytes_s_per_gpu, algorithm="halving")
+    pod_rs = reduce_scatter_s(message_bytes / (d * k), pods, fabric_alpha_s,
+                              fabric_bytes_s_per_gpu / max(1.0, oversubscription), algorithm="halving")
     wan = wan_ring_allreduce_s(message_bytes, sites, wan_latency_s, wan_bandwidth_bytes_s)
-    return HierarchicalAllreduce(nv_rs, fab_rs, wan, fab_rs, nv_rs, 2 * nv_rs + 2 * fab_rs + wan)
+    return HierarchicalAllreduce(nv_rs, fab_rs, wan, fab_rs, nv_rs, 2 * nv_rs + 2 * fab_rs + 2 * pod_rs + wan,
+                                 pod_rs, pod_rs)
+
+
+def alltoall_s(message_bytes: float, ranks: int, alpha_s: float, bandwidth_bytes_s: float) -> float:
+    """Pairwise all-to-all of n bytes per rank over p ranks: T = (p-1) alpha + (p-1)/p n / beta.
+
+    Each rank keeps 1/p of its message and sends the rest, one peer per step (Thakur, Rabenseifner &
+    Gropp 2005; nccl-tests counts all-to-all bus bandwidth as (p-1)/p of the algorithm bandwidth).
+    Mixture-of-experts layers run one to send tokens to their experts and one to bring them back.
+    """
+    if ranks <= 1:
+        return 0.0
+    return (ranks - 1) * alpha_s + (ranks - 1) / ranks * message_bytes / bandwidth_bytes_s
+
+
+def spanning_bytes_s(bytes_s_per_gpu: float, span_gpus: float, pod_gpus: float, oversubscription: float) -> float:
+    """Effective per-GPU bandwidth of traffic spread evenly over a group of `span_gpus` GPUs laid out
+    contiguously: the share of peers inside the GPU's pod is reached at full fabric bandwidth, the
+    rest through the oversubscribed tier above the pods at 1/oversubscription of it (fat tree,
+    Al-Fares et al. 2008): time per byte = (inside + outside x oversubscription) / bandwidth."""
+    if span_gpus <= pod_gpus or oversubscription <= 1.0:
+        return bytes_s_per_gpu
+    outside = 1.0 - pod_gpus / span_gpus
+    return bytes_s_per_gpu / (1.0 + outside * (oversubscription - 1.0))
 
 
 def wan_ring_allreduce_s(message_bytes: float, sites: int, wan_latency_s: float, wan_bandwidth_bytes_s: float) -> float:

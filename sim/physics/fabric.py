@@ -31,3 +31,16 @@ class Network:
     sites: int
     wan_hop_latency_s: float  # mean one-way latency of a ring hop
     wan_bandwidth_bit_s: float  # bottleneck of the ring
+    # the share of a run's GPUs at each site, in ring order (None: an even split)
+    site_shares: tuple[float, ...] | None = None
+
+    def site_gpus(self, gpus: int) -> tuple[int, ...]:
+        """A run's `gpus` split over the sites by `site_shares` (largest remainders; at least one each)."""
+        shares = self.site_shares or (1.0,) * self.sites
+        total = sum(shares)
+        exact = [gpus * w / total for w in shares]
+        counts = [max(1, int(x)) for x in exact]
+        left = gpus - sum(counts)
+        for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - int(exact[i])), i))[:max(0, left)]:
+            counts[i] += 1
+        return tuple(counts)

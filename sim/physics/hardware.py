@@ -20,6 +20,9 @@ class GpuSpecs(Protocol):
     @property
     def fp8_dense_flop_s(self) -> float | None: ...  # None: no FP8 support
 
+    @property
+    def fp4_dense_flop_s(self) -> float | None: ...  # None: no FP4 support
+
 
 def gross_dies_per_wafer(die_area_mm2: float, wafer_diameter_mm: float = 300.0) -> float:
     """Candidate dies on a round wafer: pi r^2 / A - pi d / sqrt(2 A).
@@ -45,11 +48,18 @@ def good_dies_per_wafer(die_area_mm2: float, defect_density_per_cm2: float, wafe
     return gross_dies_per_wafer(die_area_mm2, wafer_diameter_mm) * poisson_yield(die_area_mm2, defect_density_per_cm2)
 
 
+PRECISIONS = ("bf16", "fp8", "fp4")
+
+
 def peak_flop_s(gpu: GpuSpecs, precision: str) -> float:
-    """Dense peak FLOP/s at a number format ("bf16" or "fp8"); FP8 falls back to BF16 where a GPU
-    has no FP8 (vendor datasheets; the shipped specs are in sim/data/hardware.csv). The one place
-    that fallback is written."""
-    if precision == "fp8" and gpu.fp8_dense_flop_s is not None:
+    """Dense peak FLOP/s at a number format ("bf16", "fp8" or "fp4"); a format the GPU lacks falls
+    back to the next wider one it has (FP4 -> FP8 -> BF16; vendor datasheets, the shipped specs are in
+    sim/data/hardware.csv: FP4 tensor cores from Blackwell on). The one place that fallback is written."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
+    if precision == "fp4" and getattr(gpu, "fp4_dense_flop_s", None) is not None:
+        return gpu.fp4_dense_flop_s
+    if precision in ("fp8", "fp4") and gpu.fp8_dense_flop_s is not None:
         return gpu.fp8_dense_flop_s
     return gpu.bf16_dense_flop_s
 

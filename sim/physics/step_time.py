@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sim.physics.collectives import epoch_allreduce_latency_s, hierarchical_allreduce_s, wan_ring_allreduce_s
+from sim.physics.collectives import (
+    all_gather_s,
+    alltoall_s,
+    epoch_allreduce_latency_s,
+    hierarchical_allreduce_s,
+    spanning_bytes_s,
+    wan_ring_allreduce_s,
+)
 from sim.physics.compute import chinchilla_params, training_compute_flop
 
 CRITICAL_BATCH_EXPONENT = 0.36
@@ -89,14 +96,54 @@ def fabric_step_latency_s(hop_latency_s: float, pods: int) -> float:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """How much of each collective's time hides behind compute (0 = all exposed, 1 = all hidden).
+
+    Defaults are Megatron-LM's as Llama 3 and Nemotron-4 trained (Narayanan et al. 2021; Dubey et al.
+    2024, arXiv 2407.21783 §3.3):
+      tensor:   0.0, the tensor-parallel all-reduces sit on the critical path of every layer (overlapping
+                them needs decomposed kernels, Wang et al. ASPLOS 2023, arXiv 2105.05720: an option);
+      context:  0.0, Llama 3's context parallelism all-gathers keys and values before attention (§3.3.2);
+      expert:   0.0, mixture-of-experts all-to-alls block the layer (DeepSeek-V3's DualPipe hides them,
+                DeepSeek-AI 2024, arXiv 2412.19437: an option);
+      pipeline: 1.0, point-to-point transfers run while the next chunk computes (interleaved 1F1B with
+                its communication overlapped, Narayanan et al. 2021 §4);
+      data:     1.0 of the last microbatch's backward pass hides the gradient reduction (bucketed
+                all-reduce as gradients become ready: Li et al., "PyTorch Distributed", VLDB 2020,
+                arXiv 2006.15704; Megatron's overlapped gradient reduce).
+    """
+
+    tensor: float = 0.0
+    context: float = 0.0
+    expert: float = 0.0
+    pipeline: float = 1.0
+    data: float = 1.0
+
+
+DEFAULT_OVERLAP = Overlap()
+
+KV_SHARE_OF_WIDTH = 1.0 / 8.0
+"""Keys and values per token as a share of the model width d: grouped-query attention with 8 KV heads
+(Ainslie et al. 2023, arXiv 2305.13245; Llama 3 70B: 8 of 64 heads, 405B: 8 of 128)."""
+
+MIN_CONTEXT_CHUNK_TOKENS = 1024
+"""Context parallelism splits a sequence into at most sequence / 1,024 chunks (assumption: shorter
+chunks leave attention kernels too small; Llama 3 ran CP 16 on 131,072-token sequences, 8,192 per GPU)."""
+
+MAX_CONTEXT_PARALLEL = 32
+
+
+@dataclass(frozen=True)
 class StepTime:
     """One training step under a parallelism plan (seconds unless named otherwise).
 
-    compute_s is the pure compute time (6 N B over the plan's GPUs at kernel efficiency);
-    exposed_comm_s is what communication adds beyond compute and pipeline bubble;
-    latency_floor_s is the layer-latency bound; step_time_s = max(compute + bubble + exposed, floor).
-    bubble_s is the pipeline's idle time; gpus_used = tp x pp x dp (the rest idle for want of batch);
-    virtual_stages is v of the interleaved schedule (1 = plain 1F1B).
+    compute_s is the pure compute time (6 N_active B over the plan's GPUs at kernel efficiency);
+    exposed_comm_s is what communication adds beyond compute and pipeline bubble, split into its
+    collectives (exposed_tensor_s, exposed_context_s, exposed_expert_s, exposed_pipeline_s,
+    exposed_data_s, exposed_wan_s); latency_floor_s is the layer-latency bound;
+    step_time_s = max(compute + bubble + exposed, floor). bubble_s is the pipeline's idle time;
+    gpus_used = tp x cp x pp x dp (the rest idle for want of batch); virtual_stages is v of the
+    interleaved schedule (1 = plain 1F1B).
     """
 
     step_time_s: float
@@ -112,23 +159,54 @@ class StepTime:
     bubble_s: float = 0.0
     gpus_used: int = 0
     virtual_stages: int = 1
+    cp: int = 1
+    ep: int = 1
+    exposed_tensor_s: float = 0.0
+    exposed_context_s: float = 0.0
+    exposed_expert_s: float = 0.0
+    exposed_pipeline_s: float = 0.0
+    exposed_data_s: float = 0.0
+    exposed_wan_s: float = 0.0
 
 
 HBM_SHARE_FOR_MODEL_STATE = 0.75  # the rest of HBM is left to activations and buffers (assumption)
 
 
-def model_state_bytes(params: float, tp: int, pp: int, dp: int) -> float:
-    """Model state per GPU: bf16 weights and gradients (4 bytes per parameter) of the GPU's 1/(tp pp)
-    shard, plus fp32 master weights and Adam moments (12 bytes per parameter) sharded over data
-    parallelism too (ZeRO-1, Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion
-    Parameter Models", SC 2020)."""
-    shard = params / (tp * pp)
-    return shard * 4.0 + shard / dp * 12.0
+def moe_split(params: float, active_params: float | None, experts: int = 1, top_k: int = 2) -> tuple[float, float]:
+    """(dense parameters, all experts' parameters) of a model: a dense model is all dense.
+
+    A mixture-of-experts model of N parameters, A active per token, E experts of which top_k route each
+    token (Shazeer et al. 2017, arXiv 1701.06538; Fedus et al. 2021, arXiv 2101.03961): each expert
+    holds e = (N - A) / (E - k), the shared part A - k e. Mixtral 8x7B (46.7B, 12.9B active, 8
+    experts, top 2): e = 5.6B, shared 1.6B (Jiang et al. 2024, arXiv 2401.04088).
+    """
+    if active_params is None or experts <= 1 or active_params >= params:
+        return params, 0.0
+    if top_k >= experts:
+        raise ValueError(f"top_k ({top_k}) must be fewer than the experts ({experts})")
+    per_expert = (params - active_params) / (experts - top_k)
+    shared = active_params - top_k * per_expert
+    if shared < 0:
+        raise ValueError(f"{active_params:.3g} active parameters cannot hold {top_k} experts of {per_expert:.3g}")
+    return shared, per_expert * experts
 
 
-def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float) -> bool:
+def model_state_bytes(params: float, tp: int, pp: int, dp: int, cp: int = 1, ep: int = 1,
+                      expert_params: float = 0.0) -> float:
+    """Model state per GPU: bf16 weights and gradients (4 bytes per parameter) of the GPU's shard, plus
+    fp32 master weights and Adam moments (12 bytes per parameter) sharded over the data- and
+    context-parallel ranks too (ZeRO-1, Rajbhandari et al., "ZeRO: Memory Optimizations Toward
+    Training Trillion Parameter Models", SC 2020; Megatron's distributed optimizer shards over DP x CP).
+    The GPU's shard is 1/(tp pp) of the shared parameters and 1/(tp pp ep) of the experts' (expert
+    parallelism places E/ep experts on each rank)."""
+    shard = (params - expert_params + expert_params / ep) / (tp * pp)
+    return shard * 4.0 + params / (tp * pp * dp * cp) * 12.0
+
+
+def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float, cp: int = 1, ep: int = 1,
+                 expert_params: float = 0.0) -> bool:
     """Model state fits in HBM_SHARE_FOR_MODEL_STATE of HBM."""
-    return model_state_bytes(params, tp, pp, dp) <= HBM_SHARE_FOR_MODEL_STATE * hbm_bytes
+    return model_state_bytes(params, tp, pp, dp, cp, ep, expert_params) <= HBM_SHARE_FOR_MODEL_STATE * hbm_bytes
 
 
 def _powers_of_two(upto: float) -> list[int]:
@@ -163,65 +241,99 @@ def best_plan(
     hbm_bytes: float | None = None,
     tp_choices: tuple[int, ...] | None = None,
     pp_choices: tuple[int, ...] | None = None,
+    cp_choices: tuple[int, ...] | None = None,
+    ep_choices: tuple[int, ...] | None = None,
     outer_sync_steps: int = 1,
     outer_gradient_bytes: float | None = None,
     outer_overlap: bool = False,
+    active_params: float | None = None,
+    experts: int = 1,
+    top_k: int = 2,
+    site_gpus: tuple[int, ...] | None = None,
+    pod_gpus: int | None = None,
+    oversubscription: float = 1.0,
+    overlap: Overlap = DEFAULT_OVERLAP,
 ) -> StepTime:
-    """The fastest plan for one training step of a dense transformer, from a small grid: tp in powers
-    of 2 up to the NVLink domain, pp in powers of 2 up to the layer count, microbatches m in powers
-    of 2 (and the most the batch allows), virtual stages v in powers of 2 up to max_virtual_stages.
+    """The fastest plan for one training step of a transformer, dense or mixture-of-experts, from a
+    small grid: tp in powers of 2 up to the NVLink domain, cp (context parallel) in powers of 2 while
+    a sequence chunk keeps MIN_CONTEXT_CHUNK_TOKENS, pp in powers of 2 up to the layer count,
+    microbatches m in powers of 2 (and the most the batch allows), ep (expert parallel, MoE only) in
+    powers of 2 up to the experts and the site's replicas, virtual stages v up to max_virtual_stages.
 
-    Per plan (Megatron-LM, Narayanan et al. 2021; alpha-beta costs from sim.physics.collectives):
-      compute  = 6 N B / (GPUs used x peak x kernel_efficiency); per stage, m microbatches;
-      TP       = 4 all-reduces of a microbatch's activations per layer (2 forward, 2 backward) on
-                 NVLink, each Epoch's all-reduce latency plus the ring's bandwidth term; exposed;
-      PP       = a chunk's activations forward and gradients back over the fabric (1/tp per GPU);
+    Ranks are laid out [TP, CP, PP, DP] from the inside out, as Llama 3 trained (Dubey et al. 2024
+    §3.3.2): tensor parallelism in the NVLink domain, data parallelism outermost; expert parallelism
+    groups ep neighbouring data-parallel replicas. Per plan (Megatron-LM, Narayanan et al. 2021;
+    alpha-beta costs from sim.physics.collectives), with t the tokens a GPU holds per microbatch,
+    B / (dp m cp):
+      compute  = 6 N_active B / (GPUs used x peak x kernel_efficiency); per stage, m microbatches;
+      TP       = 4 all-reduces of t d activation bytes per layer (2 forward, 2 backward) on NVLink,
+                 each Epoch's all-reduce latency plus the ring's bandwidth term;
+      CP       = per layer, an all-gather of the chunk's keys and values (2 t d x KV_SHARE_OF_WIDTH
+                 bytes / tp) forward and a reduce-scatter of their gradients backward, over cp ranks
+                 (NVLink while tp cp fits the domain, else the fabric; Llama 3 §3.3.2);
+      EP       = per layer, 4 all-to-alls (dispatch and combine, forward and backward) of t d top_k
+                 activation bytes / tp over ep ranks spanning ep replicas (NVLink if they fit the
+                 domain, else the fabric, oversubscribed for the share beyond a pod);
+      PP       = a chunk's activations forward and gradients back (1/tp per GPU), over NVLink when the
+                 whole pipeline fits one domain, else over the fabric;
       pipeline = interleaved 1F1B (v model chunks per GPU): max(m, pp) v + min(m, pp) - 1 chunk slots,
-                 a slot the slower of a chunk's compute + TP and its PP transfer, plus the fill's
-                 transfers; for m >= pp the bubble is (pp-1)/(v m) of compute (v = 1: plain 1F1B,
-                 (pp-1)/m);
-      DP       = hierarchical all-reduce (sim.physics.collectives) of the GPU's gradients, N/(tp pp) x
-                 gradient_bytes, across its site's replicas and then across sites; the site's WAN
-                 link carries all tp x pp shards' gradients. It overlaps the backward pass of the
-                 last microbatch (gradients are final only then); the rest is exposed;
-      floor    = chunk slots x L/(pp v) layers x t_L, t_L from `layer_latency_s` at tp
-                 (Epoch App. E); with m = pp = 1 this is Epoch's L x t_L per step.
-    step time = max(compute + bubble + exposed communication, floor); MFU = 6 N B / (gpus x peak x step).
-    A replica's microbatch holds at least one sequence of `sequence_tokens` (Llama 3: 8,192), so
-    dp x m <= B / sequence_tokens; GPUs the batch cannot feed stay idle, and MFU counts all `gpus`.
-    GPUs split evenly across `sites`; model-parallel groups stay inside a site; `pods` is pods per
-    site (fabric hop count). `tp_choices` / `pp_choices` replace the powers of 2 tried (a fixed plan:
-    one each). Across sites, `outer_sync_steps` H > 1 is DiLoCo (Douillard et al. 2023): each site's
-    replicas all-reduce every step inside the site, and the sites exchange outer gradients of
-    `outer_gradient_bytes` per parameter (default gradient_bytes; streaming DiLoCo quantizes them,
-    Douillard et al. 2025) over the WAN once every H steps, its cost spread over them; with
-    `outer_overlap` the exchange runs behind the next H steps' compute and only what exceeds it is
-    exposed. With `hbm_bytes`, plans whose model state does not fit are skipped;
-    if none fits, the result has tp = pp = dp = 0, step_time_s = inf and mfu = 0.
+                 a slot the chunk's compute + TP + CP + EP, or its PP transfer where that is slower (the
+                 part `overlap.pipeline` does not hide adds), plus the fill's transfers; for m >= pp
+                 the bubble is (pp-1)/(v m) of compute;
+      DP       = hierarchical all-reduce (sim.physics.collectives) of the GPU's gradients over its
+                 site's replicas (NVLink, pod, pods above the oversubscribed tier) and then across
+                 sites; it overlaps `overlap.data` of the last microbatch's backward pass;
+      floor    = chunk slots x L/(pp v) layers x t_L, t_L from `layer_latency_s` at tp (Epoch App. E).
+    Each collective's time counts only its part that `overlap` leaves exposed.
+    step time = max(compute + bubble + exposed communication, floor); MFU = 6 N_active B / (gpus x
+    peak x step). A replica's microbatch holds at least one sequence of `sequence_tokens` (split
+    over cp GPUs), so dp x m <= B / sequence_tokens; GPUs the batch cannot feed stay idle, and MFU
+    counts all `gpus`. `site_gpus` gives the GPUs at each site (default: `gpus` split evenly over
+    `sites`); model-parallel groups stay inside a site, and each site runs replicas in proportion
+    to its GPUs. `pod_gpus` is the full-bisection pod (default: the site over `pods`), above which
+    the fabric is `oversubscription`:1. `tp_choices`, `pp_choices`, `cp_choices`, `ep_choices`
+    replace the grid (a fixed plan: one each). Across sites, `outer_sync_steps` H > 1 is DiLoCo
+    (Douillard et al. 2023, arXiv 2311.08105): each site's replicas all-reduce every step inside the
+    site, and the sites exchange outer gradients of `outer_gradient_bytes` per parameter over the
+    WAN once every H steps, its cost spread over them; with `outer_overlap` (streaming DiLoCo,
+    Douillard et al. 2025, arXiv 2501.18512) the exchange runs behind the next H steps' compute.
+    With `hbm_bytes`, plans whose model state does not fit are skipped; if none fits, the result has
+    tp = pp = dp = 0, step_time_s = inf and mfu = 0.
     """
-    if gpus < 1 or sites < 1 or gpus < sites:
+    counts = tuple(site_gpus) if site_gpus is not None else (gpus // max(sites, 1),) * max(sites, 1)
+    if site_gpus is not None:
+        sites = len(counts)
+    if gpus < 1 or sites < 1 or gpus < sites or min(counts) < 1:
         raise ValueError(f"need at least one GPU per site: {gpus} GPUs, {sites} sites")
     if params <= 0 or batch_tokens <= 0 or peak_flop_s <= 0:
         raise ValueError("params, batch_tokens and peak_flop_s must be positive")
+    active = params if active_params is None else min(params, active_params)
+    _, expert_params = moe_split(params, active_params, experts, top_k)
+    per_site = min(counts)
     search = _Search(
         params=params, batch_tokens=batch_tokens, gpus=gpus, peak_flop_s=peak_flop_s, sites=sites,
-        per_site=gpus // sites, n_layers=layers(params), d_model=hidden_size(params),
-        work_flop=training_compute_flop(params, batch_tokens), flop_s_gpu=peak_flop_s * kernel_efficiency,
-        fabric_alpha_s=fabric_step_latency_s(hop_latency_s, pods), sequences=batch_tokens / sequence_tokens,
+        per_site=per_site, site_gpus=counts, n_layers=layers(active), d_model=hidden_size(active),
+        work_flop=training_compute_flop(active, batch_tokens), flop_s_gpu=peak_flop_s * kernel_efficiency,
+        fabric_alpha_s=fabric_step_latency_s(hop_latency_s, pods if pod_gpus is None else
+                                             -(-max(counts) // max(pod_gpus, 1))),
+        sequences=batch_tokens / sequence_tokens, sequence_tokens=sequence_tokens,
         nvlink_domain=nvlink_domain, nvlink_bytes_s=nvlink_bytes_s, fabric_bytes_s_per_gpu=fabric_bytes_s_per_gpu,
         wan_latency_s=wan_latency_s, wan_bytes_s=wan_bytes_s, activation_bytes=activation_bytes,
         gradient_bytes=gradient_bytes, kernel_latency_s=kernel_latency_s, max_microbatches=max_microbatches,
         max_virtual_stages=max_virtual_stages, hbm_bytes=hbm_bytes, tp_choices=tp_choices, pp_choices=pp_choices,
+        cp_choices=cp_choices, ep_choices=ep_choices,
         outer_sync_steps=max(1, outer_sync_steps),
         outer_gradient_bytes=gradient_bytes if outer_gradient_bytes is None else outer_gradient_bytes,
-        outer_overlap=outer_overlap,
+        outer_overlap=outer_overlap, expert_params=expert_params, experts=max(1, experts), top_k=top_k,
+        pod_gpus=max(1, pod_gpus if pod_gpus is not None else -(-max(counts) // max(pods, 1))),
+        oversubscription=max(1.0, oversubscription), overlap=overlap,
     )
     # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
     best = _INFEASIBLE
     for plan in _candidate_plans(search, lambda: best.step_time_s):
-        # busy >= max(m, pp) v chunk slots x chunk work / v + exposed DP >= compute + m x TP + exposed DP
+        # busy >= max(m, pp) v chunk slots x chunk work / v + exposed DP >= compute + m x (TP, CP, EP) + exposed DP
         # for every v, so a plan whose bound is no faster cannot win (the margin covers rounding)
-        bound = plan.compute_s + plan.microbatches * plan.tp_s + plan.dp_exposed_s
+        bound = plan.compute_s + plan.microbatches * plan.model_comm_s + plan.dp_exposed_s
         if bound * (1.0 - 1e-12) >= best.step_time_s:
             continue
         step, v, slots, busy, floor = _schedule(plan)
@@ -230,7 +342,7 @@ def best_plan(
     return best
 
 
-_INFEASIBLE = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+_INFEASIBLE = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0, cp=0, ep=0)
 """What `best_plan` returns when no plan fits in memory."""
 
 
@@ -244,13 +356,15 @@ class _Search:
     gpus: int
     peak_flop_s: float
     sites: int
-    per_site: int  # GPUs per site
-    n_layers: float  # L(N)
-    d_model: float  # width d(N)
-    work_flop: float  # 6 N B
+    per_site: int  # GPUs at the smallest site: model-parallel groups must fit it
+    site_gpus: tuple[int, ...]  # GPUs at each site
+    n_layers: float  # L(N_active)
+    d_model: float  # width d(N_active)
+    work_flop: float  # 6 N_active B
     flop_s_gpu: float  # peak x kernel efficiency
     fabric_alpha_s: float  # latency of one collective step over the fabric
     sequences: float  # sequences in the batch, B / sequence_tokens
+    sequence_tokens: float
     nvlink_domain: int
     nvlink_bytes_s: float
     fabric_bytes_s_per_gpu: float
@@ -264,34 +378,54 @@ class _Search:
     hbm_bytes: float | None
     tp_choices: tuple[int, ...] | None = None
     pp_choices: tuple[int, ...] | None = None
+    cp_choices: tuple[int, ...] | None = None
+    ep_choices: tuple[int, ...] | None = None
     outer_sync_steps: int = 1  # H: 1 is synchronous training, more is DiLoCo
     outer_gradient_bytes: float = 2.0
     outer_overlap: bool = False
+    expert_params: float = 0.0  # all experts' parameters (0: dense)
+    experts: int = 1
+    top_k: int = 2
+    pod_gpus: int = 1 << 30
+    oversubscription: float = 1.0
+    overlap: Overlap = DEFAULT_OVERLAP
 
 
 class _Plan(NamedTuple):
-    """A candidate (tp, pp, m) that fits in memory, with the cost of each part of its step
-    (seconds); these do not depend on v, the virtual stages tried for it."""
+    """A candidate (tp, cp, pp, m, ep) that fits in memory, with the cost of each part of its step
+    (seconds, exposed parts only); these do not depend on v, the virtual stages tried for it."""
 
     tp: int
     pp: int
     microbatches: int
     dp: int
     gpus_used: int
-    compute_s: float  # the step's compute on the GPUs used, 6 N B / (used x peak x efficiency)
+    compute_s: float  # the step's compute on the GPUs used, 6 N_active B / (used x peak x efficiency)
     microbatch_compute_s: float  # one microbatch's compute through a stage (all its v chunks)
-    tp_s: float  # one microbatch's tensor-parallel all-reduces through a stage
+    tp_s: float  # one microbatch's exposed tensor-parallel all-reduces through a stage
     pp_s: float  # a chunk's activations forward and gradients back over the fabric
     dp_exposed_s: float  # the gradient all-reduce beyond what the last backward hides
     layer_floor_s: float  # L x t_L at this tp
     virtual_stage_options: list[int]
+    cp: int = 1
+    ep: int = 1
+    cp_s: float = 0.0  # one microbatch's exposed context-parallel all-gathers through a stage
+    ep_s: float = 0.0  # one microbatch's exposed expert all-to-alls through a stage
+    dp_wan_share: float = 0.0  # the WAN's share of the gradient all-reduce
+    pipeline_overlap: float = 1.0
+
+    @property
+    def model_comm_s(self) -> float:
+        """Exposed tensor, context and expert communication of one microbatch through a stage."""
+        return self.tp_s + self.cp_s + self.ep_s
 
 
 def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math.inf) -> Iterator[_Plan]:
-    """The grid of plans in search order (tp, then pp, then m; powers of 2), each with its costs.
+    """The grid of plans in search order (tp, cp, pp, m, ep; powers of 2), each with its costs.
 
-    tp up to the NVLink domain (and the site), pp up to the layer count (and the site / tp); for
-    each, the microbatch counts of `_microbatch_options` and the virtual stages of
+    tp up to the NVLink domain (and the site), cp while chunks keep MIN_CONTEXT_CHUNK_TOKENS, pp up
+    to the layer count (and the site / tp cp); for each, the microbatch counts of
+    `_microbatch_options`, the expert-parallel degrees of `_expert_options` and the virtual stages of
     `_virtual_stage_options`. Plans whose model state does not fit in HBM are left out, and so are
     plans that cannot beat `best_step_s()`: a step is never shorter than its compute (busy time
     >= m v chunks of compute / v), so a plan whose compute alone is no faster cannot win (the
@@ -300,35 +434,75 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
     for tp in s.tp_choices or _powers_of_two(min(s.nvlink_domain, s.per_site)):
         tp_latency = tensor_parallel_allreduce_latency_s(tp)
         layer_floor = s.n_layers * layer_latency_s(tp_latency, s.kernel_latency_s)
-        for pp in s.pp_choices or _powers_of_two(min(s.n_layers, s.per_site // tp)):
-            if tp * pp > s.per_site:  # a fixed plan larger than a site
-                continue
-            v_options = _virtual_stage_options(s, pp)
-            t_dp, dp_site_done = 0.0, -1
-            for m in _microbatch_options(s, tp, pp):
-                dp_site = _replicas_per_site(s, tp * pp, m)
-                dp = dp_site * s.sites
-                if s.hbm_bytes is not None and not _fits_memory(s.params, tp, pp, dp, s.hbm_bytes):
+        cp_max = min(MAX_CONTEXT_PARALLEL, s.sequence_tokens / MIN_CONTEXT_CHUNK_TOKENS, s.per_site // tp)
+        for cp in s.cp_choices or _powers_of_two(max(1.0, cp_max)):
+            # every microbatch pays the bandwidth part of its TP and CP traffic in proportion to its
+            # compute (both scale with its tokens), whatever dp, m and pp: a lower bound on the step
+            comm_ratio = _model_comm_ratio(s, tp, cp)
+            for pp in s.pp_choices or _powers_of_two(min(s.n_layers, s.per_site // (tp * cp))):
+                mp = tp * cp * pp
+                if mp > s.per_site:  # a fixed plan larger than a site
                     continue
-                if s.work_flop / (dp * tp * pp * s.flop_s_gpu) * (1.0 - 1e-12) >= best_step_s():
+                most_used = min(sum(g // mp for g in s.site_gpus), max(1, math.floor(s.sequences))) * mp
+                if s.work_flop / (most_used * s.flop_s_gpu) * (1.0 + comm_ratio) * (1.0 - 1e-12) >= best_step_s():
                     continue
-                if dp_site != dp_site_done:  # the same replica count needs no new all-reduce
-                    t_dp, dp_site_done = _gradient_allreduce_s(s, tp, pp, dp_site), dp_site
-                yield _plan_costs(s, tp, pp, m, dp, tp_latency, t_dp, layer_floor, v_options)
+                v_options = _virtual_stage_options(s, pp)
+                t_dp, dp_done = (0.0, 0.0), None
+                for m in _microbatch_options(s, mp, pp):
+                    replicas = _replicas_per_site(s, mp, m)
+                    dp = sum(replicas)
+                    # busy >= slots x (chunk compute + TP + CP) / v with slots >= max(m, pp) v + min(m, pp) - 1
+                    slots_over_v = max(m, pp) + (min(m, pp) - 1) / v_options[-1]
+                    bound = s.work_flop / (dp * mp * s.flop_s_gpu) / m * slots_over_v * (1.0 + comm_ratio)
+                    if bound * (1.0 - 1e-12) >= best_step_s():
+                        continue
+                    for ep in _expert_options(s, min(replicas)):
+                        if s.hbm_bytes is not None and not _fits_memory(
+                                s.params, tp, pp, dp, s.hbm_bytes, cp, ep, s.expert_params):
+                            continue
+                        if (replicas, ep) != dp_done:  # the same replicas need no new all-reduce
+                            t_dp, dp_done = _gradient_allreduce_s(s, tp, cp, pp, ep, replicas), (replicas, ep)
+                        yield _plan_costs(s, tp, cp, pp, m, ep, dp, tp_latency, t_dp, layer_floor, v_options)
 
 
-def _microbatch_options(s: _Search, tp: int, pp: int) -> list[int]:
+def _model_comm_ratio(s: _Search, tp: int, cp: int) -> float:
+    """The bandwidth part of a microbatch's exposed TP all-reduces and CP all-gathers over its compute
+    (their latency part left out, so a lower bound): both move bytes in proportion to the tokens a GPU
+    computes on, so the ratio depends only on tp, cp and the hardware (see `_plan_costs`)."""
+    flop_per_token_gpu = 6.0 * s.work_flop / (6.0 * s.batch_tokens) / (tp * s.n_layers)  # per layer
+    ratio = 0.0
+    if tp > 1:
+        tp_bytes = 4.0 * s.d_model * s.activation_bytes * 2.0 * (tp - 1) / tp
+        ratio += tp_bytes / s.nvlink_bytes_s / (flop_per_token_gpu / s.flop_s_gpu) * (1.0 - s.overlap.tensor)
+    if cp > 1:
+        _, bw = _group_link(s, tp * cp, cp)
+        cp_bytes = 2.0 * 2.0 * s.d_model * s.activation_bytes * KV_SHARE_OF_WIDTH / tp * (cp - 1)
+        ratio += cp_bytes / bw / (flop_per_token_gpu / s.flop_s_gpu) * (1.0 - s.overlap.context)
+    return ratio
+
+
+def _microbatch_options(s: _Search, mp: int, pp: int) -> list[int]:
     """Microbatch counts to try: powers of 2 up to the most that keep every replica fed (m_full),
     and m_full itself; more would only idle replicas and lengthen the pipeline. Without a pipeline,
     one: more would only shrink the backward the DP all-reduce hides behind."""
     if pp == 1:
         return [1]
-    dp_site_max = s.per_site // (tp * pp)
-    m_full = max(1, min(s.max_microbatches, math.floor(s.sequences / (s.sites * dp_site_max))))
+    replicas_max = sum(g // mp for g in s.site_gpus)
+    m_full = max(1, min(s.max_microbatches, math.floor(s.sequences / replicas_max)))
     options = _powers_of_two(m_full)
     if options[-1] != m_full:
         options.append(m_full)
     return options
+
+
+def _expert_options(s: _Search, replicas_smallest_site: int) -> list[int]:
+    """Expert-parallel degrees to try: 1 for a dense model; powers of 2 up to the experts and the
+    smallest site's replicas (an expert group stays inside a site)."""
+    if s.expert_params <= 0:
+        return [1]
+    if s.ep_choices:
+        return [e for e in s.ep_choices if e <= max(1, replicas_smallest_site)] or [min(s.ep_choices)]
+    return _powers_of_two(min(s.experts, max(1, replicas_smallest_site)))
 
 
 def _virtual_stage_options(s: _Search, pp: int) -> list[int]:
@@ -337,48 +511,88 @@ def _virtual_stage_options(s: _Search, pp: int) -> list[int]:
     return [1] if pp == 1 else _powers_of_two(min(s.max_virtual_stages, s.n_layers / pp))
 
 
-def _replicas_per_site(s: _Search, mp: int, m: int) -> int:
-    """Data-parallel replicas per site: one sequence per replica per microbatch, at most what the
-    site's GPUs hold; a batch too small to feed one replica per site still runs one per site (on
-    part of a sequence)."""
-    return max(1, min(s.per_site // mp, math.floor(s.sequences / (m * s.sites))))
+def _replicas_per_site(s: _Search, mp: int, m: int) -> tuple[int, ...]:
+    """Data-parallel replicas at each site: one sequence per replica per microbatch, at most what each
+    site's GPUs hold; when the batch cannot feed them all, the replicas it can feed are shared out in
+    proportion to the sites' GPUs (at least one per site: a batch too small to feed one replica per
+    site still runs one per site, on part of a sequence)."""
+    room = [g // mp for g in s.site_gpus]
+    fed = math.floor(s.sequences / m)
+    total = sum(room)
+    if fed >= total:
+        return tuple(room)
+    return tuple(max(1, min(r, math.floor(fed * r / total))) for r in room)
 
 
-def _gradient_allreduce_s(s: _Search, tp: int, pp: int, dp_site: int) -> float:
-    """The step's gradient all-reduce: hierarchical (sim.physics.collectives) over the site's
-    dp_site replicas, then across sites; a GPU's gradients are N/(tp pp) x gradient_bytes, and the
-    site's WAN link carries all tp x pp shards' gradients."""
+def _gradient_allreduce_s(s: _Search, tp: int, cp: int, pp: int, ep: int,
+                          replicas: tuple[int, ...]) -> tuple[float, float]:
+    """The step's gradient all-reduce and the WAN's share of it: hierarchical (sim.physics.collectives)
+    over each site's data- and context-parallel ranks (NVLink, pod, across pods through the
+    oversubscribed tier), then across sites. A GPU's gradients are its shard of the shared parameters
+    and of its experts, x gradient_bytes (the experts' reduce over dp / ep ranks: charged as if over dp,
+    a slight overstatement). The site's WAN link carries all model-parallel shards' gradients."""
     mp = tp * pp
+    shard = (s.params - s.expert_params + s.expert_params / ep) / mp
+    ranks = [r * cp for r in replicas]  # the DP group includes the context-parallel ranks
+    per_domain = max(1, s.nvlink_domain // mp)  # [TP, CP, PP, DP]: DP neighbours in one NVLink domain
+    per_pod = max(1, s.pod_gpus // mp)
     h = hierarchical_allreduce_s(
-        s.params / mp * s.gradient_bytes, dp_site, max(1, s.nvlink_domain // tp), s.nvlink_bytes_s,
-        s.fabric_bytes_s_per_gpu, s.fabric_alpha_s, s.wan_latency_s, s.wan_bytes_s / mp, s.sites,
+        shard * s.gradient_bytes, ranks, per_domain, s.nvlink_bytes_s,
+        s.fabric_bytes_s_per_gpu, s.fabric_alpha_s, s.wan_latency_s, s.wan_bytes_s / (mp * cp), s.sites,
+        ranks_per_pod=per_pod, oversubscription=s.oversubscription,
     )
     if s.outer_sync_steps <= 1 or s.sites < 2:
-        return h.total_s
+        return h.total_s, (h.wan_allreduce_s / h.total_s if h.total_s > 0 else 0.0)
     # DiLoCo: the sites' exchange of outer gradients (the same ring, quantized bytes) once every H steps
-    wan = wan_ring_allreduce_s(s.params / mp * s.outer_gradient_bytes, s.sites, s.wan_latency_s, s.wan_bytes_s / mp)
+    wan = wan_ring_allreduce_s(shard * s.outer_gradient_bytes, s.sites, s.wan_latency_s, s.wan_bytes_s / (mp * cp))
     per_step = wan / s.outer_sync_steps
     if s.outer_overlap:  # behind the next H steps' compute (a step is at least work / (GPUs x FLOP/s))
         per_step = max(0.0, per_step - s.work_flop / (s.gpus * s.flop_s_gpu))
-    return h.total_s - h.wan_allreduce_s + per_step
+    total = h.total_s - h.wan_allreduce_s + per_step
+    return total, (per_step / total if total > 0 else 0.0)
 
 
-def _plan_costs(s: _Search, tp: int, pp: int, m: int, dp: int, tp_latency_s: float, t_dp: float,
-                layer_floor_s: float, v_options: list[int]) -> _Plan:
-    """The cost of each part of a plan's step (Megatron-LM, Narayanan et al. 2021):
-    compute 6 N B over the GPUs used; per microbatch and stage, 4 all-reduces per layer of its
-    activations on NVLink (Epoch's latency + the ring's bandwidth term); a chunk's activations
-    forward and gradients back over the fabric (1/tp per GPU); the gradient all-reduce, overlapping
-    the last microbatch's backward pass (2/3 of its compute)."""
-    used = dp * tp * pp
+def _group_link(s: _Search, group_gpus: int, ranks: int) -> tuple[float, float]:
+    """(latency per step, bytes/s per GPU) of a collective over `ranks` ranks spread over
+    `group_gpus` contiguous GPUs: NVLink inside one domain (Epoch's NVLink all-reduce latency, App. E),
+    else the fabric (its hop latency; oversubscribed for the share beyond a pod)."""
+    if group_gpus <= s.nvlink_domain:
+        return epoch_allreduce_latency_s(ranks, 1) / max(ranks - 1, 1), s.nvlink_bytes_s
+    return s.fabric_alpha_s, spanning_bytes_s(s.fabric_bytes_s_per_gpu, group_gpus, s.pod_gpus, s.oversubscription)
+
+
+def _plan_costs(s: _Search, tp: int, cp: int, pp: int, m: int, ep: int, dp: int, tp_latency_s: float,
+                t_dp: tuple[float, float], layer_floor_s: float, v_options: list[int]) -> _Plan:
+    """The cost of each part of a plan's step (Megatron-LM, Narayanan et al. 2021; see `best_plan`):
+    compute 6 N_active B over the GPUs used; per microbatch and stage, the exposed TP all-reduces,
+    CP all-gathers and EP all-to-alls of its layers; a chunk's activations forward and gradients back
+    (1/tp per GPU, NVLink or fabric); the gradient all-reduce beyond what overlaps the last microbatch's
+    backward pass (2/3 of its compute)."""
+    o = s.overlap
+    mp = tp * cp * pp
+    used = dp * mp
     compute = s.work_flop / (used * s.flop_s_gpu)
     t_c = compute / m
-    act_mb = s.batch_tokens / dp / m * s.d_model * s.activation_bytes
+    tokens = s.batch_tokens / (dp * m * cp)  # a GPU's tokens per microbatch
+    act_mb = tokens * s.d_model * s.activation_bytes
+    stage_layers = s.n_layers / pp
     tp_s_per_byte = 2.0 * (tp - 1) / tp / s.nvlink_bytes_s
-    t_tp = 4.0 * (s.n_layers / pp) * (tp_latency_s + act_mb * tp_s_per_byte) if tp > 1 else 0.0
-    t_pp = 2.0 * (s.fabric_alpha_s + act_mb / tp / s.fabric_bytes_s_per_gpu) if pp > 1 else 0.0
-    dp_exposed = max(0.0, t_dp - (2.0 / 3.0) * t_c)
-    return _Plan(tp, pp, m, dp, used, compute, t_c, t_tp, t_pp, dp_exposed, layer_floor_s, v_options)
+    t_tp = 4.0 * stage_layers * (tp_latency_s + act_mb * tp_s_per_byte) if tp > 1 else 0.0
+    t_cp = 0.0
+    if cp > 1:
+        alpha, bw = _group_link(s, tp * cp, cp)
+        kv = 2.0 * act_mb * KV_SHARE_OF_WIDTH / tp
+        t_cp = 2.0 * stage_layers * all_gather_s(kv * cp, cp, alpha, bw)
+    t_ep = 0.0
+    if ep > 1:
+        alpha, bw = _group_link(s, ep * mp, ep)
+        t_ep = 4.0 * stage_layers * alltoall_s(act_mb * s.top_k / tp, ep, alpha, bw)
+    pp_alpha, pp_bw = _group_link(s, mp, 2)  # the whole pipeline in one NVLink domain, else the fabric
+    t_pp = 2.0 * (pp_alpha + act_mb / tp / pp_bw) if pp > 1 else 0.0
+    dp_total, wan_share = t_dp
+    dp_exposed = max(0.0, dp_total - o.data * (2.0 / 3.0) * t_c)
+    return _Plan(tp, pp, m, dp, used, compute, t_c, t_tp * (1.0 - o.tensor), t_pp, dp_exposed, layer_floor_s,
+                 v_options, cp, ep, t_cp * (1.0 - o.context), t_ep * (1.0 - o.expert), wan_share, o.pipeline)
 
 
 def _schedule(p: _Plan) -> tuple[float, int, int, float, float]:
@@ -387,15 +601,16 @@ def _schedule(p: _Plan) -> tuple[float, int, int, float, float]:
 
     Each microbatch goes round the pp stages v times; with m < pp a round waits for the first
     microbatch to come back: max(m, pp) v + min(m, pp) - 1 slots, each the slower of a chunk's
-    compute + TP and its PP transfer, plus the fill's transfers and the exposed DP all-reduce.
-    The floor is slots x L/(pp v) layers x t_L (Epoch App. E); step = max(busy, floor).
+    compute + TP + CP + EP and the overlapped part of its PP transfer, plus the part not overlapped,
+    plus the fill's transfers and the exposed DP all-reduce. The floor is slots x L/(pp v) x t_L
+    (Epoch App. E); step = max(busy, floor).
     """
-    m, pp, t_pp = p.microbatches, p.pp, p.pp_s
-    chunk_work = p.microbatch_compute_s + p.tp_s
+    m, pp, t_pp, o = p.microbatches, p.pp, p.pp_s, p.pipeline_overlap
+    chunk_work = p.microbatch_compute_s + p.model_comm_s
     best = (math.inf, 0, 0, 0.0, 0.0)
     for v in p.virtual_stage_options:
         slots = max(m, pp) * v + min(m, pp) - 1
-        busy = slots * max(chunk_work / v, t_pp) + (pp - 1) * t_pp + p.dp_exposed_s
+        busy = slots * (max(chunk_work / v, o * t_pp) + (1.0 - o) * t_pp) + (pp - 1) * t_pp + p.dp_exposed_s
         floor = slots / (pp * v) * p.layer_floor_s
         step = max(busy, floor)
         if step < best[0]:
@@ -405,12 +620,19 @@ def _schedule(p: _Plan) -> tuple[float, int, int, float, float]:
 
 def _step_time(s: _Search, p: _Plan, v: int, slots: int, busy: float, floor: float, step: float) -> StepTime:
     """The StepTime of a plan at v: the bubble is the slots' compute beyond the step's compute,
-    exposed communication the busy time beyond both; MFU counts every GPU, used or not."""
+    exposed communication the busy time beyond both, split by collective; MFU counts every GPU,
+    used or not."""
     bubble = max(0.0, slots * p.microbatch_compute_s / v - p.compute_s)
     exposed = max(0.0, busy - p.compute_s - bubble)
+    per_slot = slots / v
+    tensor, context, expert = per_slot * p.tp_s, per_slot * p.cp_s, per_slot * p.ep_s
+    data, wan = p.dp_exposed_s * (1.0 - p.dp_wan_share), p.dp_exposed_s * p.dp_wan_share
+    pipeline = max(0.0, exposed - tensor - context - expert - data - wan)
     return StepTime(
         step_time_s=step, mfu=s.work_flop / (s.gpus * s.peak_flop_s * step),
         comm_fraction=exposed / step, tp=p.tp, pp=p.pp, dp=p.dp, microbatches=p.microbatches,
         exposed_comm_s=exposed, compute_s=p.compute_s, latency_floor_s=floor,
-        bubble_s=bubble, gpus_used=p.gpus_used, virtual_stages=v,
+        bubble_s=bubble, gpus_used=p.gpus_used, virtual_stages=v, cp=p.cp, ep=p.ep,
+        exposed_tensor_s=tensor, exposed_context_s=context, exposed_expert_s=expert,
+        exposed_pipeline_s=pipeline, exposed_data_s=data, exposed_wan_s=wan,
     )

@@ -27,9 +27,16 @@ from sim.data import read_table
 from sim.network.spans import run_network
 from sim.network.topology import FabricSpec, Topology, load_topology
 from sim.physics.fabric import Fabric, Network
+from sim.physics.hardware import peak_flop_s
 from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
-from sim.physics.sizing import outer_sync_of, step_on
-from sim.physics.step_time import HBM_SHARE_FOR_MODEL_STATE, critical_batch_tokens, model_state_bytes
+from sim.physics.sizing import MoeShape, outer_sync_of, step_on
+from sim.physics.step_time import (
+    HBM_SHARE_FOR_MODEL_STATE,
+    Overlap,
+    critical_batch_tokens,
+    model_state_bytes,
+    moe_split,
+)
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.world.streams import RandomStreams
 
@@ -40,18 +47,17 @@ def _gpu(job: Job, source: Path) -> tuple[float, float | None]:
     """(peak FLOP/s at the job's precision, HBM bytes or None) of the job's GPU type."""
     if job.gpu_type in job.gpu_types:
         g = job.gpu_types[job.gpu_type]
-        bf16, fp8, hbm_gb = g.bf16_dense_flop_s, g.fp8_dense_flop_s, g.hbm_gb
+        spec, hbm_gb = g, g.hbm_gb
     else:
         rows = {row["name"]: row for row in read_table("hardware")}
         if job.gpu_type not in rows:
             raise job_error(source, ("gpu_type",), f"unknown GPU type {show(job.gpu_type)} "
                                                    f"{known_names([*rows, *job.gpu_types])}")
         row = rows[job.gpu_type]
-        bf16 = float(row["bf16_dense_flop_s"])
-        fp8 = float(row["fp8_dense_flop_s"]) if row["fp8_dense_flop_s"] else None
+        spec = SimpleNamespace(**{k: float(row[k]) if row[k] else None
+                                  for k in ("bf16_dense_flop_s", "fp8_dense_flop_s", "fp4_dense_flop_s")})
         hbm_gb = float(row["hbm_gb"]) if row["hbm_gb"] else None
-    peak = fp8 if job.precision == "fp8" and fp8 is not None else bf16
-    return peak, hbm_gb * 1e9 if hbm_gb is not None else None
+    return peak_flop_s(spec, job.precision), hbm_gb * 1e9 if hbm_gb is not None else None
 
 
 def _topology(job: Job, source: Path, topology: str | None = None) -> Topology:
@@ -94,24 +100,32 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
     if job.gpus < network.sites:
         raise job_error(source, ("gpus",), f"needs at least one GPU per site ({network.sites} sites)")
     params = job.model.params
-    tokens = job.tokens if job.tokens is not None else job.flop / (6.0 * params)
-    flop = 6.0 * params * tokens
-    batch = job.batch_tokens or critical_batch_tokens(params)
+    moe = MoeShape(job.model.active_params, job.model.experts, job.model.top_k) if job.model.experts else None
+    active = moe.active_params if moe else params  # compute and structure follow the active parameters
+    tokens = job.tokens if job.tokens is not None else job.flop / (6.0 * active)
+    flop = 6.0 * active * tokens
+    batch = job.batch_tokens or critical_batch_tokens(active)
     gpus = job.gpus
-    if job.plan.dp is not None:  # a fixed plan uses exactly tp x pp x dp GPUs
-        if job.plan.tp is None or job.plan.pp is None:
+    plan = job.plan
+    if plan.ep is not None and moe is None:
+        raise job_error(source, ("plan", "ep"), "expert parallelism needs a mixture-of-experts model "
+                                                "(model.active_params and model.experts)")
+    if plan.dp is not None:  # a fixed plan uses exactly tp x cp x pp x dp GPUs
+        if plan.tp is None or plan.pp is None:
             raise job_error(source, ("plan", "dp"), "a fixed dp needs tp and pp too")
-        gpus = job.plan.tp * job.plan.pp * job.plan.dp
+        gpus = plan.tp * (plan.cp or 1) * plan.pp * plan.dp
         if gpus > job.gpus:
-            raise job_error(source, ("plan",), f"tp x pp x dp = {gpus:,} GPUs, more than the job's {job.gpus:,}")
+            raise job_error(source, ("plan",), f"tp x cp x pp x dp = {gpus:,} GPUs, more than the job's {job.gpus:,}")
     training = job.training
     physics = SimpleNamespace(kernel_efficiency=training.kernel_efficiency, sequence_tokens=job.sequence_tokens)
     sync = outer_sync_of(job.sync)
     step = step_on(network, params, batch, gpus, peak, physics, hbm_bytes,
-                   tp_choices=(job.plan.tp,) if job.plan.tp else None,
-                   pp_choices=(job.plan.pp,) if job.plan.pp else None, sync=sync)
+                   tp_choices=(plan.tp,) if plan.tp else None,
+                   pp_choices=(plan.pp,) if plan.pp else None, sync=sync,
+                   cp_choices=(plan.cp,) if plan.cp else None, ep_choices=(plan.ep,) if plan.ep else None,
+                   moe=moe, overlap=Overlap(**job.overlap.model_dump()))
     if step.tp == 0:
-        fixed = bool(job.plan.tp or job.plan.pp)
+        fixed = bool(plan.tp or plan.pp or plan.cp or plan.ep)
         what = "the fixed plan does not fit" if fixed else "no parallel plan fits"
         room = f"{HBM_SHARE_FOR_MODEL_STATE * hbm_bytes / 1e9:,.0f} GB" if hbm_bytes else "the GPUs"
         raise job_error(source, ("plan",) if fixed else ("model", "params"),
@@ -134,7 +148,7 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
     step_s = step.step_time_s
     return {
         "name": job.name, "gpu_type": job.gpu_type, "gpus": job.gpus, "sites": network.sites,
-        "params": params, "tokens": tokens, "tokens_per_param": tokens / params,
+        "params": params, "active_params": active, "experts": moe.experts if moe else 1, "tokens": tokens, "tokens_per_param": tokens / params,
         "batch_tokens": batch, "precision": job.precision,
         "peak_flop_s": peak, "mfu": mfu, "goodput": goodput, "step_time_s": step_s,
         "sync": "synchronous" if sync is None else {"diloco": {"inner_steps": sync.inner_steps,
@@ -144,13 +158,17 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
         "token_efficiency": token_efficiency,
         "effective_mfu_goodput": mfu * goodput * token_efficiency,
         "days": wall_s / SECONDS_PER_DAY, "flop": flop, "interruptions": outcome.interruptions,
-        "plan": {"tp": step.tp, "pp": step.pp, "dp": step.dp, "cp": 1, "ep": 1,
+        "plan": {"tp": step.tp, "pp": step.pp, "dp": step.dp, "cp": step.cp, "ep": step.ep,
                  "microbatch": step.microbatches, "virtual_stages": step.virtual_stages},
         "gpus_used": step.gpus_used,
-        "memory_per_gpu_bytes": model_state_bytes(params, step.tp, step.pp, step.dp),
+        "memory_per_gpu_bytes": model_state_bytes(params, step.tp, step.pp, step.dp, step.cp, step.ep,
+                                                  moe_split(params, active, moe.experts, moe.top_k)[1] if moe else 0.0),
         "hbm_bytes": hbm_bytes,
         "breakdown": {  # seconds per step, and shares of the wall time for failures
             "compute_s": step.compute_s, "bubble_s": step.bubble_s, "exposed_communication_s": step.exposed_comm_s,
+            "exposed_tensor_s": step.exposed_tensor_s, "exposed_context_s": step.exposed_context_s,
+            "exposed_expert_s": step.exposed_expert_s, "exposed_pipeline_s": step.exposed_pipeline_s,
+            "exposed_data_s": step.exposed_data_s, "exposed_wan_s": step.exposed_wan_s,
             "latency_floor_s": step.latency_floor_s,
             "checkpoint_share": checkpoints_s / wall_s if wall_s > 0 else 0.0,
             "failure_loss_share": outcome.lost_s / wall_s if wall_s > 0 else 0.0,
@@ -181,8 +199,11 @@ def format_job(out: dict[str, Any]) -> str:
         f"job {out['name']}: {out['gpus']:,} x {out['gpu_type']} on {out['topology']} ({out['sites']} site(s))",
         f"  {out['flop']:.3g} FLOP in {out['days']:.1f} days: MFU {out['mfu']:.3f} x goodput {out['goodput']:.3f}, "
         f"{out['interruptions']} interruptions",
-        f"  plan TP {plan['tp']} x PP {plan['pp']} x DP {plan['dp']}, {plan['microbatch']} microbatches, "
+        f"  plan TP {plan['tp']} x CP {plan['cp']} x PP {plan['pp']} x DP {plan['dp']}"
+        + (f" (EP {plan['ep']})" if plan["ep"] > 1 else "") + f", {plan['microbatch']} microbatches, "
         f"{plan['virtual_stages']} virtual stages; {memory}",
         f"  step {out['step_time_s']:.3g} s: compute {b['compute_s']:.3g} s, bubble {b['bubble_s']:.3g} s, "
-        f"exposed communication {b['exposed_communication_s']:.3g} s",
+        f"exposed communication {b['exposed_communication_s']:.3g} s (tensor {b['exposed_tensor_s']:.3g}, "
+        f"context {b['exposed_context_s']:.3g}, expert {b['exposed_expert_s']:.3g}, "
+        f"pipeline {b['exposed_pipeline_s']:.3g}, data {b['exposed_data_s']:.3g}, WAN {b['exposed_wan_s']:.3g})",
     ])

@@ -26,6 +26,7 @@ class Products:
     newest_first: list[int]  # product indices, latest `available_from` first
     family: list[str]  # gpu, tpu, trainium or other: which labs buy it
     hbm_bytes: list[float] = field(default_factory=list)  # HBM per GPU (inf where the type gives none: not checked)
+    peak_fp4: list[float] = field(default_factory=list)  # dense FLOP/s (FP8, else BF16, where it has no FP4)
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":
@@ -37,6 +38,7 @@ class Products:
             h100e=[h100e_per_gpu(g, reference) for g in gpus],
             peak_bf16=[peak_flop_s(g, "bf16") for g in gpus],
             peak_fp8=[peak_flop_s(g, "fp8") for g in gpus],
+            peak_fp4=[peak_flop_s(g, "fp4") for g in gpus],
             it_w=[g.all_in_it_w for g in gpus],
             available_day=[to_day(g.available_from, s.start_date) for g in gpus],
             newest_first=sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True),
@@ -48,7 +50,9 @@ class Products:
         return len(self.names)
 
     def peak(self, product: int, precision: str) -> float:
-        return self.peak_fp8[product] if precision == "fp8" else self.peak_bf16[product]
+        if precision == "fp4" and self.peak_fp4:
+            return self.peak_fp4[product]
+        return self.peak_fp8[product] if precision in ("fp8", "fp4") else self.peak_bf16[product]
 
     def flop_per_w(self) -> list[float]:
         return [p / w for p, w in zip(self.peak_bf16, self.it_w)]
