@@ -30,8 +30,8 @@ def test_sim_job_writes_job_json_with_the_contract_keys(tmp_path):
     assert set(out["plan"]) >= {"tp", "pp", "dp", "cp", "ep", "microbatch"}
     assert out["plan"]["tp"] == 8 and out["plan"]["pp"] == 16  # the fixed plan (Llama 3 Table 4)
     assert out["memory_per_gpu_bytes"] <= 0.75 * out["hbm_bytes"]
-    # Llama 3.1 405B: 3.8e25 FLOP; MFU near the published 38-43% (the model without context parallelism
-    # gives ~0.35 at 8,192-token sequences); ~54 days of training with ~419 interruptions in the paper's
+    # Llama 3.1 405B: 3.8e25 FLOP; MFU near the published 38-43% (the fixed plan TP 8, CP 1, PP 16 gives
+    # ~0.34 at 8,192-token sequences); ~54 days of training with ~419 interruptions in the paper's
     # 54-day snapshot: here the same order of magnitude
     assert out["flop"] == pytest.approx(6 * 4.05e11 * 1.56e13)
     assert 0.25 <= out["mfu"] <= 0.45 and 0.85 <= out["goodput"] <= 1.0
@@ -66,7 +66,10 @@ def test_sim_compare_job_times_one_job_on_each_topology(tmp_path):
 
 @pytest.mark.parametrize("overrides, where, problem", [
     (["gpu_type=H900"], "gpu_type", "unknown GPU type 'H900'"),
-    (["model.experts=8"], "model", "mixture-of-experts models"),
+    (["model.experts=8"], "model", "needs both active_params and experts"),
+    (["model.experts=2", "model.active_params=1e11"], "model", "experts (2) must be more than top_k (2)"),
+    (["plan.ep=8"], "plan.ep", "expert parallelism needs a mixture-of-experts model"),
+    (["precision=fp2"], "precision", "'bf16', 'fp8' or 'fp4'"),
     (["plan.tp=1", "plan.pp=1"], "plan", "the fixed plan does not fit"),
     (["tokens=null"], "(top)", "give exactly one of tokens or flop"),
     (["gpus=0"], "gpus", "greater than or equal to 1"),

@@ -20,7 +20,7 @@ from sim.physics.collectives import (
     ring_allreduce_s,
 )
 from sim.physics.compute import chinchilla_params, chinchilla_tokens
-from sim.physics.step_time import best_plan, critical_batch_tokens, layers
+from sim.physics.step_time import best_plan, critical_batch_tokens, layers, moe_split
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -201,17 +201,26 @@ def test_hierarchical_allreduce_stages():
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(params=st.floats(1e8, 3e13), batch=st.floats(3e5, 5e8), gpus=st.integers(1, 5_000_000),
        sites=st.integers(1, 5), nvlink=st.sampled_from([1, 2, 8, 72]), pods=st.integers(1, 30),
-       wan_latency_s=st.floats(0.0, 0.03), hbm=st.sampled_from([None, 80e9, 192e9]))
-def test_pruning_plans_that_cannot_win_never_changes_the_best_plan(params, batch, gpus, sites, nvlink,
-                                                                   pods, wan_latency_s, hbm):
-    """best_plan skips plans whose compute alone is no faster than the best so far; searching every
-    plan gives the same StepTime, field for field."""
+       wan_latency_s=st.floats(0.0, 0.03), hbm=st.sampled_from([None, 80e9, 192e9]),
+       sequence=st.sampled_from([1024, 8192, 131072]), moe=st.sampled_from([None, (0.1, 64, 2), (0.05, 256, 8)]),
+       oversubscription=st.sampled_from([1.0, 7.0]), uneven=st.booleans())
+def test_pruning_plans_that_cannot_win_never_changes_the_best_plan(params, batch, gpus, sites, nvlink, pods,
+                                                                   wan_latency_s, hbm, sequence, moe,
+                                                                   oversubscription, uneven):
+    """best_plan skips plans whose lower bounds (compute with its TP and CP traffic, the pipeline's
+    slots) are no faster than the best so far; searching every plan gives the same StepTime, field for
+    field: dense and mixture-of-experts, with context parallelism, oversubscribed pods, uneven sites."""
     import sim.physics.step_time as step_time
 
     monkeypatch = pytest.MonkeyPatch()
     gpus = max(gpus, sites)
     kwargs = dict(nvlink_domain=nvlink, pods=pods, sites=sites, wan_latency_s=wan_latency_s, wan_bytes_s=1e11,
-                  hbm_bytes=hbm)
+                  hbm_bytes=hbm, sequence_tokens=sequence, oversubscription=oversubscription)
+    if uneven and sites > 1:
+        kwargs["site_gpus"] = tuple(max(1, gpus * (k + 1) // (sites * (sites + 1) // 2)) for k in range(sites))
+    if moe:
+        share, experts, top_k = moe
+        kwargs.update(active_params=params * share, experts=experts, top_k=top_k)
     pruned = step_time.best_plan(params, batch, gpus, 1e15, **kwargs)
     every_plan = step_time._candidate_plans
     with monkeypatch.context() as patch:
@@ -222,19 +231,28 @@ def test_pruning_plans_that_cannot_win_never_changes_the_best_plan(params, batch
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(params=st.floats(1e9, 5e13), gpus=st.integers(8, 2_000_000), hbm_gb=st.floats(16, 1000),
-       sites=st.integers(1, 3))
-def test_no_chosen_plan_exceeds_its_hbm(params, gpus, hbm_gb, sites):
-    """Model state of the chosen plan fits in HBM: bf16 weights and gradients of the GPU's 1/(tp pp)
-    shard plus fp32 master weights and Adam moments sharded over data parallelism too (ZeRO-1), within
-    3/4 of HBM; when nothing fits, no plan is chosen (MFU 0, infinite step)."""
+       sites=st.integers(1, 3), moe=st.sampled_from([None, (0.1, 64, 2), (0.05, 256, 8)]),
+       sequence=st.sampled_from([4096, 8192, 32768]))
+def test_no_chosen_plan_exceeds_its_hbm(params, gpus, hbm_gb, sites, moe, sequence):
+    """Model state of the chosen plan fits in HBM: bf16 weights and gradients of the GPU's shard (1/(tp pp)
+    of the shared parameters, 1/(tp pp ep) of the experts') plus fp32 master weights and Adam moments
+    sharded over data and context parallelism too (ZeRO-1), within 3/4 of HBM; when nothing fits, no
+    plan is chosen (MFU 0, infinite step). Dense and mixture-of-experts models."""
     gpus = max(gpus, sites)
+    kwargs = {}
+    expert_params = 0.0
+    if moe:
+        share, experts, top_k = moe
+        kwargs = dict(active_params=params * share, experts=experts, top_k=top_k)
+        expert_params = moe_split(params, params * share, experts, top_k)[1]
     step = best_plan(params, critical_batch_tokens(params), gpus, 1e15, hbm_bytes=hbm_gb * 1e9, sites=sites,
-                     nvlink_domain=72)
+                     nvlink_domain=72, sequence_tokens=sequence, **kwargs)
     if step.tp == 0:
         assert step.mfu == 0 and math.isinf(step.step_time_s)
         return
-    shard = params / (step.tp * step.pp)
-    assert shard * 4.0 + shard / step.dp * 12.0 <= 0.75 * hbm_gb * 1e9 * (1 + 1e-12)
+    shard = (params - expert_params + expert_params / step.ep) / (step.tp * step.pp)
+    optimizer = params / (step.tp * step.pp * step.dp * step.cp) * 12.0
+    assert shard * 4.0 + optimizer <= 0.75 * hbm_gb * 1e9 * (1 + 1e-12)
 
 
 def test_memory_rules_out_a_plan_that_does_not_fit():

@@ -443,7 +443,7 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
                 mp = tp * cp * pp
                 if mp > s.per_site:  # a fixed plan larger than a site
                     continue
-                most_used = min(sum(g // mp for g in s.site_gpus), max(1, math.floor(s.sequences))) * mp
+                most_used = sum(_replicas_per_site(s, mp, 1)) * mp  # one microbatch feeds the most replicas
                 if s.work_flop / (most_used * s.flop_s_gpu) * (1.0 + comm_ratio) * (1.0 - 1e-12) >= best_step_s():
                     continue
                 v_options = _virtual_stage_options(s, pp)
