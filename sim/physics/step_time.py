@@ -12,6 +12,7 @@ Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md).
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -210,11 +211,17 @@ def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float, cp:
 
 
 def _powers_of_two(upto: float) -> list[int]:
+    """1, 2, 4, ... up to `upto` (a fresh list: callers may append to it)."""
+    return list(_powers_of_two_upto(int(upto))) if upto >= 1 else []
+
+
+@functools.lru_cache(maxsize=64)
+def _powers_of_two_upto(upto: int) -> tuple[int, ...]:
     out, v = [], 1
     while v <= upto:
         out.append(v)
         v *= 2
-    return out
+    return tuple(out)
 
 
 def best_plan(
@@ -439,16 +446,25 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
             # every microbatch pays the bandwidth part of its TP and CP traffic in proportion to its
             # compute (both scale with its tokens), whatever dp, m and pp: a lower bound on the step
             comm_ratio = _model_comm_ratio(s, tp, cp)
+            if s.work_flop / (s.gpus * s.flop_s_gpu) * (1.0 + comm_ratio) * (1.0 - 1e-12) >= best_step_s():
+                continue  # not even every GPU busy could beat the best
             for pp in s.pp_choices or _powers_of_two(min(s.n_layers, s.per_site // (tp * cp))):
                 mp = tp * cp * pp
                 if mp > s.per_site:  # a fixed plan larger than a site
                     continue
-                most_used = sum(_replicas_per_site(s, mp, 1)) * mp  # one microbatch feeds the most replicas
-                if s.work_flop / (most_used * s.flop_s_gpu) * (1.0 + comm_ratio) * (1.0 - 1e-12) >= best_step_s():
-                    continue
+                # one microbatch feeds the most replicas; the most microbatches leave the least bubble
+                most_replicas = sum(_replicas_per_site(s, mp, 1))
+                m_options = _microbatch_options(s, mp, pp)
                 v_options = _virtual_stage_options(s, pp)
+                least_bubble = 1.0 + (pp - 1) / (v_options[-1] * m_options[-1])
+                bound = s.work_flop / (most_replicas * mp * s.flop_s_gpu) * (1.0 + comm_ratio) * least_bubble
+                if bound * (1.0 - 1e-12) >= best_step_s():
+                    continue
+                if s.hbm_bytes is not None and not _fits_memory(  # the most replicas and experts' shards: the least state
+                        s.params, tp, pp, most_replicas, s.hbm_bytes, cp, s.experts, s.expert_params):
+                    continue
                 t_dp, dp_done = (0.0, 0.0), None
-                for m in _microbatch_options(s, mp, pp):
+                for m in m_options:
                     replicas = _replicas_per_site(s, mp, m)
                     dp = sum(replicas)
                     # busy >= slots x (chunk compute + TP + CP) / v with slots >= max(m, pp) v + min(m, pp) - 1
@@ -516,8 +532,10 @@ def _replicas_per_site(s: _Search, mp: int, m: int) -> tuple[int, ...]:
     site's GPUs hold; when the batch cannot feed them all, the replicas it can feed are shared out in
     proportion to the sites' GPUs (at least one per site: a batch too small to feed one replica per
     site still runs one per site, on part of a sequence)."""
-    room = [g // mp for g in s.site_gpus]
     fed = math.floor(s.sequences / m)
+    if s.sites == 1:
+        return (max(1, min(s.site_gpus[0] // mp, fed)),)
+    room = [g // mp for g in s.site_gpus]
     total = sum(room)
     if fed >= total:
         return tuple(room)
