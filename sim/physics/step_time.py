@@ -522,9 +522,16 @@ def _expert_options(s: _Search, replicas_smallest_site: int) -> list[int]:
 
 
 def _virtual_stage_options(s: _Search, pp: int) -> list[int]:
-    """Virtual stages (model chunks per GPU) to try: powers of 2 up to max_virtual_stages and L / pp;
-    without a pipeline, one."""
-    return [1] if pp == 1 else _powers_of_two(min(s.max_virtual_stages, s.n_layers / pp))
+    """Virtual stages (model chunks per GPU) to try: powers of 2 up to max_virtual_stages and L / pp,
+    and the most whole layers a stage holds (one layer per chunk: Llama 3 §3.3.2 balanced its 126 layers
+    over 16 stages by hand); without a pipeline, one."""
+    if pp == 1:
+        return [1]
+    most = min(s.max_virtual_stages, s.n_layers / pp)
+    options = _powers_of_two(most)
+    if options and int(most) > options[-1]:
+        options.append(int(most))
+    return options
 
 
 def _replicas_per_site(s: _Search, mp: int, m: int) -> tuple[int, ...]:
