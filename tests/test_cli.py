@@ -51,7 +51,7 @@ def test_runs_csv_has_the_promised_columns_and_real_runs(baseline_out):
     assert (runs["flop"] > 0).all()
     assert ((runs["mfu"] > 0) & (runs["mfu"] < 1)).all()
     assert set(runs["binding_constraint"]) <= {"chips", "power", "network", "latency", "data", "duration",
-                                               "construction"}
+                                               "construction", "reliability"}
     assert set(runs["planned_by"]) == {"scenario", "policy"}
     assert runs["gpu_types"].str.contains(";").any()  # some run pools several products
     assert ((runs["goodput"] > 0) & (runs["goodput"] <= 1)).all()

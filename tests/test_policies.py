@@ -154,7 +154,7 @@ def test_models_are_sized_at_the_efficiency_runs_achieve(baseline_result):
     not kernel efficiency): ~20 tokens per parameter (Hoffmann et al. 2022), within the rounding of the
     fixed point and the expected-against-sampled goodput."""
     runs = baseline_result.runs
-    done = runs[(runs["status"] == "completed") & runs["binding_constraint"].isin(["chips", "power", "network"])
+    done = runs[(runs["status"] == "completed") & runs["binding_constraint"].isin(["chips", "power", "network", "reliability"])
                 & (runs["gpus"] > 100_000)]
     assert len(done) >= 5
     tokens_per_param = done["flop"] / (6 * done["params"] ** 2)

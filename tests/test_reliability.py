@@ -1,4 +1,6 @@
-"""Unit and property tests for sim/physics/reliability.py: rates, intervals, goodput, and the failure walk.
+"""Unit and property tests for sim/physics/reliability.py: rates, intervals, goodput, and the failure walk;
+checkpoint bytes, restarts, blast radius and hot spares that scale with the job (`recovery`), their keys'
+validation, and the `reliability` label of a run.
 
 Tolerances: closed-form identities to 1e-9 relative; Monte Carlo averages (20 seeds x ~1,000
 failures each) to 2% of the analytic goodput (observed within 0.6%) and 3% of the expected
@@ -7,27 +9,47 @@ failure count (observed 0.5%).
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sim
+from sim.config.errors import ScenarioError
+from sim.config.job import JobTraining, load_job
+from sim.config.schema import TrainingPhysics
 from sim.physics.reliability import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    HOST_COPY_BYTES_S_PER_GPU,
+    LLAMA3_PER_GPU_DAY,
     MAX_EXPECTED_FAILURES,
+    RESTART_BASE_S,
+    RESTART_S_PER_DOUBLING,
     RSC1_PER_GPU_DAY,
     RSC2_PER_GPU_DAY,
+    STORAGE_BYTES_S_PER_GPU,
     FailureOutcome,
+    blast_radius_gpus,
+    checkpoint_bytes,
     daly_interval_s,
     expected_outcome,
     failure_rate_per_gpu_day,
     first_order_goodput,
     goodput,
     goodput_at_interval,
+    hot_spare_gpus,
     job_mttf_s,
+    recovery,
+    recovery_goodput,
+    restart_time_s,
     run_with_failures,
     sample_interruptions,
     simulate_failures,
+    simulate_recovery,
+    transfer_s,
     young_interval_s,
 )
 from sim.physics.units import SECONDS_PER_HOUR
@@ -159,3 +181,192 @@ def test_sampled_failures_are_sorted_and_inside_the_run():
     assert times == sorted(times) and 0 <= times[0] and times[-1] < 1e6
     assert len(times) == pytest.approx(1e6 / 200.0, rel=0.05)
     assert sample_interruptions(np.random.default_rng(7), 1e6, math.inf) == []
+
+
+# ---------------------------------------------------------------- costs that scale with the job (issue 13, item 6)
+
+PEER_BYTES_S = 4e11 / 8  # 400 Gb/s per GPU (Llama 3's RoCE fabric)
+
+
+def settings(**kw) -> SimpleNamespace:
+    """The scenario's reliability keys at their defaults (sim.config.schema TrainingPhysics), overridden."""
+    base = dict(checkpoint="async", checkpoint_write_s=None, storage_bytes_s_per_gpu=STORAGE_BYTES_S_PER_GPU,
+                restart_s=RESTART_BASE_S, restart_s_per_doubling=RESTART_S_PER_DOUBLING, failure_rate_quantile=0.5,
+                failure_blast="nvlink_domain", hot_spares=True, repair_hours=24.0)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def test_defaults_match_the_schema():
+    want = vars(settings())
+    for model in (TrainingPhysics, JobTraining):
+        got = {k: f.default for k, f in model.model_fields.items() if k in want}
+        assert got == want, model.__name__
+
+
+def test_llama3_interruptions_match_the_central_rate():
+    """Llama 3: 419 interruptions / (54 days x 16,384 H100) = 4.74e-4 per GPU-day, 3% under Kokolis's median."""
+    assert LLAMA3_PER_GPU_DAY == pytest.approx(4.7359e-4, rel=1e-4)
+    assert failure_rate_per_gpu_day(0.5) == pytest.approx(4.875e-4)
+    assert LLAMA3_PER_GPU_DAY / failure_rate_per_gpu_day(0.5) == pytest.approx(0.971, abs=0.001)
+
+
+def test_checkpoint_bytes_and_write_time_worked():
+    """Llama 3 405B: 14 B/param = 5.67 TB; over 16,384 GPUs at 2 TB/s in all: 2.835 s; the host copy 6.9 ms."""
+    state = checkpoint_bytes(4.05e11)
+    assert CHECKPOINT_BYTES_PER_PARAM == 14.0 and state == pytest.approx(5.67e12)
+    assert transfer_s(state, 16_384, STORAGE_BYTES_S_PER_GPU) == pytest.approx(2.835)
+    assert transfer_s(state, 16_384, HOST_COPY_BYTES_S_PER_GPU) == pytest.approx(5.67e12 / 16_384 / 5e10)
+    # 670 TB of state on a million GPUs at the same bandwidth per GPU: 5.5 s, not a fixed time
+    assert transfer_s(6.7e14, 1e6, STORAGE_BYTES_S_PER_GPU) == pytest.approx(5.49, abs=0.01)
+    with pytest.raises(ValueError):
+        transfer_s(1.0, 0, 1.0)
+
+
+def test_restart_time_worked():
+    assert restart_time_s(12_288, 0.0) == pytest.approx(30.0)  # MegaScale: <30 s of init at 12,288 GPUs
+    assert restart_time_s(1, 600.0, 2.2) == 600.0
+    # 600 s + 2.2 s x 20 doublings + 3 s load + a day's repair
+    assert restart_time_s(2**20, 600.0, 2.2, load_s=3.0, wait_s=86_400.0) == pytest.approx(600 + 44 + 3 + 86_400)
+    with pytest.raises(ValueError):
+        restart_time_s(10, -1.0)
+
+
+def test_blast_radius_and_hot_spares_worked():
+    assert blast_radius_gpus("node", 72) == 8 and blast_radius_gpus("nvlink_domain", 72) == 72
+    assert blast_radius_gpus("node", 4) == 4 and blast_radius_gpus("nvlink_domain", 8) == 8
+    with pytest.raises(ValueError):
+        blast_radius_gpus("rack", 72)
+    # 16,384 GPUs x 4.875e-4 a day x 1 day = 7.99 nodes in repair: 8 spare nodes = 64 GPUs
+    assert hot_spare_gpus(16_384, 4.875e-4, 8, 86_400.0) == 64
+    # an NVL72 job of 100k GPUs: 48.75 domains in repair -> 49 x 72
+    assert hot_spare_gpus(100_000, 4.875e-4, 72, 86_400.0) == 49 * 72
+    assert hot_spare_gpus(100, 1e-4, 72, 86_400.0) == 72  # at least one unit
+    assert hot_spare_gpus(10, 0.0, 8, 86_400.0) == 0.0
+
+
+def test_recovery_modes():
+    g, n = 16_384, 4.05e11
+    state = checkpoint_bytes(n)
+    storage = transfer_s(state, g, STORAGE_BYTES_S_PER_GPU)
+    host = transfer_s(state, g, HOST_COPY_BYTES_S_PER_GPU)
+    peer = transfer_s(state, g, PEER_BYTES_S)
+    base = restart_time_s(g)
+    sync = recovery(g, n, settings(checkpoint="sync"), 8, PEER_BYTES_S)
+    assert sync.checkpoint_s == pytest.approx(storage) and sync.write_s == 0.0
+    assert sync.restart_s == pytest.approx(base + storage)
+    asyn = recovery(g, n, settings(checkpoint="async"), 8, PEER_BYTES_S)
+    assert asyn.checkpoint_s == pytest.approx(host) and asyn.write_s == pytest.approx(storage)
+    assert asyn.restart_s == pytest.approx(base + 2 * storage)  # the load, and the write not yet durable
+    assert asyn.interval_s >= storage
+    mem = recovery(g, n, settings(checkpoint="in_memory"), 8, PEER_BYTES_S)
+    assert mem.restart_s == pytest.approx(base + 2 * peer) and mem.restart_s < asyn.restart_s
+    fixed = recovery(g, n, settings(checkpoint_write_s=10.0), 8, PEER_BYTES_S)
+    assert fixed.checkpoint_s == 10.0
+    # without hot spares each restart waits a repair; with them the job holds 64 idle GPUs
+    assert asyn.spare_share == pytest.approx(64 / (g + 64))
+    none = recovery(g, n, settings(hot_spares=False), 8, PEER_BYTES_S)
+    assert none.spare_share == 0.0 and none.restart_s == pytest.approx(asyn.restart_s + 86_400.0)
+    assert recovery_goodput(none) < recovery_goodput(asyn)
+    # the NVLink domain's blast radius holds more spares than a node's
+    nvl = recovery(100_000, n, settings(), 72, PEER_BYTES_S)
+    node = recovery(100_000, n, settings(failure_blast="node"), 72, PEER_BYTES_S)
+    assert nvl.spare_share > node.spare_share and recovery_goodput(nvl) < recovery_goodput(node)
+    # a per-product factor scales the rate
+    assert recovery(g, n, settings(), 8, PEER_BYTES_S, rate_factor=2.0).mttf_s == pytest.approx(asyn.mttf_s / 2)
+
+
+def test_llama3_goodput_near_the_papers_90_percent():
+    """Llama 3 405B on 16,384 H100 (H100's rate: Llama 3's own): >90% effective training time (Llama 3 §3.3.4)."""
+    rec = recovery(16_384, 4.05e11, settings(), 8, PEER_BYTES_S,
+                   rate_factor=LLAMA3_PER_GPU_DAY / failure_rate_per_gpu_day(0.5), min_interval_s=7.0)
+    assert 0.90 <= recovery_goodput(rec) <= 0.96
+
+
+def test_simulated_recovery_matches_expected_and_is_deterministic():
+    rec = recovery(100_000, 5e12, settings(restart_s=120.0), 72, PEER_BYTES_S, min_interval_s=10.0)
+    duration = 2000 * rec.mttf_s
+    runs = [simulate_recovery(np.random.default_rng(s), duration, rec) for s in range(5)]
+    assert np.mean([g for _, g in runs]) == pytest.approx(recovery_goodput(rec), rel=0.02)
+    assert simulate_recovery(np.random.default_rng(1), duration, rec) == runs[1]
+
+
+@SETTINGS
+@given(gpus_st, gpus_st, st.floats(min_value=0.0, max_value=3600.0), st.floats(min_value=0.0, max_value=60.0),
+       st.floats(min_value=0.0, max_value=1e4))
+def test_restart_never_decreases_with_gpus(a, b, base, per_doubling, load):
+    small, large = sorted((a, b))
+    assert restart_time_s(large, base, per_doubling, load) >= restart_time_s(small, base, per_doubling, load)
+
+
+@SETTINGS
+@given(gpus_st, gpus_st, st.floats(min_value=1e3, max_value=1e6), st.sampled_from(["sync", "async", "in_memory"]),
+       st.booleans())
+def test_restart_of_a_job_never_decreases_with_gpus_at_fixed_state_per_gpu(a, b, params_per_gpu, mode, spares):
+    """The restart grows with the job when each GPU holds the same share of state (the model grows with it)."""
+    small, large = sorted((a, b))
+    s = settings(checkpoint=mode, hot_spares=spares)
+    r_small = recovery(small, small * params_per_gpu, s, 72, PEER_BYTES_S)
+    r_large = recovery(large, large * params_per_gpu, s, 72, PEER_BYTES_S)
+    assert r_large.restart_s >= r_small.restart_s * (1 - 1e-12)
+
+
+@SETTINGS
+@given(st.integers(min_value=8, max_value=2_000_000), st.floats(min_value=1e8, max_value=1e14),
+       st.floats(min_value=1e8, max_value=1e14), st.sampled_from(["sync", "async", "in_memory"]),
+       st.floats(min_value=1e6, max_value=1e10), quantile_st, st.booleans())
+def test_goodput_falls_as_checkpoint_bytes_grow(gpus, p1, p2, mode, storage, q, spares):
+    small, large = sorted((p1, p2))
+    s = settings(checkpoint=mode, storage_bytes_s_per_gpu=storage, failure_rate_quantile=q, hot_spares=spares)
+    g_small = recovery_goodput(recovery(gpus, small, s, 72, PEER_BYTES_S))
+    g_large = recovery_goodput(recovery(gpus, large, s, 72, PEER_BYTES_S))
+    assert 0.0 <= g_large <= g_small * (1 + 1e-9) <= 1.0 + 1e-9
+
+
+# ---------------------------------------------------------------- the keys, refused when wrong
+
+@pytest.mark.parametrize("assignment, key, problem", [
+    ("training.checkpoint=nightly", "training.checkpoint", "should be 'sync', 'async' or 'in_memory' (got 'nightly')"),
+    ("training.storage_bytes_s_per_gpu=0", "training.storage_bytes_s_per_gpu", "greater than 0"),
+    ("training.restart_s=-5", "training.restart_s", "greater than or equal to 0 (got -5)"),
+    ("training.restart_s_per_doubling=1e7", "training.restart_s_per_doubling", "less than or equal to"),
+    ("training.failure_blast=rack", "training.failure_blast", "should be 'node' or 'nvlink_domain'"),
+    ("training.hot_spares=maybe", "training.hot_spares", "valid boolean"),
+    ("training.repair_hours=1e9", "training.repair_hours", "less than or equal to 10000"),
+    ("training.checkpoint_write_s=.inf", "training.checkpoint_write_s", "finite number"),
+    ("gpu_types.H100-SXM5.failure_rate_factor=0", "gpu_types.H100-SXM5.failure_rate_factor", "greater than 0"),
+])
+def test_bad_reliability_keys_are_refused_in_one_line(assignment, key, problem):
+    with pytest.raises(ScenarioError) as info:
+        sim.load_scenario(overrides=[assignment])
+    err = info.value
+    assert (err.file, err.key_path) == ("--set", key) and problem in err.problem and "\n" not in str(err)
+
+
+@pytest.mark.parametrize("assignment, key, problem", [
+    ("training.checkpoint=nightly", "training.checkpoint", "'sync', 'async' or 'in_memory'"),
+    ("training.hot_spares=2", "training.hot_spares", "valid boolean"),
+    ("training.storage_bytes_s_per_gpu=-1", "training.storage_bytes_s_per_gpu", "greater than 0"),
+])
+def test_bad_job_reliability_keys_are_refused(assignment, key, problem):
+    llama = Path(__file__).resolve().parent.parent / "examples" / "jobs" / "llama3_405b.yaml"
+    with pytest.raises(ScenarioError) as info:
+        load_job(llama, [assignment])
+    assert info.value.key_path == key and problem in info.value.problem
+
+
+# ---------------------------------------------------------------- the `reliability` label of a run
+
+def test_reliability_binds_where_failures_lose_more_than_the_parallel_plan():
+    """A run is `reliability`-bound when 1 - goodput exceeds its plan's loss, 1 - compute / step time (which is
+    at least the exposed-communication share): long restarts make the large 2026 runs so."""
+    result = sim.run(sim.load_scenario(overrides=["training.restart_s=1800", "end_date=2026-12-31"]), seed=0)
+    runs = result.runs
+    rel = runs[runs["binding_constraint"] == "reliability"]
+    assert len(rel) > 0
+    assert (rel["goodput"] < 1 - rel["comm_fraction"]).all()
+    # shorter restarts at the optimistic end: fewer runs lose most to failures
+    fast = sim.run(sim.load_scenario(overrides=["training.restart_s=60", "training.failure_rate_quantile=0",
+                                                "end_date=2026-12-31"]), seed=0).runs
+    assert (fast["binding_constraint"] == "reliability").sum() < len(rel)
+    assert fast["goodput"].mean() > runs["goodput"].mean()

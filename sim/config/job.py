@@ -25,7 +25,9 @@ from pydantic import Field, model_validator
 from sim.config.errors import ScenarioError, format_path, from_pydantic
 from sim.config.limits import MAX_QUANTITY, MAX_TOKENS
 from sim.config.loading import SET_SOURCE, apply_set
-from sim.config.schema import Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, Strict, Sync
+from sim.config.schema import (Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, RecoverySeconds,
+                               Strict, Sync)
+from sim.physics.reliability import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
 from sim.config.yaml_io import read_yaml
 from sim.physics.step_time import DEFAULT_OVERLAP, moe_split
 
@@ -40,6 +42,7 @@ class JobGpu(Strict):
     fp8_dense_flop_s: FlopS | None = None
     fp4_dense_flop_s: FlopS | None = None
     hbm_gb: PositiveAmount | None = None
+    failure_rate_factor: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0  # as gpu_types'
 
 
 class JobModel(Strict):
@@ -91,9 +94,17 @@ class JobTraining(Strict):
     """Training efficiency and reliability (defaults: the shipped baseline's calibration)."""
 
     kernel_efficiency: Fraction = 0.5  # Llama 3 405B on 16k H100 then gives MFU ~0.40 (paper: 38-43%)
-    checkpoint_write_s: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 10.0
-    restart_s: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 60.0
+    # reliability: the scenario's keys and defaults (sim.config.schema TrainingPhysics; sources in
+    # sim/physics/reliability.py)
+    checkpoint: Literal["sync", "async", "in_memory"] = "async"
+    checkpoint_write_s: RecoverySeconds | None = None  # fixed blocking time per checkpoint; default: from bytes
+    storage_bytes_s_per_gpu: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] = STORAGE_BYTES_S_PER_GPU
+    restart_s: RecoverySeconds = RESTART_BASE_S  # the fixed part of each restart
+    restart_s_per_doubling: RecoverySeconds = RESTART_S_PER_DOUBLING
     failure_rate_quantile: FractionOrZero = 0.5  # between Meta RSC-2 (0) and RSC-1 (1), Kokolis et al. 2024
+    failure_blast: Literal["node", "nvlink_domain"] = "nvlink_domain"
+    hot_spares: bool = True
+    repair_hours: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] = REPAIR_HOURS
 
 
 class Job(Strict):

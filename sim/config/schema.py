@@ -19,6 +19,7 @@ from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAY
                                MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_STACK_HEIGHT, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
                                MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MAX_WATTS, MIN_DIE_MM2,
                                MIN_TICK_DAYS, MIN_WATTS, NAME_CHARS, PATH_CHARS)
+from sim.physics.reliability import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
 
 # Every number has a finite range (sim/config/limits.py says why each bound is where it is), so no
 # value, however typed, can hang the simulation, exhaust memory or overflow a date or a float.
@@ -87,6 +88,7 @@ class GpuType(Strict):
     available_from: Date
     bf16_dense_flop_s: FlopS
     fp8_dense_flop_s: FlopS | None = None
+    fp4_dense_flop_s: FlopS | None = None  # FP4 tensor cores (Blackwell on); absent: FP4 runs at FP8
     all_in_it_w: Watts  # GPU + its share of server, network, storage IT power, before PUE
     hbm_stacks: PerPackage
     packages_per_cowos_wafer: Annotated[float, Field(gt=0, le=MAX_PACKAGES_PER_WAFER, allow_inf_nan=False)]
@@ -98,6 +100,9 @@ class GpuType(Strict):
     # what a buyer pays for one accelerator; servers and network on top: costs.server_overhead. Absent:
     # the price trend (costs.price_doubling_years) from the reference GPU's price
     price_usd: Amount | None = None
+    # failure rate per GPU against the Kokolis et al. 2024 central rate (sim/physics/reliability.py): 1 for
+    # A100 (measured there) and H100 (Llama 3's interruptions, within 3%); other products: 1, an assumption
+    failure_rate_factor: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0
 
 
 class MixPoint(Strict):
@@ -312,7 +317,7 @@ class TrainingRun(Strict):
     duration_days: PositiveDays
     utilization: Fraction | None = None  # fixed MFU; default: from the topology's step time
     gpu_share: Fraction = 1.0  # share of the sites' free installed GPUs the run takes
-    precision: Literal["bf16", "fp8"] = "bf16"
+    precision: Literal["bf16", "fp8", "fp4"] = "bf16"
     gpu_type: Name | None = None  # default: the installed type with the most peak FLOP/s
     model_params: PositiveAmount | None = None  # default: compute-optimal for the run's budget (C = 6ND, D = 20N)
     sync: Sync = "synchronous"  # or {diloco: {inner_steps: 500, outer_bits: 4}} across its sites
@@ -336,7 +341,7 @@ class RunPolicySpec(Strict):
     duration_growth_per_year: Annotated[float, Field(ge=1, le=MAX_GROWTH_PER_YEAR, allow_inf_nan=False)] = 1.0
     max_duration_days: PositiveDays
     relaunch_growth_factor: Annotated[float, Field(gt=1, le=MAX_QUANTITY, allow_inf_nan=False)]
-    precision: Literal["bf16", "fp8"] = "fp8"
+    precision: Literal["bf16", "fp8", "fp4"] = "fp8"
     utilization: Fraction | None = None  # fixed MFU; default (and with a topology): from the step time
     sync: Sync = "synchronous"  # the policy's runs across sites (and the frontier's network wall)
 
@@ -349,6 +354,10 @@ class DataStock(Strict):
     quality: Fraction
 
 
+# a checkpoint write or restart: at most 1e6 s (11.6 days, longer than any run could live with)
+RecoverySeconds = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+
+
 class TrainingPhysics(Strict):
     """How runs turn GPUs and a network into useful FLOP (issue: topologies and run physics)."""
 
@@ -356,10 +365,17 @@ class TrainingPhysics(Strict):
     # tokens per sequence: the smallest microbatch per replica
     sequence_tokens: Annotated[int, Field(ge=1, le=MAX_SEQUENCE_TOKENS)]
     batch_tokens: PositiveAmount | None = None  # fixed batch; default: critical batch growing with model size
-    checkpoint_write_s: Amount
-    restart_s: Amount
-    failure_rate_quantile: FractionOrZero  # 0 = Meta RSC-2's rate, 1 = RSC-1's (Kokolis et al. 2024)
     data: DataStock
+    # reliability (sim/physics/reliability.py `recovery`; defaults: the central values, sources there)
+    checkpoint: Literal["sync", "async", "in_memory"] = "async"  # how checkpoints are written
+    checkpoint_write_s: RecoverySeconds | None = None  # fixed blocking time per checkpoint; default: from bytes
+    storage_bytes_s_per_gpu: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] = STORAGE_BYTES_S_PER_GPU
+    restart_s: RecoverySeconds = RESTART_BASE_S  # the fixed part of each restart
+    restart_s_per_doubling: RecoverySeconds = RESTART_S_PER_DOUBLING  # grows with log2(GPUs)
+    failure_rate_quantile: FractionOrZero = 0.5  # 0 = Meta RSC-2's rate, 1 = RSC-1's (Kokolis et al. 2024)
+    failure_blast: Literal["node", "nvlink_domain"] = "nvlink_domain"  # what one failure takes down
+    hot_spares: bool = True  # a spare unit replaces a failed one within the restart (else: wait for repair)
+    repair_hours: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] = REPAIR_HOURS
 
 
 class Frontier(Strict):
@@ -368,7 +384,7 @@ class Frontier(Strict):
     duration_days: PositiveDays
     utilization: Fraction
     gpu_share: Fraction = 1.0
-    precision: Literal["bf16", "fp8"] = "bf16"
+    precision: Literal["bf16", "fp8", "fp4"] = "bf16"
 
 
 DISRUPTION_KINDS = (

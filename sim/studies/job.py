@@ -4,9 +4,10 @@ The job's step is timed by the best parallel plan that fits in HBM (sim/physics/
 `plan` narrows the search to it), on its topology's sites (their weakest fabric and the WAN ring
 across them, sim/network/spans.py) or on one site with an inline `fabric`. Its wall time is the
 FLOP over GPUs x peak x MFU, stretched by failures: failures arrive at the job's MTTF (Kokolis et al.
-2024 rates), checkpoints follow Daly's interval (Daly 2006), and the run's goodput is what a sampled
-failure walk of that length keeps (sim/physics/reliability.py); the wall time is solved for the
-useful time the FLOP need.
+2024 rates), checkpoints follow Daly's interval (Daly 2006) and cost what the model's state takes to
+write, restarts grow with the job, hot spares are held for its blast radius (`recovery` in
+sim/physics/reliability.py), and the run's goodput is what a sampled failure walk of that length keeps,
+less the spares' share; the wall time is solved for the useful time the FLOP need.
 
 `sim compare --job FILE --topology A --topology B` times the same job on each topology.
 """
@@ -28,7 +29,7 @@ from sim.network.spans import run_network
 from sim.network.topology import FabricSpec, Topology, load_topology
 from sim.physics.fabric import Fabric, Network
 from sim.physics.hardware import peak_flop_s
-from sim.physics.reliability import daly_interval_s, failure_rate_per_gpu_day, job_mttf_s, simulate_failures
+from sim.physics.reliability import recovery, simulate_recovery
 from sim.physics.sizing import MoeShape, outer_sync_of, step_on
 from sim.physics.step_time import (
     HBM_SHARE_FOR_MODEL_STATE,
@@ -134,15 +135,17 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
     # MFU counts every GPU of the job (idle ones too)
     mfu = step.mfu * gpus / job.gpus
     useful_s = flop / (job.gpus * peak * mfu)
-    mttf_s = job_mttf_s(job.gpus, failure_rate_per_gpu_day(training.failure_rate_quantile))
-    interval_s = daly_interval_s(training.checkpoint_write_s, mttf_s)
+    # checkpoints and restarts scale with the job and its model (sim/physics/reliability.py `recovery`)
+    inline = job.gpu_types.get(job.gpu_type)  # the catalog's products fail at the central rate (factor 1)
+    rec = recovery(job.gpus, params, training, network.fabric.nvlink_domain_gpus,
+                   network.fabric.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,
+                   rate_factor=inline.failure_rate_factor if inline is not None else 1.0,
+                   min_interval_s=step.step_time_s if 0 < step.step_time_s < math.inf else 1.0)
     wall_s, outcome = useful_s, None
     for _ in range(GOODPUT_ITERATIONS):
-        outcome = simulate_failures(RandomStreams(seed).job(), wall_s, mttf_s, interval_s,
-                                    training.checkpoint_write_s, training.restart_s)
-        goodput = outcome.useful_s / wall_s if wall_s > 0 else 1.0
+        outcome, goodput = simulate_recovery(RandomStreams(seed).job(), wall_s, rec)
         wall_s = useful_s / max(goodput, 1e-9)
-    goodput = outcome.useful_s / wall_s if wall_s > 0 else 1.0
+    goodput = outcome.useful_s / wall_s * (1.0 - rec.spare_share) if wall_s > 0 else 1.0
     token_efficiency = sync.token_efficiency if sync else 1.0
     checkpoints_s = wall_s - outcome.useful_s - outcome.lost_s
     step_s = step.step_time_s
@@ -172,6 +175,10 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
             "latency_floor_s": step.latency_floor_s,
             "checkpoint_share": checkpoints_s / wall_s if wall_s > 0 else 0.0,
             "failure_loss_share": outcome.lost_s / wall_s if wall_s > 0 else 0.0,
+            "spare_share": rec.spare_share,  # GPU-time held as hot spares
+            "checkpoint_bytes": rec.state_bytes, "checkpoint_s": rec.checkpoint_s,  # blocking, per checkpoint
+            "checkpoint_interval_s": rec.interval_s, "checkpoint_durable_s": rec.write_s,
+            "restart_s": rec.restart_s, "mttf_s": rec.mttf_s,
         },
         "topology": topology or job.topology or "fabric",
         "seed": seed,

@@ -27,6 +27,7 @@ class Products:
     family: list[str]  # gpu, tpu, trainium or other: which labs buy it
     hbm_bytes: list[float] = field(default_factory=list)  # HBM per GPU (inf where the type gives none: not checked)
     peak_fp4: list[float] = field(default_factory=list)  # dense FLOP/s (FP8, else BF16, where it has no FP4)
+    failure_rate_factor: list[float] = field(default_factory=list)  # per-GPU failure rate x the central one
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":
@@ -44,6 +45,7 @@ class Products:
             newest_first=sorted(range(len(names)), key=lambda i: (gpus[i].available_from, i), reverse=True),
             family=[g.family for g in gpus],
             hbm_bytes=[g.hbm_gb * 1e9 if g.hbm_gb is not None else math.inf for g in gpus],
+            failure_rate_factor=[g.failure_rate_factor for g in gpus],
         )
 
     def __len__(self) -> int:

@@ -20,12 +20,11 @@ from sim.config.schema import TrainingPhysics, TrainingRun
 from sim.network.spans import run_network
 from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
-from sim.physics.compute import binding_constraint, compute_optimal_flop, training_flop
+from sim.physics.compute import binding_constraint, chinchilla_params, compute_optimal_flop, training_flop
 from sim.physics.costs import amortized_hardware_usd, energy_mwh, facility_mw
-from sim.physics.reliability import (daly_interval_s, expected_outcome, failure_rate_per_gpu_day, job_mttf_s,
-                                     simulate_failures)
+from sim.physics.reliability import recovery, recovery_goodput, simulate_recovery
 from sim.physics.sizing import outer_sync_of, plan_run, step_on
-from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
+from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
 from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
 from sim.world.labs import Lab
@@ -171,7 +170,9 @@ class TrainingRuns(Component):
         if record.gpus == 0:
             record.status, record.end = "no_gpus", record.start
             return
-        self.fill_outcome(record, run, [(s.name, n) for s, _, n in taken], days, start_day=env.now)
+        factor = self.products.failure_rate_factor  # the run's per-GPU failure rate: its products' mean
+        self.fill_outcome(record, run, [(s.name, n) for s, _, n in taken], days, start_day=env.now,
+                          failure_rate_factor=sum(n * factor[i] for _, i, n in taken) / record.gpus if factor else 1.0)
         self._cost(record, taken, min(days, run.duration_days))
         self.active.setdefault(run.lab, {})[run.name] = record.h100e
         yield env.timeout(run.duration_days)
@@ -261,7 +262,7 @@ class TrainingRuns(Component):
         )
 
     def fill_outcome(self, record: RunRecord, run: TrainingRun, taken: list[tuple[str, int]], days: float,
-                     start_day: float) -> None:
+                     start_day: float, failure_rate_factor: float = 1.0) -> None:
         """Fill in what the run achieves over `days`: MFU, goodput, FLOP and what bound it.
 
         With a topology, MFU comes from the step time of the best parallel plan over the run's sites
@@ -269,8 +270,10 @@ class TrainingRuns(Component):
         sampled from the run's own random stream and cost restarts and lost work (Daly 2006).
         achieved FLOP = GPUs x peak x MFU x goodput x time, never above the wall's compute-optimal FLOP.
         Binding: data or latency when a wall caps the model (or the latency floor sets the step);
-        network when exposed communication is at least half the step; duration when the simulation
-        ends before the run; otherwise chips or power, whichever allowed fewer GPUs.
+        reliability when failures, checkpoints and spares lose more than the parallel plan does (1 -
+        goodput > 1 - compute / step time); network when exposed communication is at least half the
+        step; duration when the simulation ends before the run; otherwise chips or power, whichever
+        allowed fewer GPUs.
 
         Fiber cuts (self.fiber_cuts) overlapping [start_day, start_day + days): for each overlap the same
         model and batch are re-planned on the topology without the cut links; the overlap runs at that
@@ -283,31 +286,40 @@ class TrainingRuns(Component):
         sync, nodes = None, []
         if self.topology is not None and self.physics is not None:
             physics = self.physics
-            nodes = list(dict.fromkeys(self.site_node[name] for name, n in taken if n > 0))
-            network = run_network(self.topology, nodes)
+            held: dict[str, int] = {}  # the run's GPUs at each topology site, in the order taken
+            for name, n in taken:
+                if n > 0:
+                    held[self.site_node[name]] = held.get(self.site_node[name], 0) + n
+            nodes = list(held)
+            network = run_network(self.topology, nodes, [held[n] for n in nodes])
             sync = outer_sync_of(run.sync)
-            mttf_s = job_mttf_s(gpus, failure_rate_per_gpu_day(physics.failure_rate_quantile))
-            interval_s = daly_interval_s(physics.checkpoint_write_s, mttf_s)
-            expected = expected_outcome(days * SECONDS_PER_DAY, mttf_s, interval_s, physics.checkpoint_write_s,
-                                        physics.restart_s) if days > 0 else None
+            # checkpoints and restarts scale with the job (sim/physics/reliability.py); the model is sized at the
+            # expected goodput of a first guess at its size (the size at kernel efficiency, or the given one)
+            fabric = network.fabric
+            scale = dict(nvlink_domain_gpus=fabric.nvlink_domain_gpus, rate_factor=failure_rate_factor,
+                         peer_bytes_s_per_gpu=fabric.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE)
+            guess = run.model_params or chinchilla_params(gpus * peak * physics.kernel_efficiency
+                                                          * run.duration_days * SECONDS_PER_DAY)
             plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record),
                             sync if len(nodes) > 1 else None,
-                            goodput=expected.useful_s / (days * SECONDS_PER_DAY) if expected else 1.0)
+                            goodput=recovery_goodput(recovery(gpus, guess, physics, **scale)))
             step = plan.step
             mfu = step.mfu if mfu is None else mfu
             record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
             if plan.limited_by != "compute":
                 flop_cap = compute_optimal_flop(plan.params)  # C = 6 N D at D = 20 N (Epoch App. E)
-            outcome = simulate_failures(self.rngs[run.name], days * SECONDS_PER_DAY, mttf_s, interval_s,
-                                        physics.checkpoint_write_s, physics.restart_s)
-            record.goodput = outcome.useful_s / (days * SECONDS_PER_DAY) if days > 0 else 1.0
+            rec = recovery(gpus, plan.params, physics, min_interval_s=step.step_time_s
+                           if 0 < step.step_time_s < math.inf else 1.0, **scale)
+            outcome, record.goodput = simulate_recovery(self.rngs[run.name], days * SECONDS_PER_DAY, rec)
             record.interruptions = outcome.interruptions
             if plan.limited_by != "compute" or step.step_time_s <= step.latency_floor_s:
                 record.binding_constraint = plan.limited_by if plan.limited_by != "compute" else "latency"
+            elif record.goodput < step.compute_s / step.step_time_s:  # failures lose more than the parallel plan
+                record.binding_constraint = "reliability"
             elif step.comm_fraction >= 0.5:
                 record.binding_constraint = "network"
             if self.fiber_cuts and len(nodes) > 1:
-                mfu = self._through_fiber_cuts(record, mfu, step, plan, nodes, start_day, days)
+                mfu = self._through_fiber_cuts(record, mfu, step, plan, nodes, [held[n] for n in nodes], start_day, days)
         record.mfu = mfu
         record.flop = min(training_flop(gpus, peak, mfu * record.goodput, days), flop_cap)
         if sync is not None and len(nodes) > 1:  # compute-equivalent: DiLoCo's tokens against synchronous ones
@@ -323,14 +335,14 @@ class TrainingRuns(Component):
         index = {name: i for i, name in enumerate(self.products.names)}
         return min(self.products.hbm_bytes[index[name]] for name in record.gpu_types.split(";"))
 
-    def _through_fiber_cuts(self, record: RunRecord, mfu: float, step, plan, nodes: list[str], start_day: float,
-                            days: float) -> float:
+    def _through_fiber_cuts(self, record: RunRecord, mfu: float, step, plan, nodes: list[str], weights: list[int],
+                            start_day: float, days: float) -> float:
         """The run's time-weighted MFU over [start_day, start_day + days) with the fiber cuts in it
         (stalled pieces count as 0); sets record.disrupted_days and record.stalled_days."""
         pieces = cut_pieces(self.fiber_cuts, start_day, start_day + days)
         if all(not cuts for _, cuts in pieces):
             return mfu
-        base = run_network(self.topology, nodes)
+        base = run_network(self.topology, nodes, weights)
         seen: dict[tuple, float | None] = {}  # cuts in effect -> MFU (None: stalled)
         total = 0.0
         for length, cuts in pieces:
@@ -339,7 +351,7 @@ class TrainingRuns(Component):
                 if not topology.connected(nodes):
                     seen[cuts] = None
                 else:
-                    network = run_network(topology, nodes)
+                    network = run_network(topology, nodes, weights)
                     if network == base:
                         seen[cuts] = mfu
                     else:
