@@ -154,7 +154,7 @@ def test_a_set_that_causes_the_fault_takes_the_blame():
                      "packaging_lines.tsmc_cowos.wafer_capacity_wpm.points.soon", "should be a date", id="ramp-date-word"),
         pytest.param("start_date: '2024-01-01'\n", "start_date", "without quotes", id="quoted-date"),
         pytest.param("sites:\n  colossus: null\n", "sites.colossus", "should be a mapping", id="null-section"),
-        pytest.param("frontier:\n  precision: fp4\n", "frontier.precision", "'bf16' or 'fp8'", id="bad-choice"),
+        pytest.param("frontier:\n  precision: fp2\n", "frontier.precision", "'bf16', 'fp8' or 'fp4'", id="bad-choice"),
         pytest.param("mix: []\n", "mix", "must not be empty", id="empty-list"),
         pytest.param("? [a, b]\n: 1\n", "line 2", "unhashable key", id="unhashable-key"),
         pytest.param("sites:\n  new_site: {lab: xai, lat: 35, lon: -90, construction_start: 2024-01-01,"

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sim.physics.compute import TOKENS_PER_PARAM, chinchilla_params
 from sim.physics.fabric import Network
-from sim.physics.step_time import StepTime, best_plan, critical_batch_tokens, layers
+from sim.physics.step_time import DEFAULT_OVERLAP, Overlap, StepTime, best_plan, critical_batch_tokens, layers
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.physics.walls import (
     bandwidth_wall_flop,
@@ -91,14 +91,26 @@ def outer_sync_of(sync) -> OuterSync | None:
 
 def step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
             physics: RunPhysics, hbm_bytes: float | None = None, tp_choices: tuple[int, ...] | None = None,
-            pp_choices: tuple[int, ...] | None = None, sync: "OuterSync | None" = None) -> StepTime:
-    """Step time of a model on `gpus` GPUs spread evenly over the network's sites: `best_plan`
-    (Megatron-LM 3D parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
-    network's weakest fabric and WAN ring; with `hbm_bytes`, only plans whose model state fits.
+            pp_choices: tuple[int, ...] | None = None, sync: "OuterSync | None" = None, *,
+            cp_choices: tuple[int, ...] | None = None, ep_choices: tuple[int, ...] | None = None,
+            moe: "MoeShape | None" = None, overlap: Overlap = DEFAULT_OVERLAP) -> StepTime:
+    """Step time of a model on `gpus` GPUs over the network's sites (split by its site shares):
+    `best_plan` (Megatron-LM parallelism, Narayanan et al. 2021; Epoch App. E latency floor) on the
+    network's weakest fabric (its pods and oversubscription) and WAN ring; with `hbm_bytes`, only
+    plans whose model state fits; `moe` for a mixture-of-experts model (params is then the total).
     Cached: a sweep's replications and a compare's topologies ask for the same plans again."""
     hbm = hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None
     return _step_on(network, params, batch_tokens, gpus, peak_flop_s, physics.kernel_efficiency,
-                    physics.sequence_tokens, hbm, tp_choices, pp_choices, sync)
+                    physics.sequence_tokens, hbm, tp_choices, pp_choices, sync, cp_choices, ep_choices, moe, overlap)
+
+
+@dataclass(frozen=True)
+class MoeShape:
+    """A mixture-of-experts model's shape beyond its total parameters (sim.physics.step_time.moe_split)."""
+
+    active_params: float
+    experts: int
+    top_k: int = 2
 
 
 def step_on_cache_clear() -> None:
@@ -110,23 +122,27 @@ def step_on_cache_clear() -> None:
 def _step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
              kernel_efficiency: float, sequence_tokens: float, hbm_bytes: float | None,
              tp_choices: tuple[int, ...] | None, pp_choices: tuple[int, ...] | None,
-             sync: "OuterSync | None") -> StepTime:
+             sync: "OuterSync | None", cp_choices: tuple[int, ...] | None = None,
+             ep_choices: tuple[int, ...] | None = None, moe: MoeShape | None = None,
+             overlap: Overlap = DEFAULT_OVERLAP) -> StepTime:
     f = network.fabric
-    per_site = max(gpus // network.sites, 1)
     return best_plan(
         params, batch_tokens, gpus, peak_flop_s,
         kernel_efficiency=kernel_efficiency,
         nvlink_domain=f.nvlink_domain_gpus,
         nvlink_bytes_s=f.nvlink_bandwidth_bytes_s / 2,  # NVIDIA quotes both directions together
-        fabric_bytes_s_per_gpu=f.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,  # oversubscription above pods not charged yet
+        fabric_bytes_s_per_gpu=f.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,
         hop_latency_s=f.hop_latency_s,
-        pods=max(1, -(-per_site // f.pod_gpus)),
-        sites=network.sites,
+        site_gpus=network.site_gpus(gpus),
+        pod_gpus=f.pod_gpus,
+        oversubscription=f.oversubscription_above_pod,
         wan_latency_s=network.wan_hop_latency_s,
         wan_bytes_s=network.wan_bandwidth_bit_s / BITS_PER_BYTE,
         sequence_tokens=sequence_tokens,
         hbm_bytes=hbm_bytes,
-        tp_choices=tp_choices, pp_choices=pp_choices,
+        tp_choices=tp_choices, pp_choices=pp_choices, cp_choices=cp_choices, ep_choices=ep_choices,
+        active_params=moe.active_params if moe else None, experts=moe.experts if moe else 1,
+        top_k=moe.top_k if moe else 2, overlap=overlap,
         outer_sync_steps=sync.inner_steps if sync else 1,
         outer_gradient_bytes=sync.outer_gradient_bytes if sync else None,
         outer_overlap=sync.overlap if sync else False,
@@ -202,3 +218,192 @@ def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, p
         duration_s, network.wan_bandwidth_bit_s, network.wan_hop_latency_s * network.sites / every,
         physics.batch_tokens or EPOCH_BATCH_TOKENS, bits_per_param=bits / every, sites=network.sites)
     return walls
+
+
+# ---------------------------------------------------------------- a run's expected efficiency
+# What a run on a network is expected to achieve before it starts: the frontier sizes its runs with
+# it, and the run policy chooses a run's sites by it. The same steps as a run's own outcome
+# (sim/world/training.py fill_outcome): the model sized at the goodput of a first guess at its size,
+# MFU from `plan_run`, goodput from `recovery` (sim/physics/reliability.py) at the plan's size, as its
+# expected value (`recovery_goodput`) rather than a sampled walk.
+from sim.physics.reliability import recovery, recovery_goodput  # noqa: E402
+
+# Plan lookups are made at GPU counts and peaks rounded to grids this fine (steps per doubling): GPUs
+# 2^(1/4) = 19% apart (nearest, so within 9%: MFU changes by a few percent per doubling of the GPUs at
+# frontier scale), peaks 2^(1/8) = 9% apart (within 4.5%: the compute time scales with it, the
+# communication does not). A month's lookup then reuses an earlier month's plan search. The goodput is
+# at the exact count.
+PLAN_GRID_STEPS_PER_DOUBLING = 4
+PEAK_GRID_STEPS_PER_DOUBLING = 8
+# A run's split over its sites is rounded to eighths (at least one each) before its network is built.
+SHARE_GRID_STEPS = 8
+
+
+# A warm start's fixed point (`expected_run` with `start_mfu`) stops once an iteration moves the size by
+# less than this: near the fixed point MFU grows as about N^0.2-0.5, so the MFU is then within a few
+# percent, as close as `plan_run`'s own three iterations from kernel efficiency come.
+SIZE_TOLERANCE = 0.1
+
+
+def expected_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics,
+                 hbm_bytes: float | None = None, sync: OuterSync | None = None,
+                 failure_rate_factor: float = 1.0, start_mfu: float | None = None) -> tuple[RunPlan, float]:
+    """A run's plan and expected goodput, step by step as `fill_outcome` sets up a run: checkpoints and
+    restarts scale with the job (`recovery`: the network's NVLink domain is the blast radius, its
+    scale-out bandwidth the peers' for in-memory checkpoints); the model is sized (`plan_run`) at the
+    goodput of a first guess at its size (compute-optimal at kernel efficiency); the goodput is then
+    `recovery_goodput` at the plan's size, checkpointing no more often than a step. `sync` applies
+    across two or more sites only.
+
+    `start_mfu` (a nearby run's MFU) starts the size's fixed point there instead of at kernel
+    efficiency, and iterates it only until the size moves by less than SIZE_TOLERANCE: the same fixed
+    point, most often in one plan search instead of `plan_run`'s four.
+    """
+    fabric = network.fabric
+    scale = dict(nvlink_domain_gpus=fabric.nvlink_domain_gpus, rate_factor=failure_rate_factor,
+                 peer_bytes_s_per_gpu=fabric.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE)
+    flop = gpus * peak_flop_s * duration_days * SECONDS_PER_DAY  # at full peak
+    sizing_goodput = recovery_goodput(recovery(gpus, chinchilla_params(flop * physics.kernel_efficiency), physics,
+                                               **scale))
+    sync = sync if network.sites > 1 else None
+    size = chinchilla_params(flop * start_mfu * sizing_goodput) if start_mfu else 0.0
+    if not size > 0:  # no start (or no goodput to size at): from kernel efficiency, as runs are sized
+        # (a job that never makes progress trains nothing, whatever its size: sized as if it did)
+        plan = plan_run(gpus, peak_flop_s, duration_days, network, physics, None, hbm_bytes, sync,
+                        goodput=sizing_goodput if sizing_goodput > 0 else 1.0)
+    else:
+        for _ in range(SIZING_ITERATIONS + 1):
+            plan = plan_run(gpus, peak_flop_s, duration_days, network, physics, size, hbm_bytes, sync)
+            moved = chinchilla_params(flop * plan.step.mfu * sizing_goodput)
+            if not moved > 0 or abs(moved / size - 1.0) < SIZE_TOLERANCE:
+                break
+            size = moved
+    return plan, expected_goodput(gpus, plan, network, physics, failure_rate_factor)
+
+
+def expected_goodput(gpus: float, plan: RunPlan, network: Network, physics, failure_rate_factor: float = 1.0) -> float:
+    """The expected goodput of a run of `gpus` GPUs training `plan` on `network` (`recovery_goodput`;
+    checkpoints no more often than a step)."""
+    fabric, step_s = network.fabric, plan.step.step_time_s
+    return recovery_goodput(recovery(
+        gpus, plan.params, physics, nvlink_domain_gpus=fabric.nvlink_domain_gpus, rate_factor=failure_rate_factor,
+        peer_bytes_s_per_gpu=fabric.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,
+        min_interval_s=step_s if 0 < step_s < math.inf else 1.0))
+
+
+def on_grid(x: float, steps_per_doubling: int = PLAN_GRID_STEPS_PER_DOUBLING) -> float:
+    """x rounded to the nearest 2^(k / steps_per_doubling) (x > 0)."""
+    return 2.0 ** (round(math.log2(x) * steps_per_doubling) / steps_per_doubling)
+
+
+def grid_shares(weights: list[float], steps: int = SHARE_GRID_STEPS) -> tuple[int, ...]:
+    """Weights as whole steps of their total (at least one each): the split a cached network keys on."""
+    total = sum(weights)
+    return tuple(max(1, round(steps * w / total)) for w in weights)
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """A run's expected efficiency: effective FLOP/s = GPUs x peak x mfu x goodput x token_efficiency."""
+
+    mfu: float
+    goodput: float  # expected share of wall time making progress (and not held as hot spares)
+    token_efficiency: float  # DiLoCo's tokens against synchronous ones across sites (1: synchronous, one site)
+    plan: RunPlan | None  # the plan at the grid point (None: no GPUs)
+
+    @property
+    def effective(self) -> float:
+        return self.mfu * self.goodput * self.token_efficiency
+
+
+class RunEfficiency:
+    """Expected MFU and goodput of runs on networks, for one scenario's training physics.
+
+    The plan (`expected_run`: MFU, model size) is searched at the GPU count and peak rounded to grids
+    of `steps_per_doubling` and `peak_steps_per_doubling` and cached per instance on (network, count,
+    peak, duration, HBM, failure rate), its size's fixed point started from the nearest grid point
+    already planned; the goodput
+    is `expected_goodput` at the exact count. Across two or more sites a DiLoCo `sync` plans the outer
+    syncs and counts its token efficiency, as runs do. With a fixed `utilization` (a run policy's), that
+    is the MFU, as runs then take it.
+    """
+
+    def __init__(self, physics: RunPhysics, sync: OuterSync | None = None, utilization: float | None = None,
+                 steps_per_doubling: int = PLAN_GRID_STEPS_PER_DOUBLING,
+                 peak_steps_per_doubling: int = PEAK_GRID_STEPS_PER_DOUBLING):
+        self.physics, self.sync, self.utilization = physics, sync, utilization
+        self.steps, self.peak_steps = steps_per_doubling, peak_steps_per_doubling
+        self._plans: dict[tuple, RunPlan] = {}
+        # the grid points planned, (log2 GPUs, log2 peak, log2 duration, MFU), by campuses and by site count
+        self._near: dict[object, list[tuple[float, float, float, float]]] = {}
+
+    def __call__(self, gpus: float, peak_flop_s: float, duration_days: float, network: Network,
+                 hbm_bytes: float | None = None, failure_rate_factor: float = 1.0,
+                 campuses: tuple | None = None) -> Efficiency:
+        """`campuses` (any key naming the network's sites) lets plans on other splits over the same sites
+        start this one's sizing first; without it, plans on the same network do."""
+        if gpus < 1 or peak_flop_s <= 0 or duration_days <= 0:
+            return Efficiency(0.0, 1.0, 1.0, None)
+        sync = self.sync if network.sites > 1 else None
+        at = max(int(round(on_grid(gpus, self.steps))), network.sites)
+        peak = on_grid(peak_flop_s, self.peak_steps)
+        hbm = hbm_bytes if hbm_bytes is not None and math.isfinite(hbm_bytes) else None
+        factor = round(failure_rate_factor, 2)
+        key = (network, at, peak, duration_days, hbm, factor)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(at, peak, duration_days, network, hbm, sync, factor, campuses or network)
+            self._plans[key] = plan
+        goodput = expected_goodput(gpus, plan, network, self.physics, failure_rate_factor)
+        mfu = plan.step.mfu if self.utilization is None else self.utilization
+        return Efficiency(mfu, goodput, sync.token_efficiency if sync is not None else 1.0, plan)
+
+    def _plan(self, at: int, peak: float, duration_days: float, network: Network, hbm: float | None,
+              sync: OuterSync | None, factor: float, campuses: object) -> RunPlan:
+        """`expected_run` at a grid point, its sizing started from the nearest point planned: on the same
+        campuses first, then on as many sites (a plan on other sites is a poorer start, not a wrong one)."""
+        x, y, z = math.log2(at), math.log2(peak), math.log2(duration_days)
+        near = self._near.get(campuses) or self._near.get(network.sites) or []
+        start = min(near, key=lambda p: abs(p[0] - x) + abs(p[1] - y) + abs(p[2] - z), default=None)
+        plan, _ = expected_run(at, peak, duration_days, network, self.physics, hbm, sync, factor,
+                               start_mfu=start[3] if start is not None else None)
+        point = (x, y, z, plan.step.mfu)
+        self._near.setdefault(campuses, []).append(point)
+        self._near.setdefault(network.sites, []).append(point)
+        return plan
+
+    @property
+    def plans_searched(self) -> int:
+        """Distinct grid points planned so far."""
+        return len(self._plans)
+
+
+# A site that would join a run is first rated on coarse grids (GPUs 2^1 apart, peaks 2^(1/2), the
+# split in quarters): only if that rough rate reaches SCREEN_MARGIN of the run's rate without it is it
+# rated on the fine grids. Across sites the rate falls several-fold where a site does not pay (the WAN
+# all-reduce, the larger job's failures), far more than the rough grids' error.
+SCREEN_STEPS_PER_DOUBLING = 1
+SCREEN_PEAK_STEPS_PER_DOUBLING = 2
+SCREEN_SHARE_GRID_STEPS = 4
+SCREEN_MARGIN = 0.75
+
+
+def grow_while_faster(order: list, rate, joins=None, screen=None) -> tuple[list, float]:
+    """The sites of a run, greedily, and their rate: `order[0]`, then each next one in `order` (those
+    `joins(chosen, s)` allows) that raises `rate(chosen)` when added; one that does not is passed over
+    (a smaller site further on may sit on a better link). `rate` maps a list of sites to the run's
+    expected effective FLOP/s; `screen`, a rougher and cheaper `rate`, passes a site over first when it
+    falls below SCREEN_MARGIN of the rate without it."""
+    if not order:
+        return [], 0.0
+    chosen = [order[0]]
+    best = rate(chosen)
+    for s in order[1:]:
+        if joins is not None and not joins(chosen, s):
+            continue
+        if screen is not None and screen(chosen + [s]) < SCREEN_MARGIN * best:
+            continue
+        trial = rate(chosen + [s])
+        if trial > best:
+            chosen, best = chosen + [s], trial
+    return chosen, best

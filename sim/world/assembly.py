@@ -31,10 +31,10 @@ from sim.world.projects import PlantOrder, Projects
 from sim.world.fleet import Refresh, ServiceLife
 from sim.world.labs import InstallPass, Lab, Purchasing
 from sim.world.power import Plant
-from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, lab_walls
+from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, frontier_planner, lab_walls
 from sim.world.products import Products
 from sim.world.sites import Site
-from sim.world.run_policy import RunPolicy
+from sim.world.run_policy import CampusPlanner, RunPolicy
 from sim.world.streams import RandomStreams
 from sim.world.supply import Supply
 from sim.world.supply_plan import SupplyPlan, build_ramp, plan_supply
@@ -136,7 +136,8 @@ def build_world(s: Scenario, seed: int = 0) -> World:
                                      horizon_day)
     site_list = list(sites.values())
     recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, site_list, disruptions,
-                                       horizon_day, lab_walls(s, products, topology, site_node), makers)
+                                       horizon_day, lab_walls(s, products, topology, site_node), makers,
+                                       frontier_planner(s, products, topology), site_node)
 
     def announce(site: Site, node: str) -> None:
         """A site the procurement policy started: its lab, the runs and the probes now see it."""
@@ -254,14 +255,16 @@ def _build_procurement(env, s: Scenario, products: Products, labs: dict[str, Lab
 
 def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocator: Allocator, labs: dict[str, Lab],
                   site_list: list[Site], disruptions: Disruptions, horizon_day: float,
-                  walls: dict[str, dict[str, float]], makers: dict[str, EquipmentMaker]) -> tuple[Recorder, FrontierProbe]:
+                  walls: dict[str, dict[str, float]], makers: dict[str, EquipmentMaker],
+                  planner: CampusPlanner | None = None,
+                  site_node: dict[str, str] | None = None) -> tuple[Recorder, FrontierProbe]:
     """The recorder samples, in this order: products, supply, each lab, each site, the world totals,
     the disruptions, the power equipment makers, then sites the policies start (in the order they
     start); and the frontier. Samples fall on the start date, then every month start after it (a
     mid-month start gets no sample before it)."""
     lab_list = list(labs.values())
     buys = {name: [s.labs[name].share_of(family) > 0 for family in products.family] for name in labs}
-    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys)
+    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys, planner, site_node)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
               WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
               disruptions, *makers.values()]

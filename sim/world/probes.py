@@ -16,7 +16,7 @@ import simpy
 
 from sim.config.schema import Frontier, Scenario
 from sim.network.topology import Topology
-from sim.physics.frontier import CONSTRAINTS, lab_frontier
+from sim.physics.frontier import CONSTRAINTS, lab_frontier, lab_frontier_on_network
 from sim.network.spans import run_network
 from sim.physics.sizing import frontier_walls, outer_sync_of
 from sim.physics.units import WATTS_PER_MEGAWATT
@@ -24,6 +24,7 @@ from sim.world.allocator import Allocator
 from sim.world.component import Component, Row
 from sim.world.labs import Lab
 from sim.world.products import Products
+from sim.world.run_policy import CampusPlanner
 from sim.world.sites import Site
 
 # a frontier row: (day, constraint, max_flop, h100e, lab, binding_constraint)
@@ -187,34 +188,61 @@ class FrontierProbe(Component):
     and which binds (the frontier.csv rows).
 
     Chips alone, power alone and combined come from each lab's GPUs and powered sites on the day
-    (sim/physics/frontier.py); the network, latency and data walls depend only on the topology and are
-    computed once, when the probe is built.
+    (sim/physics/frontier.py). With a topology and training physics (a `planner`), each is sized as
+    runs are: GPUs x peak x MFU x expected goodput x duration on the lab's network, over the campuses
+    a run would span (`CampusPlanner`); otherwise at the flat `frontier.utilization`. The network,
+    latency and data walls depend only on the topology and are computed once, when the probe is built.
     """
 
     kind = "frontier"
 
     def __init__(self, env: simpy.Environment, settings: Frontier, products: Products, labs: list[Lab],
-                 walls: dict[str, dict[str, float]], buys: dict[str, list[bool]] | None = None):
+                 walls: dict[str, dict[str, float]], buys: dict[str, list[bool]] | None = None,
+                 planner: CampusPlanner | None = None, site_node: dict[str, str] | None = None):
         super().__init__(env, "frontier")
         self.settings, self.products, self.labs, self.walls = settings, products, labs, walls
         # per lab, the products of the families it buys (default: all)
         self.buys = buys or {lab.name: [True] * len(products) for lab in labs}
         self.peak = tuple(products.peak(i, settings.precision) for i in range(len(products)))
         self.it_w = tuple(products.it_w)
+        self.planner, self.site_node = planner, site_node if site_node is not None else {}
         self.rows: list[FrontierRow] = []
 
+    def _run_flop_s(self, counts: dict[str, list[float]], campuses: list[str] | None = None) -> tuple[float, list[str]]:
+        """A run's expected effective FLOP/s on `counts` (GPUs by product at each campus) and its campuses:
+        those the planner chooses, or the given ones."""
+        duration = self.settings.duration_days
+        if campuses is None:
+            campuses, flop_s = self.planner.choose(counts, duration)
+            return flop_s, campuses
+        return self.planner.flop_s(counts, campuses, duration), campuses
+
+    def _lab_points(self, lab: Lab, on_sale: tuple[bool, ...]):
+        """The lab's chips, power and combined points and which of the two binds: with the physics of
+        runs, or at the flat utilization without a planner (or for a lab without sites)."""
+        f, products = self.settings, self.products
+        if self.planner is not None and lab.sites:
+            node = self.site_node
+            return lab_frontier_on_network(
+                site_installed=[site.fleet.installed for site in lab.sites],
+                site_campus=[node.get(site.name, site.name) for site in lab.sites], inventory=lab.inventory,
+                site_power=[(site.available_mw, site.pue) for site in lab.sites], on_sale=on_sale,
+                peak_flop_s=self.peak, it_w=self.it_w, h100e=products.h100e, gpu_share=f.gpu_share,
+                duration_days=f.duration_days, run_flop_s=self._run_flop_s,
+            )
+        return lab_frontier(
+            installed=lab.installed(), inventory=lab.inventory,
+            site_power=[(site.available_mw, site.pue) for site in lab.sites], on_sale=on_sale,
+            peak_flop_s=self.peak, it_w=self.it_w, h100e=products.h100e,
+            gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
+        )
+
     def sample(self, day: float) -> None:
-        f, products, walls = self.settings, self.products, self.walls
+        products, walls = self.products, self.walls
         on_sale = [available <= day for available in products.available_day]
         best: dict[str, tuple] = {}
         for lab in self.labs:
-            points, binds = lab_frontier(
-                installed=lab.installed(), inventory=lab.inventory,
-                site_power=[(site.available_mw, site.pue) for site in lab.sites],
-                on_sale=tuple(a and b for a, b in zip(on_sale, self.buys[lab.name])), peak_flop_s=self.peak,
-                it_w=self.it_w, h100e=products.h100e,
-                gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
-            )
+            points, binds = self._lab_points(lab, tuple(a and b for a, b in zip(on_sale, self.buys[lab.name])))
             lab_walls = walls.get(lab.name, {})
             alone = {c: points[c].flop for c in ("chips", "power")} | lab_walls
             binds = min(alone, key=lambda c: (alone[c], c != binds))
@@ -226,6 +254,18 @@ class FrontierProbe(Component):
                     best[c] = (flop, float("nan"), lab.name, binds)
         binding = best["combined"][3]
         self.rows.extend((day, c, *best[c][:3], binding) for c in best)
+
+
+def frontier_planner(s: Scenario, products: Products, topology: Topology | None) -> CampusPlanner | None:
+    """What sizes the frontier's runs as runs are sized: with a topology and training physics, a
+    `CampusPlanner` at the frontier's precision, synchronising across sites as the run policy's runs do
+    (`run_policy.sync`); None otherwise (the frontier then uses its flat `utilization`)."""
+    if topology is None or s.training is None:
+        return None
+    peak = [products.peak(i, s.frontier.precision) for i in range(len(products))]
+    sync = outer_sync_of(s.run_policy.sync) if s.run_policy is not None else None
+    return CampusPlanner(topology, s.training, peak, products.hbm_bytes, sync,
+                         failure_rate_factor=products.failure_rate_factor)
 
 
 def lab_walls(s: Scenario, products: Products, topology: Topology | None,
