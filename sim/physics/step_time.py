@@ -12,6 +12,7 @@ Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator
@@ -335,18 +336,29 @@ def best_plan(
         pod_gpus=max(1, pod_gpus if pod_gpus is not None else -(-max(counts) // max(pods, 1))),
         oversubscription=max(1.0, oversubscription), overlap=overlap,
     )
-    # enumerate the grid (_candidate_plans), time each plan (_schedule), keep the fastest
+    # a quick first answer: the fastest plan on a coarse corner of the grid (no context parallelism, the
+    # most microbatches), only to prune the full search with; a plan slower than it cannot win, one tying
+    # it may, so it prunes strictly above it
+    seed = math.inf
+    if search.cp_choices is None and search.sequence_tokens >= 2 * MIN_CONTEXT_CHUNK_TOKENS:
+        seed = _fastest(dataclasses.replace(search, cp_choices=(1,)), math.inf) * (1.0 + 4e-12)
+    return _fastest(search, seed, keep=True)
+
+
+def _fastest(search: "_Search", seed_s: float, keep: bool = False):
+    """The fastest plan of the search's grid (its StepTime with `keep`, else its step time); plans whose
+    lower bound is above `seed_s` are skipped."""
     best = _INFEASIBLE
-    for plan in _candidate_plans(search, lambda: best.step_time_s):
+    for plan in _candidate_plans(search, lambda: min(best.step_time_s, seed_s)):
         # busy >= max(m, pp) v chunk slots x chunk work / v + exposed DP >= compute + m x (TP, CP, EP) + exposed DP
         # for every v, so a plan whose bound is no faster cannot win (the margin covers rounding)
         bound = plan.compute_s + plan.microbatches * plan.model_comm_s + plan.dp_exposed_s
-        if bound * (1.0 - 1e-12) >= best.step_time_s:
+        if bound * (1.0 - 1e-12) >= min(best.step_time_s, seed_s):
             continue
         step, v, slots, busy, floor = _schedule(plan)
         if step < best.step_time_s:  # ties keep the first plan in grid order
             best = _step_time(search, plan, v, slots, busy, floor, step)
-    return best
+    return best if keep else best.step_time_s
 
 
 _INFEASIBLE = StepTime(math.inf, 0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0, cp=0, ep=0)
