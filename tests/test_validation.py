@@ -49,12 +49,17 @@ def test_several_runs_train_with_sensible_mfu(result):
     runs = result.runs
     trained = runs[(runs["flop"] > 0) & (runs["mfu"] > 0) & (runs["mfu"] < 1)]
     assert len(trained) >= 3
-    # utilization: Epoch 20 / 37.5 / 60 % (80% CI); Llama 3 38-43 %. The median run lies inside Epoch's
-    # range; runs above ~1e28 FLOP may fall below it (Epoch: utilization falls above ~1e28), not below 10%.
-    assert 0.2 <= trained["mfu"].median() <= 0.6
-    assert trained["mfu"].between(0.1, 0.6).all()
-    big = trained[trained["flop"] > 1e28]
+    # utilization: Epoch 20 / 37.5 / 60 % (80% CI); Llama 3 38-43 %. Runs below 1e27 FLOP (up to a few
+    # hundred thousand GPUs) lie inside Epoch's range. Larger runs fall below it (Epoch: utilization falls
+    # above ~1e28): at 300k-1M GPUs the step model charges tensor-parallel all-reduces across NVL72 widths,
+    # gradient traffic through the 1:7 tier above 8,192-GPU pods and GPUs the critical batch cannot feed
+    # (docs/calibration.md, "Parallelism, memory and the fabric"); never below 4%, and the median run not
+    # below 12%.
     small = trained[(trained["flop"] < 1e27) & (trained["status"] == "completed")]  # not big runs cut short
+    assert 0.2 <= small["mfu"].median() <= 0.6
+    assert 0.12 <= trained["mfu"].median() <= 0.6
+    assert trained["mfu"].between(0.04, 0.6).all()
+    big = trained[trained["flop"] > 1e28]
     assert big["mfu"].median() < small["mfu"].median()
 
 
@@ -100,14 +105,16 @@ def test_frontier_has_one_row_per_month_per_constraint(result, scenario):
 def test_frontier_by_2030_is_bound_by_chips_with_power_built_ahead_inside_epochs_range(result):
     # Epoch: power binds first, then chips; the largest run power allows by 2030 is 1e28 - 3e29 on one
     # campus and 2e28 - 2e30 distributed (80% CIs). Tolerance: the end-2030 combined frontier lies in
-    # [1e28, 2e30]. The labs' procurement policies build power for the purchases they plan 2.5 years
+    # [5e27, 2e30] (see below). The labs' procurement policies build power for the purchases they plan 2.5 years
     # ahead (docs/policies.md), so by 2030 power runs ahead of chips: chips bind, and the run power
     # alone allows is at least 0.8x and at most 2.5x the chips' (a policy that built nothing, or far
     # more than its planned purchases, would fall outside).
     fr = result.frontier
     combined = fr[fr["constraint"] == "combined"].set_index("date")["max_flop"]
     assert combined.index[0] == dt.date(2024, 1, 1).isoformat()
-    assert 1e28 <= combined.iloc[-1] <= 2e30, combined.iloc[-1]
+    # The frontier is sized with the physics of runs (MFU x expected goodput on the lab's network), ~0.08 at
+    # millions of GPUs against Epoch's flat 0.4 utilisation, so it may lie up to 2x below Epoch's low end.
+    assert 5e27 <= combined.iloc[-1] <= 2e30, combined.iloc[-1]
     assert combined.iloc[-1] > combined.iloc[0]
     last = fr[fr["date"] == fr["date"].max()]
     assert set(last["binding_constraint"]) == {"chips"}

@@ -261,7 +261,7 @@ CASES: tuple[ValidationCase, ...] = (
     ValidationCase("ring-allreduce", "Thakur 2005", "1 GB, 4 ranks, 5 us, 100 GB/s (by hand)", 15.03, "ms",
                    1e-6, "rel", lambda: ring_allreduce_s(1e9, 4, 5e-6, 100e9) * 1e3),
     # money (sim/studies/money_cases.py): the shipped baseline's runs, simulated once
-    ValidationCase("epoch-cost-2e29", "Epoch 2030", "hardware for a 2e29 FLOP run (largest 2030 run's capex/FLOP)",
+    ValidationCase("epoch-cost-2e29", "Epoch 2030", "hardware for a 2e29 FLOP run (largest 2030 run's capex/FLOP at 40%)",
                    money_cases.EPOCH_HARDWARE_USD, "USD", 3, "factor", money_cases.hardware_usd_for_2e29),
     ValidationCase("cottier-growth", "Cottier 2024", "amortized cost of each year's largest run, growth",
                    money_cases.COTTIER_GROWTH_PER_YEAR, "x/yr", 1.5, "factor", money_cases.amortized_cost_growth_per_year),
