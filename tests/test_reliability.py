@@ -277,10 +277,14 @@ def test_recovery_modes():
 
 
 def test_llama3_goodput_near_the_papers_90_percent():
-    """Llama 3 405B on 16,384 H100 (H100's rate: Llama 3's own): >90% effective training time (Llama 3 §3.3.4)."""
-    rec = recovery(16_384, 4.05e11, settings(), 8, PEER_BYTES_S,
-                   rate_factor=LLAMA3_PER_GPU_DAY / failure_rate_per_gpu_day(0.5), min_interval_s=7.0)
-    assert 0.90 <= recovery_goodput(rec) <= 0.96
+    """Llama 3 405B on 16,384 H100 (H100's rate: Llama 3's own): >90% effective training time (Llama 3 §3.3.4).
+    The paper gives a floor only; with the default 150 s restart (hot spares) the model keeps ~0.98, with
+    research-cluster restarts of 10 minutes (Kokolis et al. 2024) ~0.94: both above it, neither at 1."""
+    rate = LLAMA3_PER_GPU_DAY / failure_rate_per_gpu_day(0.5)
+    rec = recovery(16_384, 4.05e11, settings(), 8, PEER_BYTES_S, rate_factor=rate, min_interval_s=7.0)
+    assert 0.90 <= recovery_goodput(rec) <= 0.99
+    slow = recovery(16_384, 4.05e11, settings(restart_s=600.0), 8, PEER_BYTES_S, rate_factor=rate, min_interval_s=7.0)
+    assert 0.90 <= recovery_goodput(slow) < recovery_goodput(rec)
 
 
 def test_simulated_recovery_matches_expected_and_is_deterministic():

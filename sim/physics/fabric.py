@@ -31,7 +31,7 @@ class Network:
     sites: int
     wan_hop_latency_s: float  # mean one-way latency of a ring hop
     wan_bandwidth_bit_s: float  # bottleneck of the ring
-    # the share of a run's GPUs at each site, in ring order (None: an even split)
+    # the share of a run's GPUs at each of its sites, in the order the run names them (None: an even split)
     site_shares: tuple[float, ...] | None = None
 
     def site_gpus(self, gpus: int) -> tuple[int, ...]:

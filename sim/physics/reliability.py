@@ -294,10 +294,13 @@ STORAGE_BYTES_S_PER_GPU = 2e12 / LLAMA3_GPUS
 # x16, 64 GB/s each way (NVIDIA H100 datasheet: 128 GB/s both ways); 50 GB/s achieved is an assumption.
 HOST_COPY_BYTES_S_PER_GPU = 5e10
 
-# The fixed part of a restart (detect, requeue, relaunch, warm up): Kokolis et al. 2024 report restarts of
-# 5-20 minutes; the central value is their geometric mean, 10 minutes. Llama 3's ">90% effective training
-# time" at 16k GPUs allows up to ~18 minutes lost per interruption, so 10 minutes is inside it.
-RESTART_BASE_S = 600.0
+# The fixed part of a restart (detect, swap in a spare, relaunch, warm up). With hot spares (the default)
+# no requeue: the central value between hot-swap recovery, under 40 s at 512 GPUs (DeadPool, Xie et al.
+# 2026, arXiv 2607.01646), and research-cluster restarts with requeue, 5-20 minutes, ~10 (Kokolis et al.
+# 2024): their geometric mean, sqrt(40 x 600) ~ 150 s. Llama 3's ">90% effective training time" at 16k
+# GPUs allows up to ~18 minutes lost per interruption, so both ends are inside it. A job without hot
+# spares waits for the repair on top (`recovery`).
+RESTART_BASE_S = 150.0
 
 # The part growing with the job: MegaScale (Jiang et al. 2024, NSDI, arXiv 2402.15627) cut communicator
 # initialization to under 30 s for more than 10,000 GPUs (12,288 in its runs). Spread over log2(12,288) = 13.6
