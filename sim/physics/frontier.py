@@ -62,15 +62,9 @@ def lab_frontier(
         gpus_h100e = sum(map(mul, counts, h100e))
         return FrontierPoint(name, training_flop(gpu_share, flop_s, utilization, duration_days), gpu_share * gpus_h100e)
 
-    n = len(installed)
     held = list(map(add, installed, inventory))
-    powered = [0.0] * n
-    for available_mw, pue in site_power:
-        if available_mw <= 0:
-            continue
-        best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)  # tuples: no copy
-        if best is not None:
-            powered[best] += gpus_within_power(available_mw, it_w[best], pue)
+    powered = [sum(column) for column in zip(*powered_by_site(site_power, on_sale, peak_flop_s, it_w))] \
+        or [0.0] * len(installed)
     points = {
         "chips": point("chips", held),
         "power": point("power", powered),
@@ -114,14 +108,7 @@ def lab_frontier_on_network(
                     acc[i] += gpu_share * g
         return out
 
-    powered_rows = []
-    for available_mw, pue in site_power:
-        row = [0.0] * n
-        if available_mw > 0:
-            best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)
-            if best is not None:
-                row[best] = gpus_within_power(available_mw, it_w[best], pue)
-        powered_rows.append(row)
+    powered_rows = powered_by_site(site_power, on_sale, peak_flop_s, it_w)
     installed = by_campus(site_installed)
     powered = by_campus(powered_rows)
     held = {c: list(v) for c, v in installed.items()}
@@ -149,6 +136,20 @@ def lab_frontier_on_network(
         chips = FrontierPoint("chips", combined.flop, combined.h100e)
     points = {"chips": chips, "power": power, "combined": combined}
     return points, binding_constraint(points["chips"].flop, points["power"].flop)
+
+
+def powered_by_site(site_power: list[tuple[float, float]], on_sale: list[bool], peak_flop_s: list[float],
+                    it_w: list[float]) -> list[list[float]]:
+    """Per site, by product: its available power (MW, PUE) filled with the most efficient product on sale."""
+    rows = []
+    for available_mw, pue in site_power:
+        row = [0.0] * len(peak_flop_s)
+        if available_mw > 0:
+            best = most_efficient(tuple(on_sale), tuple(peak_flop_s), tuple(it_w), pue)  # tuples: no copy
+            if best is not None:
+                row[best] = gpus_within_power(available_mw, it_w[best], pue)
+        rows.append(row)
+    return rows
 
 
 @lru_cache(maxsize=256)

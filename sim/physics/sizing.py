@@ -118,7 +118,7 @@ def step_on_cache_clear() -> None:
     _step_on.cache_clear()
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=32768)  # a baseline run asks for ~900 plans; a sweep or a test session many runs' worth
 def _step_on(network: Network, params: float, batch_tokens: float, gpus: int, peak_flop_s: float,
              kernel_efficiency: float, sequence_tokens: float, hbm_bytes: float | None,
              tp_choices: tuple[int, ...] | None, pp_choices: tuple[int, ...] | None,
