@@ -16,13 +16,8 @@ import sim
 from sim.physics.collectives import alltoall_s, hierarchical_allreduce_s, reduce_scatter_s, spanning_bytes_s
 from sim.physics.fabric import Fabric, Network
 from sim.physics.hardware import peak_flop_s
-from sim.physics.step_time import (
-    KV_SHARE_OF_WIDTH,
-    Overlap,
-    best_plan,
-    model_state_bytes,
-    moe_split,
-)
+from sim.physics.memory import model_state_bytes, moe_split
+from sim.physics.step_time import KV_SHARE_OF_WIDTH, Overlap, best_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 DEEPSEEK = ROOT / "examples" / "jobs" / "deepseek_v3.yaml"

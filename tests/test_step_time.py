@@ -20,7 +20,8 @@ from sim.physics.collectives import (
     ring_allreduce_s,
 )
 from sim.physics.compute import chinchilla_params, chinchilla_tokens
-from sim.physics.step_time import best_plan, critical_batch_tokens, layers, moe_split
+from sim.physics.memory import moe_split
+from sim.physics.step_time import best_plan, critical_batch_tokens, layers
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

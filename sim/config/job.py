@@ -29,7 +29,8 @@ from sim.config.schema import (Fraction, FractionOrZero, FlopS, Name, PathText, 
                                Strict, Sync)
 from sim.physics.reliability import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
 from sim.config.yaml_io import read_yaml
-from sim.physics.step_time import DEFAULT_OVERLAP, moe_split
+from sim.physics.memory import moe_split
+from sim.physics.step_time import DEFAULT_OVERLAP
 
 Count = Annotated[int, Field(ge=1, le=int(MAX_QUANTITY))]
 PowerOfTwoCap = Annotated[int, Field(ge=1, le=1 << 20)]

@@ -106,7 +106,7 @@ def step_on(network: Network, params: float, batch_tokens: float, gpus: int, pea
 
 @dataclass(frozen=True)
 class MoeShape:
-    """A mixture-of-experts model's shape beyond its total parameters (sim.physics.step_time.moe_split)."""
+    """A mixture-of-experts model's shape beyond its total parameters (sim.physics.memory.moe_split)."""
 
     active_params: float
     experts: int

@@ -8,7 +8,8 @@ language model training on GPU clusters"):
   data parallel (dp) across the rest of the site and across sites, one hierarchical gradient
   all-reduce per step (sim.physics.collectives) overlapped with the backward pass.
 Compute-optimal sizing, layer count, critical batch and the per-layer latency floor follow the
-Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md).
+Epoch 2030 report, App. E (Sevilla et al. 2024; docs/sources.md). What a plan must fit in HBM is
+sim.physics.memory.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from sim.physics.collectives import (
     wan_ring_allreduce_s,
 )
 from sim.physics.compute import chinchilla_params, training_compute_flop
+from sim.physics.memory import fits_memory, moe_split
 
 CRITICAL_BATCH_EXPONENT = 0.36
 """The critical batch grows ~ N^0.36 (Epoch 2030 App. E, latency inputs)."""
@@ -169,46 +171,6 @@ class StepTime:
     exposed_pipeline_s: float = 0.0
     exposed_data_s: float = 0.0
     exposed_wan_s: float = 0.0
-
-
-HBM_SHARE_FOR_MODEL_STATE = 0.75  # the rest of HBM is left to activations and buffers (assumption)
-
-
-def moe_split(params: float, active_params: float | None, experts: int = 1, top_k: int = 2) -> tuple[float, float]:
-    """(dense parameters, all experts' parameters) of a model: a dense model is all dense.
-
-    A mixture-of-experts model of N parameters, A active per token, E experts of which top_k route each
-    token (Shazeer et al. 2017, arXiv 1701.06538; Fedus et al. 2021, arXiv 2101.03961): each expert
-    holds e = (N - A) / (E - k), the shared part A - k e. Mixtral 8x7B (46.7B, 12.9B active, 8
-    experts, top 2): e = 5.6B, shared 1.6B (Jiang et al. 2024, arXiv 2401.04088).
-    """
-    if active_params is None or experts <= 1 or active_params >= params:
-        return params, 0.0
-    if top_k >= experts:
-        raise ValueError(f"top_k ({top_k}) must be fewer than the experts ({experts})")
-    per_expert = (params - active_params) / (experts - top_k)
-    shared = active_params - top_k * per_expert
-    if shared < 0:
-        raise ValueError(f"{active_params:.3g} active parameters cannot hold {top_k} experts of {per_expert:.3g}")
-    return shared, per_expert * experts
-
-
-def model_state_bytes(params: float, tp: int, pp: int, dp: int, cp: int = 1, ep: int = 1,
-                      expert_params: float = 0.0) -> float:
-    """Model state per GPU: bf16 weights and gradients (4 bytes per parameter) of the GPU's shard, plus
-    fp32 master weights and Adam moments (12 bytes per parameter) sharded over the data- and
-    context-parallel ranks too (ZeRO-1, Rajbhandari et al., "ZeRO: Memory Optimizations Toward
-    Training Trillion Parameter Models", SC 2020; Megatron's distributed optimizer shards over DP x CP).
-    The GPU's shard is 1/(tp pp) of the shared parameters and 1/(tp pp ep) of the experts' (expert
-    parallelism places E/ep experts on each rank)."""
-    shard = (params - expert_params + expert_params / ep) / (tp * pp)
-    return shard * 4.0 + params / (tp * pp * dp * cp) * 12.0
-
-
-def _fits_memory(params: float, tp: int, pp: int, dp: int, hbm_bytes: float, cp: int = 1, ep: int = 1,
-                 expert_params: float = 0.0) -> bool:
-    """Model state fits in HBM_SHARE_FOR_MODEL_STATE of HBM."""
-    return model_state_bytes(params, tp, pp, dp, cp, ep, expert_params) <= HBM_SHARE_FOR_MODEL_STATE * hbm_bytes
 
 
 def _powers_of_two(upto: float) -> list[int]:
@@ -472,7 +434,7 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
                 bound = s.work_flop / (most_replicas * mp * s.flop_s_gpu) * (1.0 + comm_ratio) * least_bubble
                 if bound * (1.0 - 1e-12) >= best_step_s():
                     continue
-                if s.hbm_bytes is not None and not _fits_memory(  # the most replicas and experts' shards: the least state
+                if s.hbm_bytes is not None and not fits_memory(  # the most replicas and experts' shards: the least state
                         s.params, tp, pp, most_replicas, s.hbm_bytes, cp, s.experts, s.expert_params):
                     continue
                 t_dp, dp_done = (0.0, 0.0), None
@@ -485,7 +447,7 @@ def _candidate_plans(s: _Search, best_step_s: Callable[[], float] = lambda: math
                     if bound * (1.0 - 1e-12) >= best_step_s():
                         continue
                     for ep in _expert_options(s, min(replicas)):
-                        if s.hbm_bytes is not None and not _fits_memory(
+                        if s.hbm_bytes is not None and not fits_memory(
                                 s.params, tp, pp, dp, s.hbm_bytes, cp, ep, s.expert_params):
                             continue
                         if (replicas, ep) != dp_done:  # the same replicas need no new all-reduce

@@ -31,13 +31,8 @@ from sim.physics.fabric import Fabric, Network
 from sim.physics.hardware import peak_flop_s
 from sim.physics.reliability import recovery, simulate_recovery
 from sim.physics.sizing import MoeShape, outer_sync_of, step_on
-from sim.physics.step_time import (
-    HBM_SHARE_FOR_MODEL_STATE,
-    Overlap,
-    critical_batch_tokens,
-    model_state_bytes,
-    moe_split,
-)
+from sim.physics.memory import HBM_SHARE_FOR_MODEL_STATE, model_state_bytes, moe_split
+from sim.physics.step_time import Overlap, critical_batch_tokens
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.world.streams import RandomStreams
 
