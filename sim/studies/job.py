@@ -187,8 +187,10 @@ def compare_job(job: Job, source: str | Path, topologies: list[str], seed: int =
         out = run_job(job, source, seed, topology=ref)
         rows.append({"topology": ref, "run": job.name, "status": "completed", "sites": out["sites"], "mfu": out["mfu"], "goodput": out["goodput"],
                      "step_time_s": out["step_time_s"], "days": out["days"], "flop": out["flop"],
-                     "tp": out["plan"]["tp"], "pp": out["plan"]["pp"], "dp": out["plan"]["dp"],
-                     "exposed_communication_s": out["breakdown"]["exposed_communication_s"]})
+                     "tp": out["plan"]["tp"], "cp": out["plan"]["cp"], "pp": out["plan"]["pp"], "dp": out["plan"]["dp"],
+                     "ep": out["plan"]["ep"], "exposed_communication_s": out["breakdown"]["exposed_communication_s"],
+                     "exposed_data_s": out["breakdown"]["exposed_data_s"],
+                     "exposed_wan_s": out["breakdown"]["exposed_wan_s"]})
     return pd.DataFrame(rows)
 
 
