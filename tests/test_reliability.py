@@ -21,35 +21,37 @@ import sim
 from sim.config.errors import ScenarioError
 from sim.config.job import JobTraining, load_job
 from sim.config.schema import TrainingPhysics
-from sim.physics.reliability import (
+from sim.physics.recovery import (
     CHECKPOINT_BYTES_PER_PARAM,
     HOST_COPY_BYTES_S_PER_GPU,
     LLAMA3_PER_GPU_DAY,
-    MAX_EXPECTED_FAILURES,
     RESTART_BASE_S,
     RESTART_S_PER_DOUBLING,
-    RSC1_PER_GPU_DAY,
-    RSC2_PER_GPU_DAY,
     STORAGE_BYTES_S_PER_GPU,
-    FailureOutcome,
     blast_radius_gpus,
     checkpoint_bytes,
+    hot_spare_gpus,
+    recovery,
+    recovery_goodput,
+    restart_time_s,
+    simulate_recovery,
+    transfer_s,
+)
+from sim.physics.reliability import (
+    MAX_EXPECTED_FAILURES,
+    RSC1_PER_GPU_DAY,
+    RSC2_PER_GPU_DAY,
+    FailureOutcome,
     daly_interval_s,
     expected_outcome,
     failure_rate_per_gpu_day,
     first_order_goodput,
     goodput,
     goodput_at_interval,
-    hot_spare_gpus,
     job_mttf_s,
-    recovery,
-    recovery_goodput,
-    restart_time_s,
     run_with_failures,
     sample_interruptions,
     simulate_failures,
-    simulate_recovery,
-    transfer_s,
     young_interval_s,
 )
 from sim.physics.units import SECONDS_PER_HOUR

@@ -27,7 +27,7 @@ from sim.config.limits import MAX_QUANTITY, MAX_TOKENS
 from sim.config.loading import SET_SOURCE, apply_set
 from sim.config.schema import (Fraction, FractionOrZero, FlopS, Name, PathText, PositiveAmount, RecoverySeconds,
                                Strict, Sync)
-from sim.physics.reliability import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
+from sim.physics.recovery import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
 from sim.config.yaml_io import read_yaml
 from sim.physics.memory import moe_split
 from sim.physics.step_time import DEFAULT_OVERLAP
@@ -96,7 +96,7 @@ class JobTraining(Strict):
 
     kernel_efficiency: Fraction = 0.5  # Llama 3 405B on 16k H100 then gives MFU ~0.40 (paper: 38-43%)
     # reliability: the scenario's keys and defaults (sim.config.schema TrainingPhysics; sources in
-    # sim/physics/reliability.py)
+    # sim/physics/recovery.py)
     checkpoint: Literal["sync", "async", "in_memory"] = "async"
     checkpoint_write_s: RecoverySeconds | None = None  # fixed blocking time per checkpoint; default: from bytes
     storage_bytes_s_per_gpu: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] = STORAGE_BYTES_S_PER_GPU

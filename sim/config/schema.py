@@ -19,7 +19,7 @@ from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAY
                                MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_STACK_HEIGHT, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
                                MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MAX_WATTS, MIN_DIE_MM2,
                                MIN_TICK_DAYS, MIN_WATTS, NAME_CHARS, PATH_CHARS)
-from sim.physics.reliability import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
+from sim.physics.recovery import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
 
 # Every number has a finite range (sim/config/limits.py says why each bound is where it is), so no
 # value, however typed, can hang the simulation, exhaust memory or overflow a date or a float.
@@ -366,7 +366,7 @@ class TrainingPhysics(Strict):
     sequence_tokens: Annotated[int, Field(ge=1, le=MAX_SEQUENCE_TOKENS)]
     batch_tokens: PositiveAmount | None = None  # fixed batch; default: critical batch growing with model size
     data: DataStock
-    # reliability (sim/physics/reliability.py `recovery`; defaults: the central values, sources there)
+    # reliability (sim/physics/recovery.py `recovery`; defaults: the central values, sources there)
     checkpoint: Literal["sync", "async", "in_memory"] = "async"  # how checkpoints are written
     checkpoint_write_s: RecoverySeconds | None = None  # fixed blocking time per checkpoint; default: from bytes
     storage_bytes_s_per_gpu: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] = STORAGE_BYTES_S_PER_GPU

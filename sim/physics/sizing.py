@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sim.physics.compute import TOKENS_PER_PARAM, chinchilla_params
 from sim.physics.fabric import Network
+from sim.physics.recovery import recovery, recovery_goodput
 from sim.physics.step_time import DEFAULT_OVERLAP, Overlap, StepTime, best_plan, critical_batch_tokens, layers
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY
 from sim.physics.walls import (
@@ -224,9 +225,8 @@ def frontier_walls(network: Network, peak_flop_s: float, duration_days: float, p
 # What a run on a network is expected to achieve before it starts: the frontier sizes its runs with
 # it, and the run policy chooses a run's sites by it. The same steps as a run's own outcome
 # (sim/world/training.py fill_outcome): the model sized at the goodput of a first guess at its size,
-# MFU from `plan_run`, goodput from `recovery` (sim/physics/reliability.py) at the plan's size, as its
+# MFU from `plan_run`, goodput from `recovery` (sim/physics/recovery.py) at the plan's size, as its
 # expected value (`recovery_goodput`) rather than a sampled walk.
-from sim.physics.reliability import recovery, recovery_goodput  # noqa: E402
 
 # Plan lookups are made at GPU counts and peaks rounded to grids this fine (steps per doubling): GPUs
 # 2^(1/4) = 19% apart (nearest, so within 9%: MFU changes by a few percent per doubling of the GPUs at

@@ -29,7 +29,7 @@ from sim.network.spans import run_network
 from sim.network.topology import FabricSpec, Topology, load_topology
 from sim.physics.fabric import Fabric, Network
 from sim.physics.hardware import peak_flop_s
-from sim.physics.reliability import recovery, simulate_recovery
+from sim.physics.recovery import recovery, simulate_recovery
 from sim.physics.sizing import MoeShape, outer_sync_of, step_on
 from sim.physics.memory import HBM_SHARE_FOR_MODEL_STATE, model_state_bytes, moe_split
 from sim.physics.step_time import Overlap, critical_batch_tokens
@@ -130,7 +130,7 @@ def run_job(job: Job, source: str | Path, seed: int = 0, topology: str | None = 
     # MFU counts every GPU of the job (idle ones too)
     mfu = step.mfu * gpus / job.gpus
     useful_s = flop / (job.gpus * peak * mfu)
-    # checkpoints and restarts scale with the job and its model (sim/physics/reliability.py `recovery`)
+    # checkpoints and restarts scale with the job and its model (sim/physics/recovery.py `recovery`)
     inline = job.gpu_types.get(job.gpu_type)  # the catalog's products fail at the central rate (factor 1)
     rec = recovery(job.gpus, params, training, network.fabric.nvlink_domain_gpus,
                    network.fabric.scale_out_bandwidth_bit_s_per_gpu / BITS_PER_BYTE,

@@ -22,7 +22,7 @@ from sim.network.topology import Topology
 from sim.physics.hardware import gpus_within_power
 from sim.physics.compute import binding_constraint, chinchilla_params, compute_optimal_flop, training_flop
 from sim.physics.costs import amortized_hardware_usd, energy_mwh, facility_mw
-from sim.physics.reliability import recovery, recovery_goodput, simulate_recovery
+from sim.physics.recovery import recovery, recovery_goodput, simulate_recovery
 from sim.physics.sizing import outer_sync_of, plan_run, step_on
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
@@ -293,7 +293,7 @@ class TrainingRuns(Component):
             nodes = list(held)
             network = run_network(self.topology, nodes, [held[n] for n in nodes])
             sync = outer_sync_of(run.sync)
-            # checkpoints and restarts scale with the job (sim/physics/reliability.py); the model is sized at the
+            # checkpoints and restarts scale with the job (sim/physics/recovery.py); the model is sized at the
             # expected goodput of a first guess at its size (the size at kernel efficiency, or the given one)
             fabric = network.fabric
             scale = dict(nvlink_domain_gpus=fabric.nvlink_domain_gpus, rate_factor=failure_rate_factor,
