@@ -69,6 +69,17 @@ METRICS: tuple[Metric, ...] = tuple(
         ("emissions_tco2_total", "tCO2", "CO2 of that energy at each site's supply mix (cumulative)"),
         ("capex_usd_total", "USD", "accelerators, datacenter halls and plants paid since the start date (cumulative)"),
         ("budget_usd_remaining", "USD", "capital budget accrued and not yet spent"),
+        ("flop_available", "FLOP", "the ledger: installed dense BF16 peak FLOP/s x seconds in the month to the sample"),
+        ("flop_pretraining", "FLOP", "of that, held by pre-training runs (peak x time, whatever the MFU)"),
+        ("flop_posttraining", "FLOP", "of that, held by post-training (RL) runs"),
+        ("flop_synthetic_data", "FLOP", "of that, held to generate synthetic training data"),
+        ("flop_experiments", "FLOP", "of that, held for research experiments"),
+        ("flop_inference", "FLOP", "of that, held to serve inference"),
+        ("flop_idle", "FLOP", "of that, installed GPUs no use held (the six uses sum to flop_available)"),
+        ("inference_output_tokens_total", "tokens", "output tokens served to users and API customers (cumulative)"),
+        ("inference_demand_tokens_total", "tokens", "output tokens wanted (the lab's demand path x the reasoning multiplier; cumulative)"),
+        ("synthetic_tokens_total", "tokens", "effective training tokens generated as synthetic data (cumulative)"),
+        ("data_stock_tokens", "tokens", "the lab's effective data stock: the shared stock plus its synthetic tokens"),
     ])
     + _m("site", [
         ("built", "flag", "1 once the site's construction is finished, else 0"),

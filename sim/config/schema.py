@@ -8,74 +8,19 @@ Cross-references (a run naming a missing site, a mix naming an unknown GPU) are 
 """
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from sim.config.limits import (FIRST_DATE, FOLDER_NAME_CHARS, LAST_DATE, MAX_DAYS, MAX_DIE_MM2, MAX_FLOP_S,
-                               MAX_GROWTH_PER_YEAR, MAX_LEAD_TIME_FACTOR, MAX_MW, MAX_PACKAGES_PER_WAFER,
-                               MAX_PER_PACKAGE, MAX_PUE, MAX_QUANTITY, MAX_STACK_HEIGHT, MAX_RATE_PER_YEAR, MAX_SEQUENCE_TOKENS,
-                               MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MAX_WATTS, MIN_DIE_MM2,
-                               MIN_TICK_DAYS, MIN_WATTS, NAME_CHARS, PATH_CHARS)
+from sim.config.limits import (MAX_DIE_MM2, MAX_GROWTH_PER_YEAR, MAX_LEAD_TIME_FACTOR, MAX_MW,
+                               MAX_PACKAGES_PER_WAFER, MAX_PUE, MAX_QUANTITY, MAX_STACK_HEIGHT, MAX_RATE_PER_YEAR,
+                               MAX_SEQUENCE_TOKENS, MAX_TICK_DAYS, MAX_TOKENS, MAX_WAFER_DIAMETER_MM, MIN_DIE_MM2,
+                               MIN_TICK_DAYS, NAME_CHARS)
+from sim.config.schema_uses import ComputeUses
+from sim.config.types import (  # noqa: F401 (NonNeg, Positive, RampSpec: re-exported for the topology and loaders)
+    Amount, Count, Date, Days, FlopS, Fraction, FractionOrZero, Megawatts, Name, NonNeg, PathText, PerPackage, Positive,
+    PositiveAmount, PositiveDays, RampOrNumber, RampSpec, ScenarioName, Strict, Watts)
 from sim.physics.recovery import REPAIR_HOURS, RESTART_BASE_S, RESTART_S_PER_DOUBLING, STORAGE_BYTES_S_PER_GPU
-
-# Every number has a finite range (sim/config/limits.py says why each bound is where it is), so no
-# value, however typed, can hang the simulation, exhaust memory or overflow a date or a float.
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # (unbounded: for the topology's schema)
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # (unbounded: for the topology's schema)
-Amount = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
-PositiveAmount = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-FractionOrZero = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=int(MAX_QUANTITY))]
-Days = Annotated[float, Field(ge=0, le=MAX_DAYS, allow_inf_nan=False)]
-PositiveDays = Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)]
-Date = Annotated[dt.date, Field(ge=FIRST_DATE, le=LAST_DATE)]
-FlopS = Annotated[float, Field(gt=0, le=MAX_FLOP_S, allow_inf_nan=False)]
-Watts = Annotated[float, Field(ge=MIN_WATTS, le=MAX_WATTS, allow_inf_nan=False)]
-Megawatts = Annotated[float, Field(ge=0, le=MAX_MW, allow_inf_nan=False)]
-PerPackage = Annotated[int, Field(ge=0, le=MAX_PER_PACKAGE)]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
-PathText = Annotated[str, Field(min_length=1, max_length=PATH_CHARS)]
-
-_FOLDER_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{FOLDER_NAME_CHARS - 1}}}")
-
-
-def _folder_name(name: str) -> str:
-    """A scenario's name names its output folder (`sim run` writes results/NAME without --out): only
-    a plain folder name, never a path (`../x`, `/tmp/x`) or a hidden folder."""
-    if not _FOLDER_NAME.fullmatch(name):
-        shown = " ".join(name.split())
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise ValueError(f"should be a plain folder name (it names the output folder results/NAME): letters, "
-                         f"digits, -, _ and . (not first), at most {FOLDER_NAME_CHARS} characters (got '{shown}')")
-    return name
-
-
-ScenarioName = Annotated[str, AfterValidator(_folder_name)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class RampSpec(Strict):
-    """A capacity over time: values at dates, linear between, `growth_per_year_after` past the last."""
-
-    points: dict[Date, Amount] = Field(min_length=1)
-    growth_per_year_after: Annotated[float, Field(gt=0, le=MAX_GROWTH_PER_YEAR, allow_inf_nan=False)] = 1.0
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> "RampSpec":
-        dates = list(self.points)
-        if dates != sorted(dates):
-            raise ValueError("ramp dates must be in increasing order")
-        return self
-
-
-RampOrNumber = Union[Amount, RampSpec]
 
 
 FAMILIES = ("gpu", "tpu", "trainium", "other")
@@ -97,6 +42,7 @@ class GpuType(Strict):
     family: Family = "gpu"  # which buyers take it (labs buy by family: `labs.NAME.share_of_output`)
     hbm_stack_height: Annotated[int, Field(ge=1, le=MAX_STACK_HEIGHT)] = 8  # DRAM core dies per HBM stack
     hbm_gb: PositiveAmount | None = None  # HBM capacity: a run's parallel plan must fit in it (absent: not checked)
+    hbm_bandwidth_bytes_s: PositiveAmount | None = None  # paces decoding (absent: H100's bytes per FLOP x peak)
     # what a buyer pays for one accelerator; servers and network on top: costs.server_overhead. Absent:
     # the price trend (costs.price_doubling_years) from the reference GPU's price
     price_usd: Amount | None = None
@@ -455,3 +401,4 @@ class Scenario(Strict):
     # on what it finds (or on the lab's other sites); its label is then `construction`
     run_wait_limit_days: Days = 0.0
     disruptions: list[Disruption] = Field(default_factory=list)
+    compute_uses: ComputeUses | None = None  # absent: GPUs only pre-train (and idle)

@@ -28,7 +28,7 @@ RUN_COLUMNS = [
     "goodput", "interruptions", "step_time_s", "comm_fraction", "params",
     "status", "duration_days", "h100e", "peak_flop_s", "precision", "chips_alone_gpus", "power_alone_gpus",
     "disrupted_days", "stalled_days", "planned_by", "gpu_types",
-    "cluster_capex_usd", "amortized_cost_usd", "energy_mwh", "usd_per_flop",
+    "cluster_capex_usd", "amortized_cost_usd", "energy_mwh", "usd_per_flop", "kind",
 ]
 BUILDOUT_COLUMNS = ["name", "lab", "kind", "type", "region", "mw", "start", "online", "planned_by", "capex_usd"]
 FLOAT_FORMAT = "%.10g"

@@ -155,8 +155,9 @@ SIZING_ITERATIONS = 3  # model size <-> achieved MFU: the fixed point moves by a
 
 def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Network, physics: RunPhysics,
              params: float | None = None, hbm_bytes: float | None = None, sync: OuterSync | None = None,
-             goodput: float = 1.0) -> RunPlan:
-    """Size the model for the run and find its step time.
+             goodput: float = 1.0, extra_tokens: float = 0.0) -> RunPlan:
+    """Size the model for the run and find its step time (`extra_tokens`: effective tokens the lab added
+    to the data stock, its synthetic data).
 
     The given size, or compute-optimal (C = 6ND, D = 20N, Hoffmann et al. 2022) for the compute the
     run achieves: GPUs x peak x MFU x `goodput` (the expected share of time making progress) x
@@ -183,7 +184,7 @@ def plan_run(gpus: int, peak_flop_s: float, duration_days: float, network: Netwo
             size = chinchilla_params(gpus * peak_flop_s * first.mfu * goodput * duration_s)
             batch, first = timed(size)
     sizes = {"compute": size}
-    tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality)
+    tokens = data_wall_tokens(physics.data.stock_tokens, physics.data.epochs, physics.data.quality) + extra_tokens
     sizes["data"] = tokens / TOKENS_PER_PARAM
     t_layer_s = first.latency_floor_s / max(layers(sizes["compute"]), 1.0)
     if t_layer_s > 0:

@@ -5,7 +5,7 @@ Component tree, built in this order (the order fixes SimPy's tie-breaking, so it
 model's definition): disruptions (drawn first: they change the inputs the others are built from) ->
 power equipment makers -> projects (budgets; sites with their construction, power plants) -> labs and
 their start-date fleets -> allocator -> supply (fabs, packaging lines, HBM suppliers, assembly) ->
-lab installers -> training runs -> run policy -> procurement policies -> probes.
+lab installers -> compute uses (with the post-training policy) -> training runs -> run policy -> procurement policies -> probes.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from sim.physics.units import WATTS_PER_MEGAWATT
 from sim.config.schema import Scenario
 from sim.network.topology import load_topology
 from sim.world.allocator import Allocator
+from sim.world.compute_uses import ComputeUses
 from sim.world.disruptions import (Disruptions, equipment_capacity_factor, fiber_cuts, plant_online_days,
                                    share_changes, site_built_days, supply_capacity_factor)
 from sim.world.equipment import EquipmentMaker
@@ -30,6 +31,7 @@ from sim.world.procurement import GridHeadroom, PowerProcurement
 from sim.world.projects import PlantOrder, Projects
 from sim.world.fleet import Refresh, ServiceLife
 from sim.world.labs import InstallPass, Lab, Purchasing
+from sim.world.posttraining import PostTrainingPolicy
 from sim.world.power import Plant
 from sim.world.probes import FrontierProbe, ProductProbe, Recorder, WorldProbe, frontier_planner, lab_walls
 from sim.world.products import Products
@@ -119,12 +121,14 @@ def build_world(s: Scenario, seed: int = 0) -> World:
 
     topology = load_topology(s.topology) if s.topology else None
     site_node = {name: spec.topology_site or name for name, spec in s.sites.items()}
+    uses, posttraining = _build_uses(env, s, products, labs)
     training = TrainingRuns(
         env, s.runs, start_date=s.start_date, horizon_day=horizon_day, tick_days=s.tick_days, products=products,
         sites=sites, labs=labs, topology=topology, site_node=site_node, physics=s.training,
         rngs=streams.runs([r.name for r in s.runs]), fiber_cuts=fiber_cuts(occs, topology, site_node),
         wait_limit_days=s.run_wait_limit_days,
         costs=RunCosts(_price_all_in_usd(s), s.costs.hardware_life_days) if s.costs else None,
+        uses=uses, posttraining=posttraining,
     )
     run_policy = None
     if s.run_policy is not None:
@@ -137,7 +141,7 @@ def build_world(s: Scenario, seed: int = 0) -> World:
     site_list = list(sites.values())
     recorder, frontier = _build_probes(env, s, products, supply, allocator, labs, site_list, disruptions,
                                        horizon_day, lab_walls(s, products, topology, site_node), makers,
-                                       frontier_planner(s, products, topology), site_node)
+                                       frontier_planner(s, products, topology), site_node, uses)
 
     def announce(site: Site, node: str) -> None:
         """A site the procurement policy started: its lab, the runs and the probes now see it."""
@@ -162,7 +166,7 @@ def _build_sites(env: simpy.Environment, s: Scenario, products: Products, disrup
     sites = {}
     for name, spec in s.sites.items():
         site = Site(env, name, spec.lab, spec.facility_mw, spec.pue, products.it_w, built_day=built_days[name],
-                    phases=spec.phases, phase_interval_days=spec.phase_interval_days)
+                    phases=spec.phases, phase_interval_days=spec.phase_interval_days, peak_flop_s=products.peak_bf16)
         sites[name] = projects.add_site(site, spec.region or "", to_day(spec.construction_start, s.start_date),
                                         "scenario")
     plants = []
@@ -249,24 +253,44 @@ def _build_procurement(env, s: Scenario, products: Products, labs: dict[str, Lab
     price = _price_all_in_usd(s)
     return [PowerProcurement(env, s, lab, index, s.labs[name].procurement, allocator, plan, products.it_w, price,
                              s.gpu_service_life_days, budgets[name], projects, makers, headroom,
-                             streams.procurement(index), horizon_day)
+                             streams.procurement(index), horizon_day, products.peak_bf16)
             for index, (name, lab) in enumerate(labs.items()) if s.labs[name].procurement is not None]
+
+
+def sample_days_of(s: Scenario) -> list[float]:
+    """The start date, then every month start after it: when the probes sample and monthly uses are
+    placed again."""
+    return [0.0] + [day for d in month_starts(s.start_date, s.end_date) if (day := to_day(d, s.start_date)) > 0]
+
+
+def _build_uses(env: simpy.Environment, s: Scenario, products: Products,
+                labs: dict[str, Lab]) -> tuple[ComputeUses | None, PostTrainingPolicy | None]:
+    """The labs' compute uses besides pre-training (monthly) and their post-training policy, from
+    `compute_uses` (None, None without it)."""
+    spec = s.compute_uses
+    if spec is None:
+        return None, None
+    uses = ComputeUses(env, s, labs, products, sample_days_of(s))
+    post = spec.posttraining
+    policy = PostTrainingPolicy(post, s.start_date, products, uses.kernel_efficiency) \
+        if post is not None and post.enabled else None
+    return uses, policy
 
 
 def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocator: Allocator, labs: dict[str, Lab],
                   site_list: list[Site], disruptions: Disruptions, horizon_day: float,
                   walls: dict[str, dict[str, float]], makers: dict[str, EquipmentMaker],
-                  planner: CampusPlanner | None = None,
-                  site_node: dict[str, str] | None = None) -> tuple[Recorder, FrontierProbe]:
+                  planner: CampusPlanner | None = None, site_node: dict[str, str] | None = None,
+                  uses: ComputeUses | None = None) -> tuple[Recorder, FrontierProbe]:
     """The recorder samples, in this order: products, supply, each lab, each site, the world totals,
-    the disruptions, the power equipment makers, then sites the policies start (in the order they
-    start); and the frontier. Samples fall on the start date, then every month start after it (a
+    the disruptions, the power equipment makers, the labs' compute uses, then sites the policies start
+    (in the order they start); and the frontier. Samples fall on the start date, then every month start after it (a
     mid-month start gets no sample before it)."""
     lab_list = list(labs.values())
     buys = {name: [s.labs[name].share_of(family) > 0 for family in products.family] for name in labs}
-    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys, planner, site_node)
+    frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys, planner, site_node,
+                             uses.data_tokens if uses is not None and uses.synthetic is not None else None)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
               WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
-              disruptions, *makers.values()]
-    sample_days = [0.0] + [day for d in month_starts(s.start_date, s.end_date) if (day := to_day(d, s.start_date)) > 0]
-    return Recorder(env, sample_days, horizon_day, probes, [frontier.sample]), frontier
+              disruptions, *makers.values(), *([uses] if uses is not None else [])]
+    return Recorder(env, sample_days_of(s), horizon_day, probes, [frontier.sample]), frontier

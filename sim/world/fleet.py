@@ -15,7 +15,11 @@ from typing import Callable
 import simpy
 
 from sim.physics.costs import HOURS_PER_DAY
-from sim.physics.units import WATTS_PER_MEGAWATT
+from sim.physics.units import SECONDS_PER_DAY, WATTS_PER_MEGAWATT
+
+USES = ("pretraining", "posttraining", "synthetic_data", "experiments", "inference")
+"""What a lab's installed GPUs do (the compute ledger's uses; what none of them holds is idle)."""
+PRETRAINING, POSTTRAINING, SYNTHETIC_DATA, EXPERIMENTS, INFERENCE = range(len(USES))
 
 
 class Cohort:
@@ -31,13 +35,23 @@ class Fleet:
     """The GPUs at one site, by product: installed, busy (held by runs), waiting to retire, retired.
 
     `drawn_mw` (facility MW of the installed GPUs: all-in IT watts x PUE) is kept in step with
-    `installed`. `changed` is set whenever GPUs leave (retired, evicted, released by a run), so the
+    `installed`. Busy GPUs are held for one of the `USES`; with the products' peak FLOP/s given, the
+    fleet integrates installed and held peak FLOP/s over time exactly (they only change when GPUs
+    arrive, leave, are taken or released): the compute ledger (`flop_time`). `changed` is set whenever GPUs leave (retired, evicted, released by a run), so the
     lab knows to look again; arrivals happen in the lab's own install pass.
     Cohorts retire when their ServiceLife says so.
     """
 
-    def __init__(self, it_w_per_gpu: list[float], pue: float, clock: "Callable[[], float] | None" = None):
+    def __init__(self, it_w_per_gpu: list[float], pue: float, clock: "Callable[[], float] | None" = None,
+                 peak_flop_s: list[float] | None = None):
         n = len(it_w_per_gpu)
+        self.peak_flop_s = list(peak_flop_s) if peak_flop_s is not None else [0.0] * n  # dense BF16, per GPU
+        self.busy_by_use = [[0] * n for _ in USES]
+        self.installed_flop_s = 0.0  # peak FLOP/s installed now
+        self.held_flop_s = [0.0] * len(USES)  # peak FLOP/s held now, by use
+        self.available_flop = 0.0  # peak FLOP/s x seconds installed since the start date
+        self.use_flop = [0.0] * len(USES)  # peak FLOP/s x seconds held, by use, since the start date
+        self.idle_flop = 0.0  # peak FLOP/s x seconds of installed GPUs no use held (counted on its own)
         self.clock = clock  # the simulated day now, to count the energy drawn (None: not counted)
         self._energy_mwh, self._energy_day = 0.0, 0.0
         self.it_w_per_gpu, self.pue = it_w_per_gpu, pue
@@ -55,8 +69,26 @@ class Fleet:
         """Count the energy drawn since the last change, at the draw before this change."""
         if self.clock is not None:
             now = self.clock()
-            self._energy_mwh += self.drawn_mw * (now - self._energy_day) * HOURS_PER_DAY
+            days = now - self._energy_day
+            if days:
+                self._energy_mwh += self.drawn_mw * days * HOURS_PER_DAY
+                seconds = days * SECONDS_PER_DAY
+                self.available_flop += self.installed_flop_s * seconds
+                use_flop, held = self.use_flop, self.held_flop_s
+                for u in range(len(USES)):
+                    if held[u]:
+                        use_flop[u] += held[u] * seconds
+                if self.installed_flop_s:
+                    self.idle_flop += seconds * sum(
+                        (n - b) * p for n, b, p in zip(self.installed, self.busy, self.peak_flop_s) if n > b)
             self._energy_day = now
+
+    def flop_time(self) -> tuple[float, list[float], float]:
+        """Peak FLOP/s x seconds installed, held by each use, and idle (free GPUs) since the start date:
+        the compute ledger, integrated exactly up to now. Idle is counted from the free GPUs, not as the
+        difference, so available = uses + idle checks the bookkeeping."""
+        self._accrue()
+        return self.available_flop, list(self.use_flop), self.idle_flop
 
     def energy_mwh(self) -> float:
         """Energy drawn since the start date: the facility draw integrated exactly over time (it only
@@ -77,6 +109,7 @@ class Fleet:
         """Put a cohort in service on `day` (its retirement is set by ServiceLife.start)."""
         self._accrue()
         self.installed[product] += count
+        self.installed_flop_s += count * self.peak_flop_s[product]
         self.version += 1
         self.drawn_mw += count * self.mw_per_gpu[product]
         cohort = Cohort(count, day)
@@ -121,14 +154,21 @@ class Fleet:
         self._drop_empty(product)
         return count
 
-    def take(self, product: int, count: int) -> None:
-        """A run holds `count` free GPUs."""
+    def take(self, product: int, count: int, use: int = PRETRAINING) -> None:
+        """A run (or another `use`) holds `count` free GPUs."""
+        self._accrue()
         self.busy[product] += count
+        self.busy_by_use[use][product] += count
+        self.held_flop_s[use] += count * self.peak_flop_s[product]
         self.version += 1
 
-    def release(self, product: int, count: int) -> int:
-        """A run hands GPUs back; any that passed their service life meanwhile retire now."""
+    def release(self, product: int, count: int, use: int = PRETRAINING) -> int:
+        """A run (or another `use`) hands GPUs back; any that passed their service life meanwhile
+        retire now."""
+        self._accrue()
         self.busy[product] -= count
+        self.busy_by_use[use][product] -= count
+        self.held_flop_s[use] = max(self.held_flop_s[use] - count * self.peak_flop_s[product], 0.0)
         self.version += 1
         late = min(self.retire_pending[product], self.free(product))
         self._remove(product, late)
@@ -140,6 +180,7 @@ class Fleet:
         if count:
             self._accrue()
             self.installed[product] -= count
+            self.installed_flop_s = max(self.installed_flop_s - count * self.peak_flop_s[product], 0.0)
             self.retired_total[product] += count
             self.version += 1
             self.drawn_mw = max(self.drawn_mw - count * self.mw_per_gpu[product], 0.0)

@@ -14,7 +14,7 @@ import simpy
 
 from sim.config.schedule import DAYS_PER_MONTH
 from sim.world.component import Component, Row
-from sim.world.fleet import Cohort, Fleet, Refresh, ServiceLife
+from sim.world.fleet import USES, Cohort, Fleet, Refresh, ServiceLife
 from sim.world.money import Budget
 from sim.world.sites import Site
 
@@ -76,6 +76,7 @@ class Lab(Component):
         self.dirty = True  # a product that might fit arrived since the last install pass
         self.blocked: set[int] = set()  # products that found no room in the last pass
         self._energy_at_sample = 0.0
+        self._ledger_at_sample = [0.0] * (len(USES) + 2)  # available, the uses, idle: at the last sample
 
     @property
     def retired_total(self) -> list[int]:
@@ -205,11 +206,32 @@ class Lab(Component):
         self._energy_at_sample = energy
         rows.append((day, name, kind, "energy_cost_usd_total", sum(s.energy_cost_usd_total for s in sites)))
         rows.append((day, name, kind, "emissions_tco2_total", sum(s.emissions_t_total for s in sites)))
+        self._probe_ledger(day, rows)
         budget = self.budget
         if budget is not None:
             rows.append((day, name, kind, "capex_usd_total", budget.capex_usd_total(day)))
             if budget.limited:
                 rows.append((day, name, kind, "budget_usd_remaining", budget.left_usd(day)))
+
+
+    def _probe_ledger(self, day: float, rows: list[Row]) -> None:
+        """The compute ledger since the last sample: peak FLOP/s x seconds installed (`flop_available`),
+        held by each use (`flop_pretraining`, ...) and idle; the uses and idle sum to what was available."""
+        totals = [0.0] * (len(USES) + 2)
+        for site in self.sites:
+            available, uses, idle = site.fleet.flop_time()
+            totals[0] += available
+            for u, flop in enumerate(uses, start=1):
+                totals[u] += flop
+            totals[-1] += idle
+        name, kind, last = self.name, self.kind, self._ledger_at_sample
+        for metric, total, before in zip(LEDGER_METRICS, totals, last):
+            rows.append((day, name, kind, metric, total - before))
+        self._ledger_at_sample = totals
+
+
+LEDGER_METRICS = ("flop_available", *(f"flop_{use}" for use in USES), "flop_idle")
+"""The compute ledger's timeseries metrics, per lab and sample interval (a month)."""
 
 
 def _install(site: Site, fleet: Fleet, product: int, count: int, cohorts: list, batches: list, day: float) -> int:

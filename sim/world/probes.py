@@ -20,6 +20,7 @@ from sim.physics.frontier import CONSTRAINTS, lab_frontier, lab_frontier_on_netw
 from sim.network.spans import run_network
 from sim.physics.sizing import frontier_walls, outer_sync_of
 from sim.physics.units import WATTS_PER_MEGAWATT
+from sim.physics.walls import data_wall_flop
 from sim.world.allocator import Allocator
 from sim.world.component import Component, Row
 from sim.world.labs import Lab
@@ -198,8 +199,10 @@ class FrontierProbe(Component):
 
     def __init__(self, env: simpy.Environment, settings: Frontier, products: Products, labs: list[Lab],
                  walls: dict[str, dict[str, float]], buys: dict[str, list[bool]] | None = None,
-                 planner: CampusPlanner | None = None, site_node: dict[str, str] | None = None):
+                 planner: CampusPlanner | None = None, site_node: dict[str, str] | None = None,
+                 data_tokens: Callable[[str], float] | None = None):
         super().__init__(env, "frontier")
+        self.data_tokens = data_tokens  # lab -> its effective token stock now (with its synthetic data)
         self.settings, self.products, self.labs, self.walls = settings, products, labs, walls
         # per lab, the products of the families it buys (default: all)
         self.buys = buys or {lab.name: [True] * len(products) for lab in labs}
@@ -244,6 +247,8 @@ class FrontierProbe(Component):
         for lab in self.labs:
             points, binds = self._lab_points(lab, tuple(a and b for a, b in zip(on_sale, self.buys[lab.name])))
             lab_walls = walls.get(lab.name, {})
+            if self.data_tokens is not None and "data" in lab_walls:  # the data wall follows the lab's stock
+                lab_walls = {**lab_walls, "data": data_wall_flop(self.data_tokens(lab.name))}
             alone = {c: points[c].flop for c in ("chips", "power")} | lab_walls
             binds = min(alone, key=lambda c: (alone[c], c != binds))
             for c in CONSTRAINTS:

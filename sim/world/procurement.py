@@ -84,12 +84,12 @@ class PowerProcurement(Component):
                  allocator: Allocator, plan: SupplyPlan, it_w: list[float], price_all_in_usd: list[float],
                  service_life_days: float, budget: Budget | None, projects: Projects,
                  makers: dict[str, EquipmentMaker], headroom: GridHeadroom, rng: np.random.Generator,
-                 horizon_day: float):
+                 horizon_day: float, peak_flop_s: list[float] | None = None):
         super().__init__(env, f"procurement:{lab.name}")
         self.s, self.lab, self.lab_index, self.spec = s, lab, lab_index, spec
         self.allocator, self.plan, self.budget, self.projects = allocator, plan, budget, projects
         self.makers, self.headroom, self.rng = makers, headroom, rng
-        self.it_w = it_w
+        self.it_w, self.peak_flop_s = it_w, peak_flop_s  # per product: all-in IT W; dense BF16 FLOP/s (the ledger)
         self.mw_per_gpu = [w * spec.pue / WATTS_PER_MEGAWATT for w in it_w]
         self.price_all_in_usd, self.service_life_days = price_all_in_usd, service_life_days
         self.crf = capital_recovery_factor(s.costs.discount_rate, s.costs.plant_life_years) if s.costs else 0.0
@@ -231,7 +231,7 @@ class PowerProcurement(Component):
         if site is None:  # the campus's first project: a new site, the campus's halls from now on
             site = Site(self.env, f"{lab.name}-{option.campus}", lab.name, spec.project_mw, spec.pue, self.it_w,
                         built_day=first_hall, phases=pt.phases, phase_interval_days=pt.phase_interval_days,
-                        planned_by="policy")
+                        planned_by="policy", peak_flop_s=self.peak_flop_s)
             self.campus_sites[option.campus] = site
             self.projects.add_site(site, campus.region, now, "policy", leased,
                                    node=campus.topology_site or site.name, name=name)

@@ -15,6 +15,11 @@ from sim.config.schema import Scenario
 from sim.physics.hardware import h100e_per_gpu, peak_flop_s
 
 
+H100_HBM_BYTES_PER_FLOP = 3.35e12 / 9.89e14
+"""HBM bytes/s per dense BF16 FLOP/s of the H100 SXM (NVIDIA H100 datasheet: 3.35 TB/s, 989 TFLOP/s): the
+bandwidth assumed for a type whose scenario entry gives none (assumption: memory keeps pace with compute)."""
+
+
 @dataclass(frozen=True)
 class Products:
     names: list[str]
@@ -28,6 +33,7 @@ class Products:
     hbm_bytes: list[float] = field(default_factory=list)  # HBM per GPU (inf where the type gives none: not checked)
     peak_fp4: list[float] = field(default_factory=list)  # dense FLOP/s (FP8, else BF16, where it has no FP4)
     failure_rate_factor: list[float] = field(default_factory=list)  # per-GPU failure rate x the central one
+    hbm_bytes_s: list[float] = field(default_factory=list)  # HBM bandwidth per GPU (paces token generation)
 
     @classmethod
     def of(cls, s: Scenario) -> "Products":
@@ -46,6 +52,7 @@ class Products:
             family=[g.family for g in gpus],
             hbm_bytes=[g.hbm_gb * 1e9 if g.hbm_gb is not None else math.inf for g in gpus],
             failure_rate_factor=[g.failure_rate_factor for g in gpus],
+            hbm_bytes_s=[g.hbm_bandwidth_bytes_s or H100_HBM_BYTES_PER_FLOP * peak_flop_s(g, "bf16") for g in gpus],
         )
 
     def __len__(self) -> int:

@@ -204,8 +204,13 @@ class RunPolicy(Component):
         while env.now < self.horizon_day - 1.0:
             years = (env.now - self.first_day) / DAYS_PER_YEAR
             duration_days = run_duration_days(spec, years)
+            uses = self.training.uses
+            if uses is not None:  # uses with priority over training first take theirs (sim/world/compute_uses.py)
+                uses.before_training(lab.name)
             sites = self._sites(lab, duration_days)
             if not sites or self._usable_h100e(lab) <= 0:  # nothing free to train on: wait for an install pass
+                if uses is not None:
+                    uses.after_training(lab.name)
                 self.running.pop(lab.name, None)
                 yield self._growth_event(lab.name, 1e-9)
                 self.grown.pop(lab.name, None)

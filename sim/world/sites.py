@@ -27,11 +27,12 @@ class Site(Component):
 
     def __init__(self, env: simpy.Environment, name: str, lab: str, facility_mw: float, pue: float,
                  it_w_per_gpu: list[float], built_day: float = 0.0, phases: int = 1,
-                 phase_interval_days: float = 0.0, planned_by: str = "scenario"):
+                 phase_interval_days: float = 0.0, planned_by: str = "scenario",
+                 peak_flop_s: list[float] | None = None):
         super().__init__(env, name)
         self.lab, self.pue, self.planned_by = lab, pue, planned_by
         self.region: str | None = None  # its power region (set by sim/world/projects.py)
-        self.fleet = Fleet(it_w_per_gpu, pue, clock=lambda: env.now)
+        self.fleet = Fleet(it_w_per_gpu, pue, clock=lambda: env.now, peak_flop_s=peak_flop_s)
         self.built = False
         self.facility_mw = 0.0  # built so far
         self.firm_mw_online = 0.0

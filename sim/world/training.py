@@ -26,46 +26,13 @@ from sim.physics.recovery import recovery, recovery_goodput, simulate_recovery
 from sim.physics.sizing import outer_sync_of, plan_run, step_on
 from sim.physics.units import BITS_PER_BYTE, SECONDS_PER_DAY, WATTS_PER_MEGAWATT
 from sim.world.component import Component
+from sim.world.compute_uses import ComputeUses
 from sim.world.disruptions import FiberCut, cut_pieces, cut_topology
 from sim.world.labs import Lab
+from sim.world.run_record import RunRecord
+from sim.world.posttraining import PostTrainingPolicy
 from sim.world.products import Products
 from sim.world.sites import Site
-
-
-@dataclass
-class RunRecord:
-    """One row of runs.csv."""
-
-    run: str
-    lab: str
-    start: dt.date | None
-    end: dt.date | None
-    gpus: int
-    gpu_type: str
-    sites: str
-    flop: float
-    mfu: float
-    binding_constraint: str
-    status: str
-    duration_days: float
-    h100e: float
-    peak_flop_s: float
-    precision: str
-    chips_alone_gpus: int
-    power_alone_gpus: int
-    goodput: float = 1.0
-    interruptions: int = 0
-    step_time_s: float = float("nan")
-    comm_fraction: float = float("nan")
-    params: float = float("nan")
-    disrupted_days: float = 0.0  # days of the run a fiber cut slowed (re-planned) or stalled it
-    stalled_days: float = 0.0  # of those, days its sites were cut off from each other: no progress
-    planned_by: str = "scenario"  # "scenario" (typed in the scenario) or "policy" (the run policy)
-    gpu_types: str = ""  # the products it pooled, ";"-joined (gpu_type: the slowest, which paces it)
-    cluster_capex_usd: float = 0.0  # its accelerators at price x (1 + server overhead)
-    energy_mwh: float = 0.0  # drawn by its accelerators over the days it ran
-    amortized_cost_usd: float = 0.0  # depreciation over the run + energy
-    usd_per_flop: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -97,9 +64,11 @@ class TrainingRuns(Component):
                  topology: Topology | None = None, site_node: dict[str, str] | None = None,
                  physics: TrainingPhysics | None = None, rngs: dict[str, np.random.Generator] | None = None,
                  fiber_cuts: list[FiberCut] | None = None, wait_limit_days: float = 0.0,
-                 costs: RunCosts | None = None):
+                 costs: RunCosts | None = None, uses: ComputeUses | None = None,
+                 posttraining: PostTrainingPolicy | None = None):
         super().__init__(env, "training")
         self.costs = costs
+        self.uses, self.posttraining = uses, posttraining  # the labs' other uses; post-training after a run
         self.start_date, self.horizon_day, self.tick_days = start_date, horizon_day, tick_days
         self.products, self.sites, self.labs = products, sites, labs
         self.topology, self.site_node, self.physics = topology, site_node if site_node is not None else {}, physics
@@ -160,9 +129,13 @@ class TrainingRuns(Component):
             waited += step
         if construction and not any(_free(s) for s in sites):
             sites = self._elsewhere(lab, sites) or sites
+        if self.uses is not None:  # uses with priority over training take theirs first
+            self.uses.before_training(run.lab)
         chosen = self._products_for(run, sites)
         days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
         record, taken = self._start(run, sites, lab, chosen, days, planned_by)
+        if self.uses is not None:
+            self.uses.after_training(run.lab)
         if construction:
             record.binding_constraint = "construction"
         self.records.append(record)
@@ -173,14 +146,17 @@ class TrainingRuns(Component):
         factor = self.products.failure_rate_factor  # the run's per-GPU failure rate: its products' mean
         self.fill_outcome(record, run, [(s.name, n) for s, _, n in taken], days, start_day=env.now,
                           failure_rate_factor=sum(n * factor[i] for _, i, n in taken) / record.gpus if factor else 1.0)
-        self._cost(record, taken, min(days, run.duration_days))
+        self.charge(record, taken, min(days, run.duration_days))
         self.active.setdefault(run.lab, {})[run.name] = record.h100e
         yield env.timeout(run.duration_days)
         del self.active[run.lab][run.name]
         for s, product, n in taken:
             s.fleet.release(product, n)
+        if self.posttraining is not None and planned_by == "policy" and record.status == "completed":
+            # before anything else sees the freed GPUs: the lab post-trains the model it just pre-trained
+            self.posttraining.launch(self, record, sites)
 
-    def _cost(self, record: RunRecord, taken: list[tuple[Site, int, int]], days: float) -> None:
+    def charge(self, record: RunRecord, taken: list[tuple[Site, int, int]], days: float) -> None:
         """The run's cluster capex, its energy over the days it runs, and its amortized cost
         (sim/physics/costs.py): straight-line depreciation over the run plus energy at each site's
         supply mix."""
@@ -302,7 +278,8 @@ class TrainingRuns(Component):
                                                           * run.duration_days * SECONDS_PER_DAY)
             plan = plan_run(gpus, peak, run.duration_days, network, physics, run.model_params, self._hbm_bytes(record),
                             sync if len(nodes) > 1 else None,
-                            goodput=recovery_goodput(recovery(gpus, guess, physics, **scale)))
+                            goodput=recovery_goodput(recovery(gpus, guess, physics, **scale)),
+                            extra_tokens=self.uses.extra_tokens(run.lab) if self.uses is not None else 0.0)
             step = plan.step
             mfu = step.mfu if mfu is None else mfu
             record.step_time_s, record.comm_fraction, record.params = step.step_time_s, step.comm_fraction, plan.params
