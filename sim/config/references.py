@@ -63,6 +63,11 @@ def check_references(s: Scenario) -> tuple[tuple, str] | None:
             return ("power_plants", i, "site"), f"unknown site {show(plant.site)}"
         if plant.type not in s.plant_types:
             return ("power_plants", i, "type"), f"unknown plant type {show(plant.type)}"
+    uses = s.compute_uses
+    if uses is not None and uses.inference is not None:
+        for lab in uses.inference.labs:
+            if lab not in s.labs:
+                return ("compute_uses", "inference", "labs", lab), f"unknown lab {show(lab)} {known_names(s.labs)}"
     if s.run_policy is not None:
         for i, lab in enumerate(s.run_policy.labs or []):
             if lab not in s.labs:

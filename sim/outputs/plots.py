@@ -334,8 +334,11 @@ def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True) -> Figu
 
 
 def runs_timeline(runs: pd.DataFrame, end_date: str | dt.date | None = None) -> Figure:
-    """Training runs as bars from start to end, coloured by lab and labelled with their FLOP; runs that
-    never started are listed with their status. `end_date`, if given, is marked as the simulation's end."""
+    """Pre-training runs as bars from start to end, coloured by lab and labelled with their FLOP; runs that
+    never started are listed with their status (post-training runs are in the compute ledger). `end_date`,
+    if given, is marked as the simulation's end."""
+    if "kind" in runs:
+        runs = runs[runs["kind"].fillna("pretraining") == "pretraining"]
     runs = runs.reset_index(drop=True)
     fig = new_figure(11, max(3.0, 0.45 * len(runs) + 1.6))
     ax = fig.subplots()
@@ -383,6 +386,42 @@ def runs_timeline(runs: pd.DataFrame, end_date: str | dt.date | None = None) -> 
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlabel("date")
     ax.set_title("Training runs: start to end, FLOP trained")
+    return fig
+
+
+LEDGER_USES = ["pretraining", "posttraining", "synthetic_data", "experiments", "inference", "idle"]
+LEDGER_COLORS = {"pretraining": "tab:blue", "posttraining": "tab:cyan", "synthetic_data": "tab:olive",
+                 "experiments": "tab:purple", "inference": "tab:orange", "idle": "lightgray"}
+
+
+def compute_ledger(timeseries: pd.DataFrame) -> Figure:
+    """Each lab's compute ledger, stacked: installed peak FLOP-time per month held by each use (pre-
+    training, post-training, synthetic data, experiments, inference) and idle; the stack's top is the
+    month's `flop_available`. One panel per lab, each with its own scale."""
+    ts = timeseries[(timeseries["kind"] == "lab") & timeseries["metric"].str.startswith("flop_")]
+    labs = list(dict.fromkeys(ts["entity"]))
+    columns = min(3, max(1, len(labs)))
+    rows = max(1, -(-len(labs) // columns))
+    fig = new_figure(5.0 * columns, 3.2 * rows + 0.8)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, lab in zip(axes, labs):
+        table = _pivot(ts, entity=lab)
+        uses = [u for u in LEDGER_USES if f"flop_{u}" in table]
+        ax.stackplot(table.index, *[table[f"flop_{u}"].clip(lower=0).to_numpy() for u in uses],
+                     colors=[LEDGER_COLORS[u] for u in uses], labels=[u.replace("_", " ") for u in uses],
+                     linewidth=0)
+        ax.set_title(lab, fontsize=10)
+        ax.set_ylabel("peak FLOP-time per month")
+        date_axis(ax)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(labs):]:
+        ax.set_visible(False)
+    if not labs:
+        empty(axes[0], "no compute ledger in this run")
+    else:
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles[::-1], names[::-1], loc="upper center", ncol=len(names), fontsize=8, frameon=False)
+    fig.suptitle("What each lab's GPUs did: installed peak FLOP x time by use", y=0.995)
     return fig
 
 

@@ -207,9 +207,15 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
                              "constraint alone and combined; the wide band marks the constraint that binds. Diamonds: "
                              "Epoch AI's 2030 medians (Can AI Scaling Continue Through 2030?, 2024); the bar: its "
                              "inter-DC bandwidth range.", "frontier"))
-    parts.append(figure_html(plots.runs_timeline(runs, summary.get("end_date")), "Planned training runs, start to end, "
-                             "coloured by lab; hatched: not completed within the horizon.", "training runs"))
+    parts.append(figure_html(plots.runs_timeline(runs, summary.get("end_date")), "Planned pre-training runs, start to "
+                             "end, coloured by lab; hatched: not completed within the horizon.", "training runs"))
     images += 3
+    if timeseries["metric"].eq("flop_available").any():
+        parts.append(figure_html(plots.compute_ledger(timeseries), "The compute ledger: each month, each lab's "
+                                 "installed peak FLOP/s x time held by pre-training and post-training runs, "
+                                 "synthetic-data generation, research experiments and inference serving, and idle "
+                                 "(stacked: the top is what was installed).", "compute ledger"))
+        images += 1
     shown = [c for c in ["run", "lab", "status", "start", "end", "gpus", "gpu_type", "sites", "flop", "mfu", "goodput",
                          "binding_constraint", "params", "step_time_s", "comm_fraction", "interruptions",
                          "disrupted_days", "stalled_days"] if c in runs.columns]

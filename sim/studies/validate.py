@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from sim.config.job import load_job
-from sim.studies import money_cases, scoring
+from sim.studies import money_cases, scoring, uses_cases
 from sim.studies.job import run_job
 
 from sim.physics.collectives import (
@@ -267,6 +267,19 @@ CASES: tuple[ValidationCase, ...] = (
                    money_cases.COTTIER_GROWTH_PER_YEAR, "x/yr", 1.5, "factor", money_cases.amortized_cost_growth_per_year),
     ValidationCase("cottier-energy", "Cottier 2024", "energy share of the largest 2030 run's amortized cost",
                    money_cases.COTTIER_ENERGY_SHARE, "fraction", 2, "factor", money_cases.energy_share_of_amortized_cost),
+    # compute beyond pre-training (sim/studies/uses_cases.py)
+    ValidationCase("deepseek-v3-decode", "DeepSeek 2025 (inference)", "decode tokens/s per H800 node, 37B of 671B",
+                   uses_cases.DEEPSEEK_DECODE_TOKENS_S_PER_NODE, "tokens/s", 3, "factor",
+                   uses_cases.deepseek_decode_tokens_s_per_node),
+    ValidationCase("mlperf-llama2-70b", "MLPerf Inference v4.1", "Llama 2 70B offline tokens/s per H100, with prefill",
+                   uses_cases.MLPERF_LLAMA2_70B_TOKENS_S_PER_GPU, "tokens/s", 1.5, "factor",
+                   uses_cases.mlperf_llama2_70b_tokens_s_per_gpu),
+    ValidationCase("openai-2024-inference-share", "You 2025 (Epoch, OpenAI compute)",
+                   "OpenAI's 2024 inference share of its non-idle compute (baseline ledger)",
+                   uses_cases.OPENAI_2024_INFERENCE_SHARE, "fraction", 0.1, "abs", uses_cases.openai_2024_inference_share),
+    ValidationCase("deepseek-r1-rl-flop", "Erdil 2025 (Epoch, DeepSeek-R1)",
+                   "RL FLOP: the post-training share on 2025-01-01 x DeepSeek-V3's pre-training",
+                   uses_cases.DEEPSEEK_R1_RL_FLOP, "FLOP", 1.5, "factor", uses_cases.deepseek_r1_rl_flop),
     ValidationCase("nccl-busbw", "nccl-tests", "ring all-reduce busbw = link bandwidth (8 ranks)", 50, "GB/s",
                    1e-6, "rel", _busbw_gb_s),
     # published MFU at scale (examples/jobs/, through sim.studies.job); tolerance: MFU_TOLERANCE
