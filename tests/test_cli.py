@@ -50,7 +50,7 @@ def test_runs_csv_has_the_promised_columns_and_real_runs(baseline_out):
     assert len(runs) >= 3
     assert (runs["flop"] > 0).all()
     assert ((runs["mfu"] > 0) & (runs["mfu"] < 1)).all()
-    assert set(runs["binding_constraint"]) <= {"chips", "power", "network", "latency", "data", "duration",
+    assert set(runs["binding_constraint"]) <= {"chips", "power", "network", "latency", "data", "duration", "policy",
                                                "construction", "reliability"}
     assert set(runs["planned_by"]) == {"scenario", "policy"}
     assert runs["gpu_types"].str.contains(";").any()  # some run pools several products

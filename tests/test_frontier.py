@@ -207,7 +207,7 @@ def test_without_a_topology_every_campus_with_accelerators_free_joins():
     """No network and no failure model: more GPUs are always more FLOP, so a run takes all its lab's built
     sites (connected or not: nothing says how they are linked)."""
     result = sim.run(sim.load_scenario(overrides=["topology=null", "training=null", "runs=[]",
-                                                  "run_policy.utilization=0.4"]))
+                                                  "run_policy.utilization=0.4", "compute_uses=null"]))
     runs = result.runs[result.runs["planned_by"] == "policy"]
     first = runs[runs["start"] == "2026-01-01"].set_index("lab")
     # OpenAI's 2023 Azure cluster (150k H100) and Abilene's first phase both hold free accelerators

@@ -44,10 +44,14 @@ def test_every_lab_with_sites_launches_policy_runs_in_each_year_2026_to_2030(res
     assert set(runs[runs["planned_by"] == "scenario"]["run"]) == {"meta-2024", "openai-2024", "xai-2025"}
 
 
-def test_the_largest_run_to_date_rises_every_year_from_2025(result):
+def test_the_largest_run_to_date_rises_over_every_two_years_from_2025(result):
+    """Each lab post-trains on the cluster its pre-training run just released, for months (at parity,
+    as much compute as the run), so a lab's cadence may skip a year: the largest run to date may hold
+    for a year, never for two."""
     table = yearly(result.timeseries, result.runs, result.frontier).set_index("year")
     to_date = table["largest_run_to_date_flop"]
-    assert all(to_date[y] > to_date[y - 1] for y in range(2025, 2031)), to_date.tolist()
+    assert all(to_date[y] >= to_date[y - 1] for y in range(2025, 2031)), to_date.tolist()
+    assert all(to_date[y] > to_date[y - 2] for y in range(2026, 2031)), to_date.tolist()
     # never 0 once a run has completed
     assert (to_date.loc[2024:] > 0).all()
 

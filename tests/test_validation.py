@@ -117,6 +117,10 @@ def test_frontier_by_2030_is_bound_by_chips_with_power_built_ahead_inside_epochs
     assert 5e27 <= combined.iloc[-1] <= 2e30, combined.iloc[-1]
     assert combined.iloc[-1] > combined.iloc[0]
     last = fr[fr["date"] == fr["date"].max()]
-    assert set(last["binding_constraint"]) == {"chips"}
+    # Chips or power: the GPUs a lab's experiments, synthetic data and inference hold ahead of training are
+    # not the run's, and being its oldest they draw much power for little FLOP/s, so power alone drops
+    # nearer chips alone (docs/calibration.md, "Compute beyond pre-training"); the two stay within the
+    # band below.
+    assert set(last["binding_constraint"]) <= {"chips", "power"}
     by = last.set_index("constraint")["max_flop"]
     assert 0.8 <= by["power"] / by["chips"] <= 2.5, (by["power"], by["chips"])

@@ -7,12 +7,13 @@ evidence behind the baseline's numbers: docs/policies.md.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
 from sim.config.limits import MAX_QUANTITY, MAX_SEQUENCE_TOKENS
-from sim.config.types import Fraction, FractionOrZero, Name, PositiveAmount, PositiveDays, RampOrNumber, Strict
+from sim.config.types import (Fraction, FractionOrZero, Name, PositiveAmount, PositiveDays, RampOrNumber, RampSpec,
+                              Strict)
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Context = Annotated[int, Field(ge=1, le=MAX_SEQUENCE_TOKENS)]
@@ -47,6 +48,7 @@ class LabInference(Strict):
 class Inference(Generation):
     """Inference demand by lab, served first on its older products, within the GPUs it has installed."""
 
+    max_batch: Union[Batch, RampSpec] = 64  # sequences a replica decodes together (a path: serving practice changes)
     labs: dict[Name, LabInference] = Field(default_factory=dict)
     priority: Priority = "before_training"  # served before a run takes its GPUs, or on what runs leave
     reasoning_token_multiplier: RampOrNumber = 1.0  # output tokens per request against a non-reasoning model

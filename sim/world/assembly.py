@@ -289,7 +289,8 @@ def _build_probes(env, s: Scenario, products: Products, supply: Supply, allocato
     lab_list = list(labs.values())
     buys = {name: [s.labs[name].share_of(family) > 0 for family in products.family] for name in labs}
     frontier = FrontierProbe(env, s.frontier, products, lab_list, walls, buys, planner, site_node,
-                             uses.data_tokens if uses is not None and uses.synthetic is not None else None)
+                             uses.data_tokens if uses is not None and uses.synthetic is not None else None,
+                             uses.reserved if uses is not None else None)
     probes = [ProductProbe(env, products, allocator, lab_list, site_list), supply, *lab_list, *site_list,
               WorldProbe(env, products, allocator, lab_list, site_list, s.gpu_service_life_days, s.other_buyers_pue),
               disruptions, *makers.values(), *([uses] if uses is not None else [])]

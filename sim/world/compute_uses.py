@@ -29,7 +29,7 @@ import simpy
 
 from sim.config.schema import Scenario
 from sim.config.schema_uses import ComputeUses as UsesSpec, Generation, ServingModel
-from sim.physics.inference import Decode, decode, serving_gpu_seconds
+from sim.physics.inference import Decode, decode, serving_gpu_seconds, synthetic_flop_per_kept_token
 from sim.physics.units import SECONDS_PER_DAY
 from sim.physics.walls import data_wall_tokens
 from sim.world.component import Component, Row
@@ -80,8 +80,10 @@ class ComputeUses(Component):
         self.oldest_first = sorted(range(len(products)), key=lambda i: (products.available_day[i], i))
         inference = spec.inference
         self.demand = {}  # lab -> (output tokens/day ramp, priority)
+        self.serving_batch = 1  # this month's serving batch per replica
         if inference is not None:
             self.reasoning = build_ramp(inference.reasoning_token_multiplier, s.start_date)
+            self.batch_path = build_ramp(inference.max_batch, s.start_date)
             for name, lab_spec in inference.labs.items():
                 self.demand[name] = (build_ramp(lab_spec.output_tokens_per_day, s.start_date),
                                      lab_spec.priority or inference.priority)
@@ -105,6 +107,34 @@ class ComputeUses(Component):
         self._demand(ledger)
         self._place(ledger, before_training=True)
         self._place(ledger, before_training=False)
+
+    def yield_all(self, lab: str) -> None:
+        """A run typed in the scenario (the record: it had its GPUs) is about to start: every monthly use
+        hands its GPUs back; `resume` places them again on what the run leaves."""
+        ledger = self.ledgers.get(lab)
+        if ledger is not None:
+            self._release(ledger, list(ledger.holdings))
+
+    def resume(self, lab: str) -> None:
+        """After `yield_all` and the run's take: the monthly uses top up again, in priority order."""
+        ledger = self.ledgers.get(lab)
+        if ledger is not None:
+            self._place(ledger, before_training=True)
+            self._place(ledger, before_training=False)
+
+    def reserved(self, site) -> list[int]:
+        """GPUs of each product the monthly uses with priority over training hold at a site (what a run
+        starting now could not take): experiments, synthetic data, and inference served first."""
+        ledger = self.ledgers.get(site.lab)
+        held = [0] * len(self.products)
+        if ledger is None:
+            return held
+        first = [EXPERIMENTS, SYNTHETIC_DATA] + ([INFERENCE] if self._inference_first(site.lab) else [])
+        for use in first:
+            for s, i, n in ledger.holdings.get(use, []):
+                if s is site:
+                    held[i] += n
+        return held
 
     def before_training(self, lab: str) -> None:
         """A run is about to take GPUs: uses with priority over training top up to this month's needs
@@ -130,6 +160,8 @@ class ComputeUses(Component):
         now = self.env.now
         self._accrue(ledger)
         path = self.demand.get(ledger.lab.name)
+        if path:
+            self.serving_batch = max(1, round(float(self.batch_path.at(now))))
         ledger.demand_tokens_day = float(path[0].at(now)) * float(self.reasoning.at(now)) if path else 0.0
 
     def _place(self, ledger: LabLedger, before_training: bool) -> None:
@@ -205,19 +237,22 @@ class ComputeUses(Component):
     def _served_tokens_s(self, product: int) -> float:
         """Output tokens/s one GPU of a product serves, with its prompts and the peak-to-mean load."""
         inference = self.spec.inference
-        return _serving_tokens_s(self.spec.serving_model, inference, self._decode(product, inference),
+        return _serving_tokens_s(self.spec.serving_model, inference,
+                                 self._decode(product, inference, self.serving_batch),
                                  self.products.peak_fp8[product], self.kernel_efficiency)
 
     def _kept_tokens_s(self, product: int) -> float:
-        """Effective training tokens/s one GPU of a product makes as synthetic data."""
-        synthetic = self.synthetic
-        generated = self._decode(product, synthetic).tokens_s_per_gpu
-        return generated / synthetic.samples_per_kept_token * synthetic.token_value
+        """Effective training tokens/s one GPU of a product makes as synthetic data: the FLOP/s decoding
+        reaches over the FLOP per kept token (2 N_active x samples per kept token)."""
+        synthetic, model = self.synthetic, self.spec.serving_model
+        flop_s = self._decode(product, synthetic).flop_utilization * self.products.peak_fp8[product]
+        return flop_s / synthetic_flop_per_kept_token(model.active_params, synthetic.samples_per_kept_token) \
+            * synthetic.token_value
 
-    def _decode(self, product: int, generation: Generation) -> Decode:
+    def _decode(self, product: int, generation: Generation, batch: int | None = None) -> Decode:
         p, model = self.products, self.spec.serving_model
         return _decode_on(model.active_params, model.total_params or model.active_params, model.bytes_per_param,
-                          generation.context_tokens, generation.time_per_output_token_s, generation.max_batch,
+                          generation.context_tokens, generation.time_per_output_token_s, batch or generation.max_batch,
                           p.peak_fp8[product], p.hbm_bytes_s[product], p.hbm_bytes[product], self.kernel_efficiency)
 
     # ------------------------------------------------------------------ what the world reads

@@ -19,6 +19,7 @@ import simpy
 
 from sim.config.schedule import to_date
 from sim.config.schema_uses import PostTraining
+from sim.physics.compute import chinchilla_params
 from sim.physics.inference import Decode, decode, posttraining_gpu_seconds
 from sim.physics.units import SECONDS_PER_DAY
 from sim.world.fleet import POSTTRAINING
@@ -61,12 +62,12 @@ class PostTrainingPolicy:
         now = env.now
         target = self.target_flop(pre.flop, now)
         train_mfu = pre.mfu if pre.mfu > 0 else self.kernel_efficiency
-        params = pre.params if pre.params > 0 else math.nan
+        params = pre.params if pre.params > 0 else chinchilla_params(pre.flop)  # without a topology: compute-optimal
         lab = training.labs[pre.lab]
         sites = [s for s in pre_sites if s.built] + [s for s in lab.sites if s.built and s not in pre_sites]
         wanted_rate = target / (spec.duration_days * SECONDS_PER_DAY)  # FLOP/s to finish on time
         rate, taken, left = 0.0, [], pre.gpus
-        if target > 0 and params == params:
+        if target > 0 and params > 0:
             for i in products.newest_first:
                 per_gpu = 1.0 / self.seconds_per_flop(i, params, pre.precision, train_mfu)
                 for s in sites:

@@ -200,9 +200,11 @@ class FrontierProbe(Component):
     def __init__(self, env: simpy.Environment, settings: Frontier, products: Products, labs: list[Lab],
                  walls: dict[str, dict[str, float]], buys: dict[str, list[bool]] | None = None,
                  planner: CampusPlanner | None = None, site_node: dict[str, str] | None = None,
-                 data_tokens: Callable[[str], float] | None = None):
+                 data_tokens: Callable[[str], float] | None = None,
+                 reserved: Callable[[Site], list[int]] | None = None):
         super().__init__(env, "frontier")
         self.data_tokens = data_tokens  # lab -> its effective token stock now (with its synthetic data)
+        self.reserved = reserved  # site -> GPUs by product its lab's uses hold ahead of training
         self.settings, self.products, self.labs, self.walls = settings, products, labs, walls
         # per lab, the products of the families it buys (default: all)
         self.buys = buys or {lab.name: [True] * len(products) for lab in labs}
@@ -222,20 +224,32 @@ class FrontierProbe(Component):
 
     def _lab_points(self, lab: Lab, on_sale: tuple[bool, ...]):
         """The lab's chips, power and combined points and which of the two binds: with the physics of
-        runs, or at the flat utilization without a planner (or for a lab without sites)."""
+        runs, or at the flat utilization without a planner (or for a lab without sites). GPUs the lab's
+        monthly uses hold ahead of training (`reserved`: experiments, synthetic data, inference served
+        first) and the power they draw are not the run's to take."""
         f, products = self.settings, self.products
+        installed, power = [], []
+        for site in lab.sites:
+            fleet = site.fleet
+            held = self.reserved(site) if self.reserved is not None else None
+            if held is None or not any(held):
+                installed.append(fleet.installed)
+                power.append((site.available_mw, site.pue))
+            else:
+                installed.append([n - r for n, r in zip(fleet.installed, held)])
+                power.append((site.available_mw - sum(map(mul, held, fleet.mw_per_gpu)), site.pue))
         if self.planner is not None and lab.sites:
             node = self.site_node
             return lab_frontier_on_network(
-                site_installed=[site.fleet.installed for site in lab.sites],
+                site_installed=installed,
                 site_campus=[node.get(site.name, site.name) for site in lab.sites], inventory=lab.inventory,
-                site_power=[(site.available_mw, site.pue) for site in lab.sites], on_sale=on_sale,
+                site_power=power, on_sale=on_sale,
                 peak_flop_s=self.peak, it_w=self.it_w, h100e=products.h100e, gpu_share=f.gpu_share,
                 duration_days=f.duration_days, run_flop_s=self._run_flop_s,
             )
         return lab_frontier(
-            installed=lab.installed(), inventory=lab.inventory,
-            site_power=[(site.available_mw, site.pue) for site in lab.sites], on_sale=on_sale,
+            installed=column_sums(installed, len(products)), inventory=lab.inventory,
+            site_power=power, on_sale=on_sale,
             peak_flop_s=self.peak, it_w=self.it_w, h100e=products.h100e,
             gpu_share=f.gpu_share, utilization=f.utilization, duration_days=f.duration_days,
         )

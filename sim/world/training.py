@@ -129,13 +129,18 @@ class TrainingRuns(Component):
             waited += step
         if construction and not any(_free(s) for s in sites):
             sites = self._elsewhere(lab, sites) or sites
-        if self.uses is not None:  # uses with priority over training take theirs first
-            self.uses.before_training(run.lab)
+        uses = self.uses
+        if uses is not None and planned_by == "scenario":  # a typed run (the record) takes its GPUs first
+            uses.yield_all(run.lab)
+        elif uses is not None:  # a policy run, after the uses that rank above training
+            uses.before_training(run.lab)
         chosen = self._products_for(run, sites)
         days = min(run.duration_days, self.horizon_day - env.now)  # a run still going at the end counts until then
         record, taken = self._start(run, sites, lab, chosen, days, planned_by)
-        if self.uses is not None:
-            self.uses.after_training(run.lab)
+        if uses is not None and planned_by == "scenario":
+            uses.resume(run.lab)
+        elif uses is not None:
+            uses.after_training(run.lab)
         if construction:
             record.binding_constraint = "construction"
         self.records.append(record)
