@@ -119,13 +119,16 @@ SCALED = {
     ("Site", "initial_gpus"), ("TrainingRun", "start_when_h100e_installed"),
     ("PowerEquipment", "capacity_mw_per_year"), ("PowerEquipment", "backlog_mw"),
     ("PowerEquipment", "other_orders_mw_per_year"), ("Region", "grid_headroom_mw"), ("Procurement", "project_mw"),
-    ("LabBudget", "usd_per_year"), ("LabBudget", "initial_usd"),
+    ("LabBudget", "usd_per_year"), ("LabBudget", "initial_usd"), ("LabInference", "output_tokens_per_day"),
 }
 NOT_SCALED = {  # per-GPU, per-wafer or per-token figures, and fractions: the same at any fleet size
     ("GpuType", "hbm_stacks"), ("GpuType", "packages_per_cowos_wafer"), ("GpuType", "dies_per_gpu"),
     ("TrainingRun", "gpu_share"), ("Frontier", "gpu_share"), ("TrainingPhysics", "sequence_tokens"),
     ("TrainingPhysics", "batch_tokens"), ("DataStock", "stock_tokens"), ("TrainingRun", "model_params"),
     ("Disruption", "capacity_factor"), ("PlantType", "capex_usd_per_mw"), ("Costs", "datacenter_capex_usd_per_mw"),
+    ("ServingModel", "active_params"), ("ServingModel", "total_params"), ("Inference", "context_tokens"),
+    ("Inference", "input_tokens_per_output_token"), ("PostTraining", "context_tokens"),
+    ("SyntheticData", "context_tokens"),
 }
 SCALE_LIKE = re.compile(r"(_mw$|_wpm$|capacity|gpus|_per_month$|installed|stacks|packages|tokens|params)")
 
@@ -198,6 +201,9 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
     for run in data["runs"]:
         if run.get("start_when_h100e_installed") is not None:
             run["start_when_h100e_installed"] *= factor
+    inference = (data.get("compute_uses") or {}).get("inference") or {}
+    for lab in (inference.get("labs") or {}).values():  # demand grows with the fleet: the same shares
+        lab["output_tokens_per_day"] = scale_ramp(lab["output_tokens_per_day"])
     return Scenario.model_validate(data, strict=False)
 
 
@@ -239,6 +245,13 @@ def replicated(scenario: Scenario, copies: int) -> Scenario:
         else:
             disruptions.append(d)
     data.update(labs=labs, sites=sites, power_plants=plants, runs=runs, disruptions=disruptions)
+    inference = (data.get("compute_uses") or {}).get("inference") or {}
+    if inference.get("labs"):  # each copy serves its share of the lab's demand
+        def part(ramp):
+            return ({**ramp, "points": {d: v / copies for d, v in ramp["points"].items()}}
+                    if isinstance(ramp, dict) else ramp / copies)
+        inference["labs"] = {suffix(name, k): {**lab, "output_tokens_per_day": part(lab["output_tokens_per_day"])}
+                             for k in range(copies) for name, lab in inference["labs"].items()}
     out = Scenario.model_validate(data)
     problem = check_references(out)
     if problem is not None:
