@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.config.schedule import to_date
+from sim.outputs.answer import build_answer
 from sim.outputs.files import write_files
 from sim.version import package_version
 
@@ -184,6 +185,7 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
     largest = done.loc[done["flop"].idxmax()] if len(done) else None
     started = runs[runs["gpus"] > 0]
     largest_any = started.loc[started["flop"].idxmax()] if len(started) else None
+    years = yearly(timeseries, runs, frontier).to_dict(orient="records")
     return {
         "scenario": s.name,
         "seed": world.seed,
@@ -195,7 +197,8 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
         "runs_completed": int(len(done)),
         "largest_run_completed": _run_brief(largest),
         "largest_run_started": _run_brief(largest_any),
-        "years": yearly(timeseries, runs, frontier).to_dict(orient="records"),
+        "answer": build_answer(runs, timeseries, frontier, years),
+        "years": years,
         "disruptions": world.disruptions.records(),
         "h100e_per_gpu": dict(zip(world.products.names, world.products.h100e)),  # what the buildout plot stacks
     }
