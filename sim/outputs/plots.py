@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim import metrics
+from sim.outputs.answer import TARGET_FLOP, TARGET_YEAR, TREND_GROWTH_PER_YEAR
 
 # Epoch AI, "Can AI Scaling Continue Through 2030?" (2024): the largest training run each constraint
 # allows by 2030, medians (the report's summary of the four constraints). The inter-DC
@@ -250,27 +251,23 @@ def buildout(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None,
     ax.set_ylabel("GW")
     ax.legend(loc="upper left", fontsize=8)
 
-    site_names = sites(timeseries)
-    drawn = _pivot(timeseries, metric="power_drawn_mw", entities=site_names)
-    gpus = _pivot(timeseries, metric="installed_gpus", entities=site_names)
-    colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(site_names)}
-    ax = axes[1, 0]
-    for s in site_names:
-        if s in drawn:
-            ax.plot(drawn.index, drawn[s], color=colors[s], label=s)
-    ax.set_title("Power drawn, per site")
-    ax.set_ylabel("MW")
-    if site_names:
-        ax.legend(loc="upper left", fontsize=7, ncol=2)
-    else:
-        empty(ax, "no sites")
-    ax = axes[1, 1]
-    for s in site_names:
-        if s in gpus:
-            ax.plot(gpus.index, gpus[s], color=colors[s], label=s)
-    ax.set_title("GPUs installed, per site")
-    ax.set_ylabel("GPUs")
-    thousands(ax)
+    # per lab, stacked (one line per site hid the others: dozens of campus halls)
+    labs = list(dict.fromkeys(timeseries[timeseries["kind"] == "lab"]["entity"].astype(str)))
+    colors = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labs)}
+    for ax, metric, title, unit, scale in ((axes[1, 0], "power_drawn_mw", "Power drawn, by lab (stacked)", "GW", 1e-3),
+                                           (axes[1, 1], "installed_h100e", "GPUs installed, by lab (stacked)",
+                                            "H100-equivalents", 1.0)):
+        table = _pivot(timeseries[timeseries["kind"] == "lab"], metric=metric, entities=labs)
+        shown = [lab for lab in labs if lab in table and table[lab].abs().sum() > 0]
+        if shown:
+            ax.stackplot(table.index, *[table[lab].fillna(0.0).to_numpy(float) * scale for lab in shown],
+                         labels=shown, colors=[colors[lab] for lab in shown], alpha=0.85)
+            ax.legend(loc="upper left", fontsize=7)
+        else:
+            empty(ax, "no labs")
+        ax.set_title(title)
+        ax.set_ylabel(unit)
+    thousands(axes[1, 1])
     for ax in axes.flat:
         date_axis(ax)
         ax.grid(alpha=0.3)
@@ -279,9 +276,12 @@ def buildout(timeseries: pd.DataFrame, runs: pd.DataFrame | None = None,
     return fig
 
 
-def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True) -> Figure:
+def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True, runs: pd.DataFrame | None = None) -> Figure:
     """The largest run any lab could start each month under each constraint (log FLOP), the binding
-    constraint drawn thick where it binds, and Epoch's 2030 estimates as marks at the end of 2030."""
+    constraint drawn thick where it binds, Epoch's 2030 estimates as marks at the end of 2030, the ~4x-a-year
+    trend through 2e29 in 2030 (Epoch AI 2024) and its 2e29 target, and (given `runs`) the pre-training runs
+    completed, at their end dates. The axis spans what matters: from the smallest run to a little above the
+    trend's end; walls far above it are named at the top instead of squeezing the rest."""
     fig = new_figure(11, 6.5)
     ax = fig.subplots()
     table = frontier_table.copy()
@@ -324,12 +324,74 @@ def frontier(frontier_table: pd.DataFrame, epoch_reference: bool = True) -> Figu
         ax.plot([], [], marker="D", ls="none", color="gray", mec="black", label="Epoch AI 2030 estimate (median)")
         right = max(pd.Timestamp(table["when"].max()) if len(table) else when, when) + pd.Timedelta(days=640)
         ax.set_xlim(right=right)
+    first, last = (pd.Timestamp(table["when"].min()), pd.Timestamp(table["when"].max())) if len(table) else (None, None)
+    shown_values = [table["max_flop"].min()]
+    if first is not None:
+        span = pd.date_range(first, max(last, pd.Timestamp(EPOCH_2030_DATE)), freq="MS")
+        years = np.array([(d - pd.Timestamp(TARGET_YEAR, 12, 31)).days / 365.25 for d in span])
+        ax.plot(span, TARGET_FLOP * TREND_GROWTH_PER_YEAR ** years, color="gray", ls=":", lw=1.6,
+                label="trend: ~4x a year to 2e29 by 2030 (Epoch AI 2024)", zorder=2)
+        ax.axhline(TARGET_FLOP, color="crimson", ls="--", lw=1.0, alpha=0.7, label="2e29 FLOP", zorder=1)
+        shown_values.append(TARGET_FLOP * TREND_GROWTH_PER_YEAR ** years[0])
+    if runs is not None and len(runs):
+        done = runs[(runs["status"].astype(str) == "completed") & (pd.to_numeric(runs["flop"], errors="coerce") > 0)]
+        if "kind" in done:
+            done = done[done["kind"].fillna("pretraining").astype(str) == "pretraining"]
+        if len(done):
+            ax.scatter(dates(done["end"].astype(str)), pd.to_numeric(done["flop"]), s=18, color="black", marker="o",
+                       zorder=5, label="pre-training runs completed (at their end)")
+            shown_values.append(pd.to_numeric(done["flop"]).min())
+    # the range that matters: up to ~30x above the trend's end and the largest drawn point below the walls
+    top = 30 * max(TARGET_FLOP, float(np.nanmax(table.loc[table["constraint"].isin(["chips", "power", "combined"]),
+                                                           "max_flop"].to_numpy(float), initial=0.0)))
+    bottom = max(float(np.nanmin(np.array(shown_values, dtype=float))) / 5, 1e20)
+    above = table[(table["max_flop"] > top)].groupby("constraint")["max_flop"].max()
+    ax.set_ylim(bottom, top)
+    if len(above):
+        ax.annotate("above the axis: " + ", ".join(f"{CONSTRAINT_LABELS.get(c, c)} up to {sci(v)}"
+                                                   for c, v in above.items()),
+                    (0.01, 0.99), xycoords="axes fraction", va="top", fontsize=8, color="gray")
     log_axis(ax)
     date_axis(ax)
     ax.grid(alpha=0.3, which="major")
     ax.set_ylabel("largest run that could start, FLOP")
     ax.set_title("Frontier: the largest training run any lab could start, by constraint")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def waiting(timeseries: pd.DataFrame, buildout_table: pd.DataFrame | None = None) -> Figure:
+    """What waits for what, monthly: GPUs delivered and waiting for powered room (and in transit), and
+    power waiting: the labs' plants started and not yet online (from buildout.csv) and the equipment makers'
+    order backlog (turbines, engines, transformers, colocation), all buyers."""
+    fig = new_figure(12, 4.2)
+    left, right = fig.subplots(1, 2)
+    world = _pivot(timeseries, entity="world")
+    for metric, label in (("inventory_h100e", "delivered, waiting for powered room"),
+                          ("in_transit_h100e", "shipped, in transit")):
+        if metric in world:
+            left.plot(world.index, world[metric], label=label)
+    left.set_title("GPUs waiting (H100e)")
+    thousands(left)
+    left.legend(loc="upper left", fontsize=8)
+    backlog = _pivot(timeseries[timeseries["kind"] == "equipment"], metric="backlog_mw")
+    for name in backlog.columns:
+        right.plot(backlog.index, backlog[name] / 1e3, label=f"{name.replace('_', ' ')} on order (all buyers)")
+    if buildout_table is not None and len(buildout_table) and len(world):
+        plants = buildout_table[buildout_table["kind"].astype(str) == "plant"]
+        started = pd.to_datetime(plants["start"].astype(str), errors="coerce")
+        online = pd.to_datetime(plants["online"].astype(str), errors="coerce")
+        mw = pd.to_numeric(plants["mw"], errors="coerce").fillna(0.0).to_numpy()
+        pending = [float(mw[(started <= day).to_numpy() & ~(online <= day).to_numpy()].sum()) for day in world.index]
+        right.plot(world.index, np.array(pending) / 1e3, color="black", lw=2,
+                   label="labs' plants started, not yet online")
+    right.set_title("Power waiting (GW nameplate)")
+    right.legend(loc="upper left", fontsize=7)
+    for ax in (left, right):
+        date_axis(ax)
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+    fig.suptitle("What waits for what")
     return fig
 
 
