@@ -56,7 +56,7 @@ def main() -> None:
     print(f"big-run: {run['status']}, start {run['start'] or '-'}, {run['gpus']:,} GPUs, {run['flop']:.2e} FLOP, "
           f"bound by {run['binding_constraint']}")
     ts = result.timeseries
-    world = ts[(ts["entity"] == "world") & ts["date"].str.endswith("-01-01")]
+    world = ts[(ts["entity"] == "world") & (ts["date"].dt.day_of_year == 1)]
     table = world.pivot(index="date", columns="metric", values="value")
     table = table[["produced_h100e_total", "installed_h100e", "power_online_mw"]]
     print(table.to_string(float_format="{:,.0f}".format))

@@ -45,7 +45,7 @@ def main(out_dir: str | None = None) -> None:
     print(runs.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
 
     # the frontier each January: the largest run any lab could start under each constraint, and what binds
-    frontier = result.frontier[result.frontier["date"].str.endswith("-01-01")]
+    frontier = result.frontier[result.frontier["date"].dt.day_of_year == 1]
     table = frontier.pivot(index="date", columns="constraint", values="max_flop")
     table["binds"] = frontier[frontier["constraint"] == "combined"].set_index("date")["binding_constraint"]
     print("\nlargest run any lab could start (FLOP), each January:")

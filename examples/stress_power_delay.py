@@ -34,8 +34,8 @@ def main() -> None:
         name, flop = largest_completed(result)
         ts = result.timeseries
         world = ts[(ts["entity"] == "world") & (ts["metric"] == "power_online_mw")].set_index("date")["value"]
-        january = max(d for d in world.index if d.endswith("-01-01") and d <= "2030-01-01")
-        print(f"{label:>16}: {world[january] / 1e3:5.2f} GW firm power online on {january}; "
+        january = max(d for d in world.index if d.day_of_year == 1 and d.year <= 2030)
+        print(f"{label:>16}: {world[january] / 1e3:5.2f} GW firm power online on {january:%Y-%m-%d}; "
               f"largest completed run {name} at {flop:.2e} FLOP")
     joined = base.runs[["run", "flop", "status"]].merge(stressed.runs[["run", "flop", "status"]], on="run",
                                                         suffixes=("", "_stressed"))

@@ -3,6 +3,7 @@
     import sim
     scenario = sim.load_scenario()          # the shipped baseline
     result = sim.run(scenario, seed=0)      # Result: .runs, .timeseries, .frontier, .summary
+    swept = sim.sweep(None, n=4)            # SweepResult: .bands, .thresholds, .replications (in memory)
 
 Everything here is re-exported from `sim` (lazily: `import sim` stays cheap).
 """
@@ -18,15 +19,9 @@ from sim.config.loading import (ScenarioTemplate, UncertainInput, load_scenario,
                                 packaged_scenario)
 from sim.config.schema import Scenario
 from sim.network.topology import Topology, load_topology
-from sim.outputs.tables import Result, build_result
-from sim.world.assembly import build_world
-
-
-def run(scenario: Scenario, seed: int = 0) -> Result:
-    """Simulate a scenario from its start date through its end date and return its tables."""
-    world = build_world(scenario, seed)
-    world.env.run(until=world.horizon_day)
-    return build_result(world)
+from sim.outputs.tables import Result
+from sim.studies.simulate import run
+from sim.studies.sweep import SweepResult, sweep
 
 
 def job(path: str | Path, seed: int = 0, overrides: Iterable[str] = ()) -> dict:
@@ -37,5 +32,6 @@ def job(path: str | Path, seed: int = 0, overrides: Iterable[str] = ()) -> dict:
     return run_job(load_job(path, overrides), path, seed=seed)
 
 
-__all__ = ["run", "job", "load_scenario", "load_template", "load_topology", "packaged_scenario", "parse_distribution",
-           "Distribution", "Result", "Scenario", "ScenarioError", "ScenarioTemplate", "Topology", "UncertainInput"]
+__all__ = ["run", "job", "sweep", "load_scenario", "load_template", "load_topology", "packaged_scenario",
+           "parse_distribution", "Distribution", "Result", "Scenario", "ScenarioError", "ScenarioTemplate",
+           "SweepResult", "Topology", "UncertainInput"]

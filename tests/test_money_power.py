@@ -239,7 +239,7 @@ def test_the_largest_2030_run_costs_within_3x_of_epochs_dollars_per_flop(baselin
     from sim.studies.money_cases import capex_per_flop_at_epoch_utilization
 
     runs = baseline_result.runs
-    done = runs[(runs["status"] == "completed") & runs["end"].str.startswith("2030")]
+    done = runs[(runs["status"] == "completed") & (runs["end"].dt.year == 2030)]
     best = done.loc[done["flop"].idxmax()]
     assert 1e-18 / 3 <= capex_per_flop_at_epoch_utilization(best) <= 1e-18 * 3
     assert best["cluster_capex_usd"] / best["flop"] >= capex_per_flop_at_epoch_utilization(best)

@@ -39,7 +39,7 @@ def test_every_lab_with_sites_launches_policy_runs_in_each_year_2026_to_2030(res
     policy = runs[runs["planned_by"] == "policy"]
     labs_with_sites = {site.lab for site in sim.load_scenario().sites.values()}
     for lab in labs_with_sites:
-        years = {start[:4] for start in policy[policy["lab"] == lab]["start"] if start}
+        years = {str(start.year) for start in policy[policy["lab"] == lab]["start"].dropna()}
         assert {str(y) for y in range(2026, 2031)} <= years, (lab, sorted(years))
     assert set(runs[runs["planned_by"] == "scenario"]["run"]) == {"meta-2024", "openai-2024", "xai-2025"}
 
@@ -48,7 +48,8 @@ def test_the_largest_run_to_date_rises_over_every_two_years_from_2025(result):
     """Each lab post-trains on the cluster its pre-training run just released, for months (at parity,
     as much compute as the run), so a lab's cadence may skip a year: the largest run to date may hold
     for a year, never for two."""
-    table = yearly(result.timeseries, result.runs, result.frontier).set_index("year")
+    text = result.text_tables()  # yearly reads the tables as the files hold them
+    table = yearly(text["timeseries"], text["runs"], text["frontier"]).set_index("year")
     to_date = table["largest_run_to_date_flop"]
     assert all(to_date[y] >= to_date[y - 1] for y in range(2025, 2031)), to_date.tolist()
     assert all(to_date[y] > to_date[y - 2] for y in range(2026, 2031)), to_date.tolist()
@@ -63,7 +64,7 @@ def test_labs_hold_at_most_a_quarter_of_their_installed_h100e_in_inventory(resul
 
 
 def test_some_baseline_run_pools_several_products(result):
-    assert result.runs["gpu_types"].str.contains(";").any()
+    assert (result.runs["gpu_types"].map(len) > 1).any()
 
 
 def test_a_construction_delay_gives_construction_waits_not_missing_gpus():

@@ -6,6 +6,7 @@ and wording; `from_pydantic` turns them into the user's key path and plain words
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -54,8 +55,10 @@ def _key_text(part: Any) -> str:
     return str(part)
 
 
-def from_pydantic(exc: pydantic.ValidationError, source_of: Callable[[tuple], str]) -> ScenarioError:
-    """The first validation error as a ScenarioError; `source_of` names the file that wrote a key path."""
+def from_pydantic(exc: pydantic.ValidationError, source_of: Callable[[tuple], str],
+                  model: Any = None) -> ScenarioError:
+    """The first validation error as a ScenarioError; `source_of` names the file that wrote a key path.
+    With the `model` validated against, an unknown key gets the closest allowed keys suggested."""
     err = _pick_union_branch(exc.errors(include_url=False))
     loc = tuple(_loc_part(p) for p in err["loc"] if not _is_union_tag(p))
     is_key = bool(loc) and loc[-1] == "[key]"  # the mapping key itself is wrong, not its value
@@ -63,6 +66,8 @@ def from_pydantic(exc: pydantic.ValidationError, source_of: Callable[[tuple], st
     kind, msg = err["type"], err["msg"].removeprefix("Value error, ").removeprefix("Input ")
     if kind == "extra_forbidden":
         msg = "unknown key"
+        if model is not None and loc:
+            msg += did_you_mean(loc[-1], keys_allowed_at(model, loc[:-1]))
     elif kind == "missing":
         msg = "required key is missing"
     elif kind in ("model_type", "dict_type", "model_attributes_type"):
@@ -237,3 +242,42 @@ _show = show  # the name used before
 def known_names(names) -> str:
     """'(known: a, b)' for an error message naming an unknown choice, or '(none defined)'."""
     return f"(known: {', '.join(sorted(names))})" if names else "(none defined)"
+
+
+def did_you_mean(word: Any, choices: Iterable[Any], cutoff: float = 0.6) -> str:
+    """' (did you mean a or b?)' naming the choices closest to a misspelt word, or '' when none is close
+    (difflib's similarity of at least `cutoff`)."""
+    close = difflib.get_close_matches(str(word), sorted({str(c) for c in choices}), n=3, cutoff=cutoff)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def keys_allowed_at(model: Any, loc: Iterable) -> set[str]:
+    """The keys a pydantic model allows in the mapping at key path `loc` (the parent of an unknown
+    key), following fields, mappings' values, list items and optional or union branches; empty when
+    the path leads to no model."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def models_in(annotation: Any) -> list:
+        """The models an annotation may hold at this level (Annotated, Optional and unions unwrapped)."""
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            return models_in(typing.get_args(annotation)[0])
+        if origin is typing.Union or type(annotation).__name__ == "UnionType":
+            return [m for arg in typing.get_args(annotation) for m in models_in(arg)]
+        return [annotation]
+
+    level = models_in(model)
+    for part in loc:
+        following = []
+        for node in level:
+            if isinstance(node, type) and issubclass(node, BaseModel):
+                field = node.model_fields.get(str(part))
+                if field is not None:
+                    following += models_in(field.annotation)
+            elif typing.get_origin(node) in (dict, list):
+                following += models_in(typing.get_args(node)[-1])
+        level = following
+    models = [node for node in level if isinstance(node, type) and issubclass(node, BaseModel)]
+    return {key for node in models for key in node.model_fields}

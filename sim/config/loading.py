@@ -22,7 +22,7 @@ import yaml
 
 from sim.config.distribution_specs import find_distributions, is_distribution, parse_distribution, replace_at
 from sim.config.distributions import Distribution
-from sim.config.errors import ScenarioError, format_path, from_pydantic, show
+from sim.config.errors import ScenarioError, did_you_mean, format_path, from_pydantic, show
 from sim.config.yaml_io import (YamlLimitError, YamlValueError, is_regular_file, os_problem, parse_value, path_exists,
                                 read_yaml, short_path, yaml_error)
 
@@ -40,6 +40,43 @@ def packaged_scenario(name: str = "baseline") -> Path:
     return Path(str(resources.files("sim.scenarios") / f"{name}.yaml"))
 
 
+def shipped_scenarios() -> dict[str, Path]:
+    """The scenarios shipped in the package by name (`baseline`, `stress/taiwan_outage`): the baseline
+    first, then the other top-level ones, then each subfolder's, alphabetically."""
+    root = Path(str(resources.files("sim.scenarios")))
+    names = {p.relative_to(root).with_suffix("").as_posix(): p for p in root.rglob("*.yaml") if p.is_file()}
+    return {name: names[name] for name in sorted(names, key=lambda n: (n != "baseline", n.count("/"), n))}
+
+
+def shipped_scenario(name: str) -> Path | None:
+    """The shipped scenario a name gives (`stress/taiwan_outage`, with or without `.yaml`), or None.
+    Only names from the shipped list match, so no name reaches outside the package."""
+    key = name.replace("\\", "/").strip()
+    for suffix in (".yaml", ".yml"):
+        key = key.removesuffix(suffix)
+    return shipped_scenarios().get(key)
+
+
+def find_scenario(ref: str | Path) -> Path:
+    """The file a scenario argument names: an existing path wins; otherwise a shipped scenario's name
+    (`stress/taiwan_outage`, with or without `.yaml`). Neither: a ScenarioError suggesting close names."""
+    text = str(ref)
+    if "\0" in text:
+        return Path(ref)  # read_yaml refuses it in plain words
+    try:
+        os.lstat(ref)
+        return Path(ref)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            return Path(ref)  # there but unreadable, or a part of its path is a file: read_yaml says why
+    shipped = shipped_scenario(text)
+    if shipped is not None:
+        return shipped
+    key = text.removesuffix(".yaml").removesuffix(".yml")
+    raise ScenarioError(short_path(text), "(file)",
+                        f"no such file or shipped scenario{did_you_mean(key, shipped_scenarios(), cutoff=0.75)}")
+
+
 def _resolve_extends(ref: Any, child: Path) -> Path:
     """The file an `extends:` value names: a path relative to the extending file, or a shipped
     scenario's name. Only looked up here; read_yaml refuses anything but a small regular file."""
@@ -54,11 +91,12 @@ def _resolve_extends(ref: Any, child: Path) -> Path:
     except OSError as exc:
         if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
             raise ScenarioError(child, "extends", f"{short_path(ref)}: {os_problem(exc)}") from None
-    if "/" not in ref and "\\" not in ref and not ref.endswith((".yaml", ".yml")):
-        shipped = packaged_scenario(ref)
-        if path_exists(shipped):
-            return _real(shipped)
-    raise ScenarioError(child, "extends", f"no such scenario {show(ref)}")
+    shipped = shipped_scenario(ref)
+    if shipped is not None:
+        return _real(shipped)
+    key = ref.removesuffix(".yaml").removesuffix(".yml")
+    suggestion = did_you_mean(key, shipped_scenarios(), cutoff=0.75)
+    raise ScenarioError(child, "extends", f"no such scenario {show(ref)}{suggestion}")
 
 
 def _real(path: Path) -> Path:
@@ -232,7 +270,7 @@ def validate(doc: dict, sources: list[tuple[str, dict]], uncertain: Iterable[str
     try:
         scenario = Scenario.model_validate(doc)
     except pydantic.ValidationError as exc:
-        err = from_pydantic(exc, lambda loc: _source_of(loc, sources))
+        err = from_pydantic(exc, lambda loc: _source_of(loc, sources), model=Scenario)
         if err.key_path in set(uncertain) and "valid integer" in err.problem:
             err = ScenarioError(err.file, err.key_path, f"{err.problem}; use round: true for whole numbers")
         raise err from None
@@ -394,7 +432,7 @@ def load_template(path: str | Path | None = None, overrides: Iterable[str] = ())
 
 def _merged(path: str | Path | None, overrides: Iterable[str]) -> tuple[dict, list[tuple[str, dict]]]:
     """The merged document (extends chain, then --set) and its sources, --set first, child before parent."""
-    path = packaged_scenario() if path is None else Path(path)
+    path = packaged_scenario() if path is None else find_scenario(path)
     chain = _load_chain(path)
     doc: dict = {}
     for _, raw in reversed(chain):
@@ -415,3 +453,13 @@ def _nest(tree: dict, path: tuple) -> dict:
         node = node.setdefault(part, {})
     node[path[-1]] = True
     return out
+
+
+def parent_scenario(path: str | Path | None) -> str | None:
+    """The file a scenario directly `extends` (None for one that extends nothing, or the shipped baseline):
+    what `sim run` compares a stress scenario against."""
+    if path is None:
+        return None
+    chain = load_template(path).sources
+    files = [file for file, _ in chain if file != SET_SOURCE]
+    return files[1] if len(files) > 1 else None

@@ -323,9 +323,9 @@ def _write_journal(out_dir: Path, staged: list[tuple[str, Path]]) -> Path:
     return path
 
 
-def write_files(out_dir: Path, contents: dict[str, str]) -> list[Path]:
-    """Write each file to a temporary name in `out_dir`, fsync it, then rename them all into place
-    (through the journal when there are several), holding the folder's lock."""
+def write_files(out_dir: Path, contents: dict[str, str | bytes]) -> list[Path]:
+    """Write each file (text as UTF-8, bytes as they are) to a temporary name in `out_dir`, fsync it,
+    then rename them all into place (through the journal when there are several), holding the folder's lock."""
     out_dir = Path(out_dir)
     with output_lock(out_dir):
         if out_dir.resolve() not in _held:  # covered by the lock of a folder it is inside
@@ -334,7 +334,7 @@ def write_files(out_dir: Path, contents: dict[str, str]) -> list[Path]:
         return _write_locked(out_dir, contents)
 
 
-def _write_locked(out_dir: Path, contents: dict[str, str]) -> list[Path]:
+def _write_locked(out_dir: Path, contents: dict[str, str | bytes]) -> list[Path]:
     mode = 0o666 & ~_umask()
     staged: list[tuple[str, Path]] = []
     journal: Path | None = None
@@ -343,7 +343,8 @@ def _write_locked(out_dir: Path, contents: dict[str, str]) -> list[Path]:
         for name, text in contents.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             staged.append((name, Path(tmp)))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            binary = isinstance(text, bytes)  # e.g. Result.to_parquet's files
+            with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fchmod(fh.fileno(), mode)

@@ -36,6 +36,8 @@ REQUIRED_COLUMNS = {
     "bands.csv": ["date", "metric", "p10", "p50", "p90"],
     "thresholds.csv": ["threshold_flop", "replications"],
     "tornado.csv": ["input", "low_value", "high_value", "output_at_low", "output_at_high", "output_at_median", "swing"],
+    "morris.csv": ["input", "mu_star", "mu_star_conf", "sigma", "mu"],
+    "sobol.csv": ["input", "S1", "S1_conf", "ST", "ST_conf"],
 }
 
 
@@ -65,6 +67,9 @@ COLUMN_KINDS: dict[str, dict[str, str]] = {
     "replications.csv": {"replication": "number", "seed": "number", "largest_run_flop": "number?"},
     "tornado.csv": {"input": "text", "low_value": "number", "high_value": "number", "output_at_low": "number",
                     "output_at_high": "number", "output_at_median": "number", "swing": "number"},
+    "morris.csv": {"input": "text", "mu_star": "number", "mu_star_conf": "number?", "sigma": "number?", "mu": "number",
+                   "unit": "text?"},
+    "sobol.csv": {"input": "text", "S1": "number?", "S1_conf": "number?", "ST": "number?", "ST_conf": "number?"},
 }
 PATTERN_KINDS: dict[str, list[tuple[re.Pattern, str]]] = {"thresholds.csv": [(re.compile(r"p_by_\d{4}"), "number?")]}
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
@@ -81,6 +86,8 @@ JSON_KINDS: dict[str, dict[str, str]] = {
     "compare.json": {"scenario": "text", "seed": "int", "version": "text", "topologies": "texts",
                      "overrides": "texts"},
     "tornado.json": {"scenario": "text", "seed": "int", "version": "text", "overrides": "texts", "output": "text"},
+    "morris.json": {"scenario": "text", "seed": "int", "version": "text", "overrides": "texts", "output": "text"},
+    "sobol.json": {"scenario": "text", "seed": "int", "version": "text", "overrides": "texts", "output": "text"},
     "sweep.json": {"scenario": "text?", "root_seed": "int", "n": "count", "overrides": "texts", "grid": "grid"},
 }
 REQUIRED_KEYS = {"summary.json": ("scenario", "seed", "start_date", "end_date", "runs", "runs_completed",
@@ -301,7 +308,7 @@ def read_json(folder: Path, name: str, required: bool = False) -> dict | None:
 
 
 def detect(folder: str | Path) -> dict[str, bool]:
-    """Which kinds of output a folder holds: {'run', 'compare', 'sweep', 'tornado'} -> bool."""
+    """Which kinds of output a folder holds: {'run', 'compare', 'sweep', 'tornado', 'screening'} -> bool."""
     folder = Path(folder)
 
     def has(name: str) -> bool:
@@ -312,6 +319,7 @@ def detect(folder: str | Path) -> dict[str, bool]:
         "compare": has("compare.csv"),
         "sweep": all(has(n) for n in SWEEP_FILES),
         "tornado": has("tornado.csv"),
+        "screening": has("morris.csv") or has("sobol.csv"),
     }
 
 

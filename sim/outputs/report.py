@@ -5,6 +5,7 @@ The folder may hold any combination of
     a comparison   compare.csv [+ compare.json]                           (sim compare)
     a sweep        bands.csv, thresholds.csv [+ sweep.json, replications.csv]   (sim sweep)
     a tornado      tornado.csv [+ tornado.json]                           (sim sensitivity)
+    a screening    morris.csv and/or sobol.csv [+ .json]                  (sim sensitivity --method morris|sobol)
 and the report has a section for each. Figures are embedded as base64 PNG data URIs and the styles
 are inline: the file needs nothing else, no network, no other files.
 
@@ -54,7 +55,7 @@ study_plots = _OnFirstUse("sim.outputs.study_plots")
 REPORT_NAME = "report.html"
 
 KNOWN = ("a run (runs.csv, timeseries.csv, frontier.csv, summary.json), compare.csv, "
-         "a sweep (bands.csv, thresholds.csv) or tornado.csv")
+         "a sweep (bands.csv, thresholds.csv), tornado.csv, morris.csv or sobol.csv")
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto;
@@ -80,6 +81,7 @@ details summary { cursor: pointer; color: #0b5cad; }
 .scroll { overflow-x: auto; max-height: 36em; overflow-y: auto; }
 .note { color: #555; font-size: 0.92em; }
 footer { margin-top: 3em; color: #777; font-size: 0.85em; }
+.answer { background: #f6f8fb; border-left: 4px solid #0b5cad; padding: 0.6em 1.2em; margin: 1em 0 1.6em; }
 """
 
 # Columns shown with digits as they are (no thousands separators, no exponent).
@@ -179,8 +181,10 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
                           "(a file is cut short, or the files are from different runs)")
     meta = {"scenario": summary.get("scenario"), "seed": summary.get("seed"), "version": summary.get("version")}
     parts = ['<section id="run"><h2>Run</h2>']
-    parts.append(meta_table([
-        ("scenario", summary.get("scenario")), ("seed", summary.get("seed")), ("sim version", summary.get("version")),
+    answer = summary.get("answer")
+    if isinstance(answer, dict) and answer.get("headline"):
+        parts.append(answer_html(answer))
+    parts.append(meta_table([  # scenario, seed and version are in the report's header
         ("horizon", f"{summary.get('start_date', '?')} to {summary.get('end_date', '?')}"),
         ("runs", f"{summary.get('runs_completed', '?')} of {summary.get('runs', '?')} completed"),
         ("SimPy events", format_value("events", summary.get("events_processed"))),
@@ -190,7 +194,8 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
         parts.append(f"<p><b>Largest completed run:</b> {html.escape(str(best['run']))} "
                      f"({html.escape(str(best['lab']))}), {plots.sci(float(best['flop']))} FLOP on "
                      f"{int(best['gpus']):,} x {html.escape(str(best['gpu_type']))}, {html.escape(str(best['start']))} "
-                     f"to {html.escape(str(best['end']))}, bound by {html.escape(str(best['binding_constraint']))}.</p>")
+                     f"to {html.escape(str(best['end']))}; its own limit (runs.csv): "
+                     f"{html.escape(str(best['binding_constraint']))}.</p>")
     years = pd.DataFrame(summary.get("years") or [])
     if len(years):
         years = years.rename(columns={
@@ -198,15 +203,23 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
             "installed_gpus": "GPUs installed (year end)", "installed_h100e": "H100e installed (year end)",
             "largest_run_flop": "largest run completed in year, FLOP",
             "largest_run_to_date_flop": "largest run completed to date, FLOP", "frontier_max_flop": "frontier max, FLOP"})
-        parts.append("<h3>Per year</h3>" + html_table(years))
+        parts.append("<h3>Per year</h3>" + html_table(years, {c: _flop for c in years.columns if "FLOP" in c}))
     images = 0
     parts.append(figure_html(plots.buildout(timeseries, runs, summary.get("h100e_per_gpu")), "GPUs installed by product in H100-equivalents "
                              "(stacked); the world's firm power online, available and drawn; power drawn and GPUs "
                              "installed per site. Monthly.", "buildout"))
-    parts.append(figure_html(plots.frontier(frontier), "The largest run any lab could start each month under each "
-                             "constraint alone and combined; the wide band marks the constraint that binds. Diamonds: "
-                             "Epoch AI's 2030 medians (Can AI Scaling Continue Through 2030?, 2024); the bar: its "
-                             "inter-DC bandwidth range.", "frontier"))
+    parts.append(figure_html(plots.frontier(frontier, runs=runs), "The largest run any lab could start each month "
+                             "under each constraint alone and combined; the wide band marks the constraint that binds. "
+                             "Dotted: the ~4x-a-year trend to 2e29 FLOP by 2030; dashed red: 2e29. Dots: the pre-training "
+                             "runs completed, at their end. Diamonds: Epoch AI's 2030 medians (Can AI Scaling Continue "
+                             "Through 2030?, 2024); the bar: its inter-DC bandwidth range.", "frontier"))
+    buildout_file = folder / "buildout.csv"
+    parts.append(figure_html(plots.waiting(timeseries, read_csv(folder, "buildout.csv") if buildout_file.exists()
+                                           else None),
+                             "What waits for what: GPUs delivered and waiting for powered room or in transit; power "
+                             "equipment on the makers' books (all buyers) and the labs' plants started but not yet "
+                             "online.", "waiting"))
+    images += 1
     parts.append(figure_html(plots.runs_timeline(runs, summary.get("end_date")), "Planned pre-training runs, start to "
                              "end, coloured by lab; hatched: not completed within the horizon.", "training runs"))
     images += 3
@@ -221,6 +234,9 @@ def run_section(folder: Path) -> tuple[str, dict, int]:
                          "disrupted_days", "stalled_days"] if c in runs.columns]
     parts.append("<h3>Training runs</h3>" + html_table(runs[shown]))
     parts.append(details("All columns of runs.csv", html_table(runs)))
+    inputs = summary.get("inputs")
+    if isinstance(inputs, dict):
+        parts.append(inputs_html(inputs))
     pivot = _frontier_pivot(frontier)
     if len(pivot):
         year_end = year_end_rows(pivot)
@@ -276,8 +292,10 @@ def compare_section(folder: Path) -> tuple[str, dict, int]:
     parts = ['<section id="compare"><h2>Topology comparison</h2>']
     parts.append(meta_table(_study_rows(info, "compare.json",
                                         ("topologies", ", ".join(dict.fromkeys(str(t) for t in table["topology"]))))))
+    first = str(table["topology"].iloc[0]) if len(table) else ""
     parts.append(figure_html(study_plots.topology_comparison(table), "The same buildout on each topology: FLOP trained "
-                             "and MFU per run.", "topology comparison"))
+                             f"and MFU per run, as ratios against {first} (the first topology; its FLOP under each "
+                             "run).", "topology comparison"))
     parts.append(html_table(table))
     parts.append("</section>")
     return "".join(parts), meta, 1
@@ -329,24 +347,139 @@ def sweep_section(folder: Path) -> tuple[str, dict, int]:
 
 
 def _flop(v: Any) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else ("0" if v == 0 else plots.sci(float(v)))
+    """A FLOP figure; none (0, as a year with no run completed yet) is '-', as the console shows it."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else ("-" if v == 0 else plots.sci(float(v)))
+
+
+def answer_html(answer: dict) -> str:
+    """The answer block (summary.json `answer`, sim/outputs/answer.py) at the top of a run's section."""
+    from sim.outputs.answer import LEDGER_USES, condensed_binding
+
+    parts = [f'<div class="answer"><p><b>Answer.</b> {html.escape(str(answer["headline"]))}</p>']
+    trajectory = pd.DataFrame(answer.get("trajectory") or [])
+    if len(trajectory):
+        trajectory = trajectory.rename(columns={"largest_to_date_flop": "largest run to date, FLOP",
+                                                "trend_flop": "4x-a-year trend to 2e29, FLOP",
+                                                "ratio_to_trend": "ratio to trend"})
+        parts.append(html_table(trajectory, {c: _flop for c in trajectory.columns if "FLOP" in c}))
+    spans = condensed_binding(answer.get("binding") or [])
+    if spans:
+        parts.append("<p><b>What binds</b> the largest run any lab could start (frontier.csv, the combined row; one "
+                     "definition everywhere): " + ", ".join(
+                         html.escape(f"{s['constraint']} {s['from']}" + (f" to {s['to']}" if s["to"] != s["from"] else ""))
+                         for s in spans) + ".</p>")
+    wait = answer.get("waiting") or {}
+    if wait:
+        items = [f"{wait.get('gpus_waiting_for_power_h100e', 0):,.0f} H100e of GPUs waiting for powered room",
+                 f"{wait.get('equipment_backlog_mw', 0) / 1e3:,.0f} GW of power equipment on the makers' books"]
+        if "plants_not_online_mw" in wait:
+            items.append(f"{wait['plants_not_online']} of the labs' plants ({wait['plants_not_online_mw'] / 1e3:,.1f} GW) "
+                         "started and not online")
+        runs_waited = wait.get("runs_waited_for_sites") or []
+        if runs_waited:
+            items.append(f"{len(runs_waited)} runs waited for sites under construction ({', '.join(runs_waited)})")
+        parts.append("<p><b>Waiting at the end:</b> " + html.escape("; ".join(items)) + ".</p>")
+    use = answer.get("compute_use") or {}
+    if use:
+        parts.append(f"<p><b>What the labs' GPUs did in {use['year']}</b> (share of installed peak FLOP-time): "
+                     + html.escape(", ".join(f"{name.replace('_', ' ')} {use[name]:.0%}" for name in LEDGER_USES
+                                             if name in use)) + ".</p>")
+    parent = answer.get("against_parent")
+    if parent:
+        parts.append(f"<p><b>Against {html.escape(str(parent['scenario']))}</b> (the scenario this one extends), at the "
+                     "end: " + html.escape(", ".join(f"{c['label']} x{c['ratio']:.2f}" for c in parent["changes"]))
+                     + ".</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def inputs_html(inputs: dict) -> str:
+    """The inputs-and-sources section: inputs set with --set, and the uncertain inputs (their distribution,
+    the value used and the source comment beside them in the scenario file)."""
+    parts = ['<h3 id="inputs">Inputs and their sources</h3>']
+    overridden = pd.DataFrame(inputs.get("overridden") or [])
+    if len(overridden):
+        parts.append("<p>Set on the command line (--set):</p>" + html_table(overridden))
+    uncertain = pd.DataFrame(inputs.get("uncertain") or [])
+    if len(uncertain):
+        parts.append("<p>Uncertain inputs (a run uses each at its median; `sim sweep` draws them, `sim sensitivity` "
+                     "swings them), with the source named beside each in the scenario file:</p>" + html_table(uncertain))
+    if inputs.get("files"):
+        parts.append("<p class=\"note\">Scenario files: " + html.escape(", ".join(inputs["files"])) + ". Every other "
+                     "default carries its source in a comment beside it; full citations: docs/sources.md.</p>")
+    return "".join(parts)
 
 
 def tornado_section(folder: Path) -> tuple[str, dict, int]:
     table = read_csv(folder, "tornado.csv")
     info, meta = _study_info(folder, "tornado.json")
+    output = str(info.get("output", "largest completed run, FLOP"))
     parts = ['<section id="tornado"><h2>Sensitivity (tornado)</h2>']
-    parts.append(meta_table(_study_rows(info, "tornado.json",
-                                        ("output", info.get("output", "largest completed run, FLOP")))))
-    parts.append(figure_html(study_plots.tornado(table), "Each uncertain input at its p10 and at its p90, the others at "
-                             "their medians; largest swing on top.", "tornado"))
-    parts.append(html_table(table, {c: _flop for c in ("output_at_low", "output_at_high", "output_at_median", "swing")}))
+    parts.append(meta_table(_study_rows(info, "tornado.json", ("output", output))))
+    parts.append(figure_html(study_plots.tornado(table, output_label=output), "Each uncertain input at its p10 and at "
+                             "its p90, the others at their medians; largest swing on top.", "tornado"))
+    shown = _with_input_names(table)
+    parts.append(html_table(shown, {c: _output_format(info) for c in ("output_at_low", "output_at_high",
+                                                                      "output_at_median", "swing")}))
     parts.append("</section>")
     return "".join(parts), meta, 1
 
 
+def _with_input_names(table: pd.DataFrame) -> pd.DataFrame:
+    """A study's table with each input's readable name and unit (sim.outputs.input_labels) before its key path."""
+    from sim.outputs.input_labels import input_label
+
+    shown = table.copy()
+    shown.insert(0, "name", [input_label(str(k)) for k in shown["input"]])
+    return shown
+
+
+def _output_format(info: dict) -> Callable[[Any], str]:
+    """How a study's output values are shown: FLOP in short scientific notation, other units as numbers."""
+    if str(info.get("unit", "FLOP")) == "FLOP":
+        return _flop
+    return lambda v: format_value("value", v)
+
+
+def screening_section(folder: Path) -> tuple[str, dict, int]:
+    """Global sensitivity (sim sensitivity --method morris or sobol): morris.csv and/or sobol.csv."""
+    parts = ['<section id="screening"><h2>Global sensitivity (Morris, Sobol)</h2>']
+    meta: dict = {}
+    images = 0
+    if (folder / "morris.csv").is_file():
+        table = read_csv(folder, "morris.csv")
+        info, meta = _study_info(folder, "morris.json")
+        output = str(info.get("output", "largest completed run, FLOP"))
+        parts.append("<h3>Morris elementary effects</h3>")
+        parts.append(meta_table(_study_rows(info, "morris.json", ("output", output)) + [
+            ("trajectories", info.get("trajectories")), ("levels", info.get("levels")), ("runs", info.get("runs")),
+            ("sampling", info.get("sampling"))]))
+        parts.append(figure_html(study_plots.morris_chart(table, output_label=output), "mu*: the mean absolute change "
+                                 "of the output when an input steps across its p10..p90 range (Morris 1991; Campolongo, "
+                                 "Cariboni & Saltelli 2007), with its 95% bootstrap interval; sigma: the spread of those "
+                                 "changes (large: non-linear, or acting with other inputs). Largest mu* on top.", "morris"))
+        parts.append(html_table(_with_input_names(table), {c: _output_format(info) for c in
+                                                           ("mu_star", "mu_star_conf", "sigma", "mu")}))
+        images += 1
+    if (folder / "sobol.csv").is_file():
+        table = read_csv(folder, "sobol.csv")
+        info, sobol_meta = _study_info(folder, "sobol.json")
+        meta = meta or sobol_meta
+        parts.append("<h3>Sobol indices</h3>")
+        parts.append(meta_table(_study_rows(info, "sobol.json", ("output", info.get("output"))) + [
+            ("base samples", info.get("base_samples")), ("runs", info.get("runs")), ("sampling", info.get("sampling"))]))
+        parts.append(figure_html(study_plots.sobol_chart(table), "S1: the share of the output's variance an input "
+                                 "explains alone; ST: with its interactions (Saltelli et al. 2010), with 95% bootstrap "
+                                 "intervals. Largest ST on top.", "sobol"))
+        parts.append(html_table(_with_input_names(table)))
+        images += 1
+    parts.append("</section>")
+    return "".join(parts), meta, images
+
+
 SECTIONS = (("run", "Run", run_section), ("compare", "Topology comparison", compare_section),
-            ("sweep", "Monte Carlo sweep", sweep_section), ("tornado", "Sensitivity", tornado_section))
+            ("sweep", "Monte Carlo sweep", sweep_section), ("tornado", "Sensitivity", tornado_section),
+            ("screening", "Global sensitivity", screening_section))
 
 
 # ---------------------------------------------------------------------------------------------- the report

@@ -1,5 +1,6 @@
 """Figures of studies: Monte Carlo fan charts and threshold curves (sweeps), the topology
-comparison, and the sensitivity tornado. Same conventions as sim.outputs.plots (Agg canvas, no pyplot)."""
+comparison, the sensitivity tornado and the global screenings (Morris mu*, Sobol indices). Same
+conventions as sim.outputs.plots (Agg canvas, no pyplot)."""
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
+from sim.outputs.input_labels import input_label
 from sim.outputs.plots import BAND_DISPLAY, PALETTE, date_axis, dates, empty, log_axis, number, thousands, new_figure, sci
 
 
@@ -74,7 +76,8 @@ def fan_chart(bands: pd.DataFrame) -> Figure:
 
 def threshold_curves(thresholds: pd.DataFrame) -> Figure:
     """The probability that a completed run of at least each FLOP threshold exists by the end of each
-    year (share of replications). A grid sweep draws one line style per cell."""
+    year (share of replications). A grid sweep draws one line style per cell. Each curve is a step
+    over years (steps-post): a year's share holds until the next year's end, nothing lies between."""
     fig = new_figure(10, 5.5)
     ax = fig.subplots()
     years = sorted(int(m.group(1)) for c in thresholds.columns if (m := re.fullmatch(r"p_by_(\d{4})", c)))
@@ -86,7 +89,7 @@ def threshold_curves(thresholds: pd.DataFrame) -> Figure:
             probs = [float(row[f"p_by_{y}"]) for y in years]
             label = f"≥ {sci(float(row['threshold_flop']))} FLOP" + (f" ({cell})" if grid else "")
             ax.plot(years, probs, ls=styles[j % len(styles)], marker=markers[i % len(markers)],
-                    color=PALETTE[i % len(PALETTE)], label=label)
+                    drawstyle="steps-post", color=PALETTE[i % len(PALETTE)], label=label)
     ax.set_xticks(years, [str(y) for y in years])
     ax.set_ylim(-0.03, 1.03)
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
@@ -142,45 +145,50 @@ def replication_histogram(replications: pd.DataFrame, grid: Iterable[str] = ()) 
 # ---------------------------------------------------------------------------------------------- compare, tornado
 
 def topology_comparison(compare_table: pd.DataFrame) -> Figure:
-    """Each run's FLOP (log) and MFU on each topology, as grouped bars. Runs with no FLOP on any
-    topology (not started within the horizon) are left out and named below."""
+    """Each run's FLOP and MFU on each topology as ratios against the first topology (linear bars, so a
+    10-30% difference shows; log bars of absolute FLOP hid it), with the first topology's absolute FLOP
+    named under each run. Runs with no FLOP on the first topology are left out and named below."""
     table = compare_table.copy()
     table["flop"] = pd.to_numeric(table["flop"], errors="coerce").fillna(0.0)
+    table["mfu"] = pd.to_numeric(table["mfu"], errors="coerce")
     topologies = list(dict.fromkeys(table["topology"]))
-    runs = [r for r in dict.fromkeys(table["run"]) if (table.loc[table["run"] == r, "flop"] > 0).any()]
+    first = topologies[0] if topologies else None
+    base = table[table["topology"] == first].drop_duplicates("run").set_index("run")
+    runs = [r for r in dict.fromkeys(table["run"]) if r in base.index and base.loc[r, "flop"] > 0]
     left_out = [r for r in dict.fromkeys(table["run"]) if r not in runs]
-    fig = new_figure(max(8.0, 1.1 * len(runs) * max(1, len(topologies)) ** 0.5 + 3), 8)
+    others = topologies[1:]
+    fig = new_figure(max(8.0, 1.1 * len(runs) * max(1, len(others)) ** 0.5 + 3), 8)
     ax_flop, ax_mfu = fig.subplots(2, 1, sharex=True)
-    width = 0.8 / max(1, len(topologies))
+    width = 0.8 / max(1, len(others))
     x = np.arange(len(runs))
-    for j, topo in enumerate(topologies):
+    for j, topo in enumerate(others):
         rows = table[table["topology"] == topo].drop_duplicates("run").set_index("run").reindex(runs)
-        offset = (j - (len(topologies) - 1) / 2) * width
-        color = PALETTE[j % len(PALETTE)]
-        flop = rows["flop"].to_numpy(float)
-        ax_flop.bar(x + offset, np.where(flop > 0, flop, np.nan), width, color=color, label=topo)
-        ax_mfu.bar(x + offset, pd.to_numeric(rows["mfu"], errors="coerce").to_numpy(float), width, color=color,
-                   label=topo)
-    if runs:
-        log_axis(ax_flop)
-    ax_flop.set_ylabel("FLOP trained")
-    ax_flop.set_title("Training compute per run, by topology")
-    ax_flop.legend(fontsize=8, title="topology")
-    ax_mfu.set_ylabel("MFU (model FLOP utilization)")
-    ax_mfu.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
-    ax_mfu.set_title("MFU per run, by topology")
-    ax_mfu.set_xticks(x, runs, rotation=30, ha="right")
-    ax_mfu.set_xlabel("run" + (f"   (no FLOP on any topology: {', '.join(left_out)})" if left_out else ""))
-    for ax in (ax_flop, ax_mfu):
+        offset = (j - (len(others) - 1) / 2) * width
+        color = PALETTE[(j + 1) % len(PALETTE)]
+        ax_flop.bar(x + offset, rows["flop"].to_numpy(float) / base.loc[runs, "flop"].to_numpy(float), width,
+                    color=color, label=topo)
+        ax_mfu.bar(x + offset, rows["mfu"].to_numpy(float) / base.loc[runs, "mfu"].to_numpy(float), width,
+                   color=color, label=topo)
+    for ax, what in ((ax_flop, "FLOP trained"), (ax_mfu, "MFU")):
+        ax.axhline(1.0, color="black", lw=1.0)
+        ax.set_ylabel(f"{what} / {first}")
         ax.grid(axis="y", alpha=0.3)
+    ax_flop.set_title(f"Training compute per run, against {first}" if first else "Training compute per run")
+    ax_mfu.set_title(f"MFU per run, against {first}" if first else "MFU per run")
+    if others:
+        ax_flop.legend(fontsize=8, title="topology")
+    labels = [f"{r}\n({sci(float(base.loc[r, 'flop']))} on {first})" for r in runs]
+    ax_mfu.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax_mfu.set_xlabel("run" + (f"   (no FLOP on {first}: {', '.join(map(str, left_out))})" if left_out else ""))
     if not runs:
-        empty(ax_flop, "no run trained on any topology")
+        empty(ax_flop, f"no run trained on {first}" if first else "no runs")
     return fig
 
 
-def tornado(tornado_table: pd.DataFrame, top: int = 15) -> Figure:
+def tornado(tornado_table: pd.DataFrame, top: int = 15, output_label: str = "largest completed run, FLOP") -> Figure:
     """A tornado diagram: the output with each uncertain input at its p10 and its p90 (the others at
-    their medians), as bars from the output at the medians; largest swing on top."""
+    their medians), as bars from the output at the medians; largest swing on top. Inputs are named
+    readably (sim.outputs.input_labels); `output_label` names the output and its unit."""
     table = tornado_table.copy()
     for col in ("output_at_low", "output_at_high", "output_at_median", "swing", "low_value", "high_value"):
         table[col] = pd.to_numeric(table[col], errors="coerce")
@@ -196,15 +204,96 @@ def tornado(tornado_table: pd.DataFrame, top: int = 15) -> Figure:
             ax.barh(y + offset, out - median, left=median, height=0.34, color=color, alpha=0.85,
                     label=label if i == 0 else None)
     ax.axvline(median, color="black", lw=1)
-    labels = [f"{row['input']}\np10 {number(row['low_value'])}, p90 {number(row['high_value'])}"
+    labels = [f"{input_label(str(row['input']))}\np10 {number(row['low_value'])}, p90 {number(row['high_value'])}"
               for _, row in table.iterrows()]
     ax.set_yticks(range(n), labels[::-1], fontsize=8)
     span = float(np.nanmax(np.abs(table[["output_at_low", "output_at_high"]].to_numpy(float) - median))) if n else 0.0
     span = span if span > 0 else max(abs(median) * 0.05, 1.0)
     ax.set_xlim(median - 1.35 * span, median + 1.35 * span)
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
-    ax.set_xlabel(f"largest completed run, FLOP (line: every input at its median, {sci(median)})")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _value(v, output_label)))
+    ax.set_xlabel(f"{output_label} (line: every input at its median, {_value(median, output_label)})")
     ax.set_title("Sensitivity: the output with each uncertain input at its p10 and p90")
+    ax.grid(axis="x", alpha=0.3)
+    if n:
+        ax.legend(loc="lower right", fontsize=8)
+    else:
+        empty(ax, "no uncertain inputs")
+    return fig
+
+
+def _value(v: float, unit_or_label: str) -> str:
+    """A number of the output on an axis: scientific for FLOP, else three significant digits."""
+    return sci(v) if "FLOP" in unit_or_label else number(v)
+
+
+def morris_chart(morris_table: pd.DataFrame, top: int = 20, output_label: str = "largest completed run, FLOP") -> Figure:
+    """Morris screening: each input's mu* (mean absolute elementary effect, with its bootstrap
+    interval) and sigma (spread of the effects: non-linearity or interactions) as bars, largest mu*
+    on top; inputs named readably. Beside it, sigma against mu* (Campolongo, Cariboni & Saltelli
+    2007): points far above the diagonal act non-linearly or together with other inputs."""
+    table = morris_table.copy()
+    for col in ("mu_star", "mu_star_conf", "sigma", "mu"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    table = table.sort_values("mu_star", ascending=False, kind="mergesort").reset_index(drop=True)
+    shown = table.head(top)
+    n = len(shown)
+    fig = new_figure(13, max(4.0, 0.38 * n + 1.8))
+    ax, ax_scatter = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    y = np.arange(n)[::-1]
+    ax.barh(y + 0.19, shown["mu_star"], height=0.38, color="tab:blue", alpha=0.85, label="μ* (mean |effect|)",
+            xerr=shown["mu_star_conf"].fillna(0.0), error_kw={"lw": 0.8, "capsize": 2})
+    ax.barh(y - 0.19, shown["sigma"], height=0.38, color="tab:orange", alpha=0.85, label="σ (spread of effects)")
+    ax.set_yticks(y, [input_label(str(k)) for k in shown["input"]], fontsize=8)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _value(v, output_label)))
+    ax.set_xlabel(f"effect on {output_label}, per p10..p90 range of the input")
+    ax.set_title("Morris screening: inputs by μ*" + (f" (top {top} of {len(table)})" if len(table) > top else ""))
+    ax.grid(axis="x", alpha=0.3)
+    if n:
+        ax.legend(loc="lower right", fontsize=8)
+        ax_scatter.scatter(table["mu_star"], table["sigma"], color="tab:blue", s=18)
+        for i, row in shown.head(5).iterrows():
+            ax_scatter.annotate(str(i + 1), (row["mu_star"], row["sigma"]), xytext=(3, 3), textcoords="offset points",
+                                fontsize=8)
+        most = float(np.nanmax(table[["mu_star", "sigma"]].to_numpy(float))) if len(table) else 0.0
+        ax_scatter.plot([0, most], [0, most], color="grey", lw=0.8, ls="--", label="σ = μ*")
+        ax_scatter.legend(loc="upper left", fontsize=8)
+    else:
+        empty(ax, "no uncertain inputs")
+    for axis in (ax_scatter.xaxis, ax_scatter.yaxis):
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _value(v, output_label)))
+    ax_scatter.set_xlabel("μ*")
+    ax_scatter.set_ylabel("σ")
+    ax_scatter.set_title("σ against μ* (n: rank)")
+    ax_scatter.grid(alpha=0.3)
+    return fig
+
+
+def sobol_chart(sobol_table: pd.DataFrame, top: int = 20) -> Figure:
+    """Sobol indices: each input's first-order S1 (the share of the output's variance it explains
+    alone) and total ST (with its interactions) as bars with their bootstrap intervals, largest ST on
+    top; inputs named readably (Saltelli et al. 2010)."""
+    table = sobol_table.copy()
+    for col in ("S1", "S1_conf", "ST", "ST_conf"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    table = table.sort_values("ST", ascending=False, kind="mergesort").head(top).reset_index(drop=True)
+    n = len(table)
+    fig = new_figure(11, max(3.5, 0.38 * n + 1.8))
+    ax = fig.subplots()
+    y = np.arange(n)[::-1]
+    bars = {"lw": 0.8, "capsize": 2}
+    ax.barh(y + 0.19, table["ST"], height=0.38, color="tab:red", alpha=0.85, label="ST (total, with interactions)",
+            xerr=table["ST_conf"].fillna(0.0), error_kw=bars)
+    ax.barh(y - 0.19, table["S1"], height=0.38, color="tab:blue", alpha=0.85, label="S1 (first order, alone)",
+            xerr=table["S1_conf"].fillna(0.0), error_kw=bars)
+    ax.set_yticks(y, [input_label(str(k)) for k in table["input"]], fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    if n:  # indices are shares in [0, 1]; a wide interval (few base samples) is cut at the edges, not the bars
+        low = float(np.nanmin((table["S1"] - table["S1_conf"].fillna(0.0)).to_numpy(float)))
+        high = float(np.nanmax((table["ST"] + table["ST_conf"].fillna(0.0)).to_numpy(float)))
+        ax.set_xlim(max(-0.25, min(-0.02, low)), min(1.25, max(0.1, high)) + 0.02)
+    ax.xaxis.set_major_formatter(ticker.PercentFormatter(1.0))
+    ax.set_xlabel("share of the output's variance")
+    ax.set_title("Sobol indices: inputs by total effect ST")
     ax.grid(axis="x", alpha=0.3)
     if n:
         ax.legend(loc="lower right", fontsize=8)

@@ -1,12 +1,16 @@
 """Results as tidy tables (runs, timeseries, frontier) and the summary, built from what the world's
 probes recorded and nothing else: no physics and no disruption rule is recomputed here.
 
-Timeseries rows gain their unit from the metrics registry (sim/metrics.py).
+Timeseries rows gain their unit from the metrics registry (sim/metrics.py). The tables are built as the
+files hold them (ISO date text, lists ";"-joined), the summary from those; the Result holds them typed
+(`typed_table`: datetime64, lists, categoricals) and writes them back as the same text (`text_table`).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +39,75 @@ BUILDOUT_COLUMNS = ["name", "lab", "kind", "type", "region", "mw", "start", "onl
 FLOAT_FORMAT = "%.10g"
 
 
-@dataclass
+DATE_FORMAT = "%Y-%m-%d"  # dates in the files: ISO; a missing date is an empty field
+DATE_DTYPE = "datetime64[us]"  # what pandas parses ISO dates into; [us] spans any calendar year a scenario can have
+LIST_SEPARATOR = ";"  # a list of names in the files: the names joined
+TABLES = ("runs", "timeseries", "frontier", "buildout")
+# In memory (Result) the tables are typed: dates are datetime64 (NaT for none), lists of names are Python
+# lists, names are categoricals. The files hold them as text (Result.files). Which column is which:
+DATE_COLUMNS = {"runs": ("start", "end"), "timeseries": ("date",), "frontier": ("date",),
+                "buildout": ("start", "online")}
+LIST_COLUMNS = {"runs": ("sites", "gpu_types")}
+CATEGORY_COLUMNS = {
+    "runs": ("lab", "kind", "gpu_type", "status", "binding_constraint", "planned_by", "precision"),
+    "timeseries": ("entity", "kind", "metric", "unit"),
+    "frontier": ("constraint", "lab", "binding_constraint"),
+    "buildout": ("lab", "kind", "type", "region", "planned_by"),
+}
+
+
+def typed_table(name: str, text: pd.DataFrame) -> pd.DataFrame:
+    """Table `name` ("runs", "timeseries", ...) as the files hold it (ISO date strings, "" for none,
+    ";"-joined lists) with typed columns: datetime64 dates, lists, categoricals."""
+    table = text.copy()
+    for col in DATE_COLUMNS.get(name, ()):
+        if col in table and not pd.api.types.is_datetime64_any_dtype(table[col]):
+            values = table[col]
+            table[col] = pd.to_datetime(values.where(values != ""), format=DATE_FORMAT).astype(DATE_DTYPE)
+    for col in LIST_COLUMNS.get(name, ()):
+        if col in table:
+            table[col] = pd.Series([v.split(LIST_SEPARATOR) if isinstance(v, str) and v else
+                                    (list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
+                                    for v in table[col]], index=table.index, dtype=object)
+    for col in CATEGORY_COLUMNS.get(name, ()):
+        if col in table:
+            table[col] = table[col].astype("category")
+    return table
+
+
+def text_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Table `name` as the files hold it: the inverse of `typed_table` (dates ISO, none empty; lists
+    joined with ";"). Columns already text are left as they are."""
+    text = table.copy()
+    for col in DATE_COLUMNS.get(name, ()):
+        if col in text and pd.api.types.is_datetime64_any_dtype(text[col]):
+            text[col] = text[col].dt.strftime(DATE_FORMAT).astype(object).where(text[col].notna(), "")
+    for col in LIST_COLUMNS.get(name, ()):
+        if col in text:
+            text[col] = [LIST_SEPARATOR.join(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in text[col]]
+    return text
+
+
+def optional_module(module: str, extra: str):
+    """Import an optional dependency, or say which extra installs it (ImportError)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{module} is not installed; it comes with the {extra!r} extra: "
+                          f'pip install "sim-buildout[{extra}]"') from exc
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@dataclass(repr=False)
 class Result:
-    """What a simulation produced: three tables, the summary, and how it was made."""
+    """What a simulation produced: four typed tables, the summary, and how it was made.
+
+    Tables: dates datetime64 (NaT for none), runs' `sites` and `gpu_types` lists of names, names
+    categorical (see DATE_COLUMNS, LIST_COLUMNS, CATEGORY_COLUMNS); `files()` writes them as text.
+    """
 
     scenario_name: str
     seed: int
@@ -48,18 +118,30 @@ class Result:
     events_processed: int
     buildout: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=BUILDOUT_COLUMNS))
 
+    def __repr__(self) -> str:
+        """One line: scenario, seed, table sizes and the largest completed run (the tables are big)."""
+        best = self.summary.get("largest_run_completed") or {}
+        done = int((self.runs["status"] == "completed").sum()) if "status" in self.runs else 0
+        largest = (f"largest completed run {_short(str(best.get('run')))} {float(best.get('flop', 0.0)):.2e} FLOP"
+                   f" ending {best.get('end')}" if best else "no completed run")
+        return (f"<Result {_short(self.scenario_name)!r} seed {self.seed}: {len(self.runs)} runs ({done} completed), "
+                f"{len(self.timeseries):,} timeseries, {len(self.frontier):,} frontier, "
+                f"{len(self.buildout):,} buildout rows; {largest}>")
+
+    def text_tables(self) -> dict[str, pd.DataFrame]:
+        """The four tables as the files hold them (dates ISO text, none empty; lists ";"-joined)."""
+        return {name: text_table(name, getattr(self, name)) for name in TABLES}
+
     def files(self) -> dict[str, str]:
         """The output files' names and exact contents."""
         def csv(df: pd.DataFrame) -> str:
             return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
-        return {
-            "runs.csv": csv(self.runs),
-            "timeseries.csv": csv(self.timeseries),
-            "frontier.csv": csv(self.frontier),
-            "buildout.csv": csv(self.buildout),
-            "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
-        }
+        files = {f"{name}.csv": csv(table) for name, table in self.text_tables().items()}
+        return {**files, "summary.json": self._summary_json()}
+
+    def _summary_json(self) -> str:
+        return json.dumps(self.summary, indent=2, sort_keys=False) + "\n"
 
     def _repr_html_(self) -> str:
         """In a notebook: the headline, the year-by-year figures and the runs, as HTML tables."""
@@ -69,7 +151,7 @@ class Result:
                 f"{best.get('binding_constraint', '-')}</p>")
         years = pd.DataFrame(self.summary.get("years", []))
         cols = ["run", "lab", "start", "end", "gpus", "gpu_type", "flop", "mfu", "goodput", "binding_constraint", "status"]
-        runs = self.runs[[c for c in cols if c in self.runs.columns]]
+        runs = text_table("runs", self.runs[[c for c in cols if c in self.runs.columns]])
         fmt = {"flop": "{:.2e}".format, "mfu": "{:.3f}".format, "goodput": "{:.3f}".format}
         return (head + years.to_html(index=False, float_format=lambda x: f"{x:,.3g}")
                 + runs.to_html(index=False, formatters=fmt))
@@ -77,6 +159,45 @@ class Result:
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write the five files; each appears whole or not at all."""
         return write_files(Path(out_dir), self.files())
+
+    def to_parquet(self, out_dir: str | Path) -> list[Path]:
+        """Write runs, timeseries, frontier and buildout as NAME.parquet, typed (timestamps, lists of
+        strings, dictionary-encoded names), and summary.json; all whole or none (sim.outputs.files).
+
+        Needs pyarrow (the `parquet` extra); without it, ImportError naming the extra.
+        """
+        optional_module("pyarrow", "parquet")
+        contents: dict[str, str | bytes] = {}
+        for name in TABLES:
+            buffer = io.BytesIO()
+            getattr(self, name).to_parquet(buffer, engine="pyarrow", index=False)
+            contents[f"{name}.parquet"] = buffer.getvalue()
+        contents["summary.json"] = self._summary_json()
+        return write_files(Path(out_dir), contents)
+
+    def to_xarray(self):
+        """The timeseries as an xarray Dataset: one variable per metric over dims (date, entity), NaN
+        where an entity does not record it; `kind` (lab, site, world, ...) is a coordinate along
+        entity and each variable's `unit` is in its attrs. An entity name used by two kinds becomes
+        "kind:name" for both. Needs xarray (the `xarray` extra); without it, ImportError naming it."""
+        xr = optional_module("xarray", "xarray")
+        ts = self.timeseries
+        entity, kind = ts["entity"].astype(str), ts["kind"].astype(str)
+        kinds_of = kind.groupby(entity.to_numpy()).nunique()
+        clash = entity.isin(kinds_of.index[kinds_of > 1])
+        entity = entity.where(~clash, kind + ":" + entity)
+        long = pd.DataFrame({"date": ts["date"], "entity": entity, "metric": ts["metric"].astype(str),
+                             "value": ts["value"].astype(float)})
+        wide = long.set_index(["date", "entity", "metric"])["value"].unstack("metric")
+        wide.columns.name = None
+        ds = xr.Dataset.from_dataframe(wide)
+        kind_of = dict(zip(entity, kind))
+        ds = ds.assign_coords(kind=("entity", [kind_of[e] for e in ds["entity"].to_numpy()]))
+        units = dict(zip(ts["metric"].astype(str), ts["unit"].astype(str)))
+        for metric in ds.data_vars:
+            ds[metric].attrs["unit"] = units.get(metric, "")
+        ds.attrs.update({"scenario": self.scenario_name, "seed": self.seed})
+        return ds
 
 
 TIMESERIES_COLUMNS = ["date", "entity", "kind", "metric", "value", "unit"]
@@ -99,9 +220,11 @@ def build_result(world: "World") -> Result:
     frontier.insert(0, "date", frontier.pop("day").map(dates))
     buildout = buildout_table(world.projects.records, s.start_date, world.horizon_day)
     summary = build_summary(world, runs, timeseries, frontier)
+    # the summary reads the tables as the files hold them; the Result holds them typed
     return Result(
-        scenario_name=s.name, seed=world.seed, runs=runs, timeseries=timeseries, frontier=frontier,
-        summary=summary, events_processed=world.env.events_processed, buildout=buildout,
+        scenario_name=s.name, seed=world.seed, runs=typed_table("runs", runs),
+        timeseries=typed_table("timeseries", timeseries), frontier=typed_table("frontier", frontier),
+        summary=summary, events_processed=world.env.events_processed, buildout=typed_table("buildout", buildout),
     )
 
 
@@ -197,7 +320,8 @@ def build_summary(world: "World", runs: pd.DataFrame, timeseries: pd.DataFrame, 
         "runs_completed": int(len(done)),
         "largest_run_completed": _run_brief(largest),
         "largest_run_started": _run_brief(largest_any),
-        "answer": build_answer(runs, timeseries, frontier, years),
+        "answer": build_answer(runs, timeseries, frontier, years,
+                               buildout_table(world.projects.records, s.start_date, world.horizon_day)),
         "years": years,
         "disruptions": world.disruptions.records(),
         "h100e_per_gpu": dict(zip(world.products.names, world.products.h100e)),  # what the buildout plot stacks

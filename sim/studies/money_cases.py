@@ -48,7 +48,7 @@ def baseline_runs() -> tuple[pd.DataFrame, float]:
 
 def _largest_by_year(runs: pd.DataFrame) -> pd.DataFrame:
     done = runs[(runs["status"] == "completed") & (runs["flop"] > 0)]
-    return done.loc[done.groupby(done["end"].str[:4].astype(int))["flop"].idxmax()]
+    return done.loc[done.groupby(done["end"].dt.year)["flop"].idxmax()]
 
 
 def _last_year_largest(runs: pd.DataFrame) -> pd.Series:
@@ -71,7 +71,7 @@ def hardware_usd_for_2e29() -> float:
 def amortized_cost_growth_per_year() -> float:
     runs, _ = baseline_runs()
     largest = _largest_by_year(runs)
-    years = largest["end"].str[:4].astype(int).to_numpy(dtype=float)
+    years = largest["end"].dt.year.to_numpy(dtype=float)
     slope = np.polyfit(years, np.log(largest["amortized_cost_usd"].to_numpy(dtype=float)), 1)[0]
     return math.exp(slope)
 

@@ -36,7 +36,7 @@ RECORD_KEYS = {"cell": int, "replication": int, "seed": int, "inputs": dict, "la
                "first_end_at_or_above": dict, "bands": dict}
 # the option that sets each field of the SweepSpec, for saying what a resume changed
 SPEC_OPTIONS = {"scenario": "the scenario file", "n": "-n", "root_seed": "--seed", "overrides": "--set",
-                "grid": "--grid", "thresholds_flop": "the FLOP thresholds"}
+                "grid": "--grid", "thresholds_flop": "--threshold"}
 
 
 def replication_path(out: Path, cell: int, index: int) -> Path:
@@ -90,7 +90,7 @@ def check_out(spec: SweepSpec, out: Path, resume: bool, digest: str) -> bool:
         values = (f": {recorded.get(key)} there, {mine[key]} here" if key in ("n", "root_seed")
                   and isinstance(recorded.get(key), int) else "")
         raise ScenarioError(str(manifest), "(sweep)",
-                            f"--resume must repeat the sweep's scenario, -n, --seed, --set and --grid "
+                            f"--resume must repeat the sweep's scenario, -n, --seed, --set, --grid and --threshold "
                             f"({SPEC_OPTIONS.get(key, key)} differs from the one in {MANIFEST}{values})")
     if DIGEST_KEY not in recorded:
         raise ScenarioError(str(manifest), "(sweep)",
@@ -101,6 +101,19 @@ def check_out(spec: SweepSpec, out: Path, resume: bool, digest: str) -> bool:
                             "the scenario changed since the sweep started (its content, after extends and --set, "
                             "is not the one recorded); start a new sweep in another --out")
     return True
+
+
+def recorded_thresholds(out: Path) -> tuple[float, ...] | None:
+    """The FLOP thresholds the sweep in `out` records (so that `--resume` without --threshold uses
+    them), or None when there is no readable sweep.json (check_out then says what is wrong)."""
+    try:
+        recorded = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    values = recorded.get("thresholds_flop") if isinstance(recorded, dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return tuple(float(v) for v in values)
 
 
 def _existing_ancestor(path: Path) -> Path:

@@ -53,10 +53,18 @@ def replication_row(record: dict, cell: dict, thresholds_flop: tuple[float, ...]
     row = {**cell, "replication": record["replication"], "seed": record["seed"],
            "largest_run_flop": record["largest_run_flop"]}
     row.update({f"input:{k}": v for k, v in record["inputs"].items()})
-    row.update({f"first_run_at_or_above_{float(t):.0e}": record["first_end_at_or_above"].get(repr(t)) or ""
+    row.update({f"first_run_at_or_above_{threshold_label(t)}": record["first_end_at_or_above"].get(repr(t)) or ""
                 for t in thresholds_flop})
     row["disruptions"] = len(record.get("disruptions", []))
     return row
+
+
+def threshold_label(threshold: float) -> str:
+    """A threshold in a column name: one significant digit when that is exact (1e+29), else the
+    shortest exact form (2.5e+29), so two thresholds never share a column."""
+    short = f"{float(threshold):.0e}"
+    return short if float(short) == float(threshold) else np.format_float_scientific(float(threshold), trim="-",
+                                                                                       exp_digits=2)
 
 
 def bands(records: list[dict], cell: dict) -> list[dict]:

@@ -14,6 +14,8 @@ Outputs: bands.csv (date, metric, p10, p50, p90, mean), thresholds.csv (per FLOP
 probability of a completed run that large by each year, and quantiles of the date), and
 replications.csv (one row per replication: its inputs and outcomes). The batch-runner shape
 (a cartesian grid of parameters to a pool, flat dicts to a table) follows Mesa's batch_run.
+`sweep` (re-exported as `sim.sweep`) runs the same replications in memory and writes files only
+when given a folder.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import functools
 import hashlib
 import itertools
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -29,7 +32,6 @@ from typing import Iterable
 
 import pandas as pd
 
-from sim.api import run
 from sim.config.errors import ScenarioError
 from sim.config.loading import SET_SOURCE, load_template
 from sim.config.yaml_io import read_yaml
@@ -39,10 +41,13 @@ from sim.network.topology import packaged_topology
 from sim.outputs.files import output_lock, write_files
 from sim.outputs.tables import Result
 from sim.studies.executor import StudyError, WorkerDied, check_dask, map_tasks, probe_dask
+from sim.studies.simulate import run
 from sim.studies.store import check_out, load_replications, open_sweep, pending, save_replication
 from sim.studies.summaries import csv_files, sweep_tables
 from sim.world.streams import replication_seeds
 
+# the FLOP thresholds of thresholds.csv unless `--threshold` (or sim.sweep's `thresholds`) gives others:
+# decades around Epoch AI's question (2024: ~2e29 FLOP by 2030)
 THRESHOLDS_FLOP = (1e26, 1e27, 1e28, 1e29, 1e30)
 BAND_ENTITY = "world"  # the band metrics are the world's, from timeseries.csv
 
@@ -67,6 +72,25 @@ class SweepSpec:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def flop_threshold(value) -> float:
+    """A FLOP threshold: a positive, finite number (text such as "2e29" too); ValueError otherwise."""
+    try:
+        flop = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a positive FLOP value such as 2e29, got {value}") from None
+    if not math.isfinite(flop) or flop <= 0:
+        raise ValueError(f"must be a positive FLOP value such as 2e29, got {value}")
+    return flop
+
+
+def flop_thresholds(values: Iterable) -> tuple[float, ...]:
+    """Thresholds as a sweep records them: each checked (flop_threshold), sorted, without repeats."""
+    thresholds = tuple(sorted({flop_threshold(v) for v in values}))
+    if not thresholds:
+        raise ValueError("must give at least one FLOP threshold")
+    return thresholds
 
 
 def parse_grid(items: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -192,7 +216,7 @@ def summarise(result: Result, spec: SweepSpec, cell_index: int, index: int, seed
     first = {}
     for threshold in spec.thresholds_flop:
         hit = done[done["flop"] >= threshold]
-        first[repr(threshold)] = hit["end"].iloc[0] if len(hit) else None
+        first[repr(threshold)] = iso_date(hit["end"].iloc[0]) if len(hit) else None
     return {
         "cell": cell_index, "replication": index, "seed": seed,
         "inputs": {k: float(v) for k, v in values.items()},
@@ -204,23 +228,28 @@ def summarise(result: Result, spec: SweepSpec, cell_index: int, index: int, seed
 def band_series(result: Result, done: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Each band metric (the registry's kind "sweep") of one replication: {date: value}, monthly.
 
-    `done`: its completed runs, sorted by end date.
+    `done`: its completed runs, sorted by end date. Dates are ISO strings (the records are JSON).
     """
     ts = result.timeseries
-    months = ts[ts["date"].str.endswith("-01")]
+    months = ts[ts["date"].dt.day == 1]
     bands = {}
     for metric in BAND_METRICS:
         rows = months[(months["entity"] == BAND_ENTITY) & (months["metric"] == metric)]
-        bands[metric] = dict(zip(rows["date"], rows["value"].astype(float)))
+        bands[metric] = dict(zip(map(iso_date, rows["date"]), rows["value"].astype(float)))
     # the largest completed run to date, month by month
     dates = sorted(bands[BAND_METRICS[0]])
-    ends, flops = done["end"].tolist(), done["flop"].tolist()
+    ends, flops = [iso_date(e) for e in done["end"]], done["flop"].tolist()
     bands["largest_run_flop_to_date"] = {
         d: max([f for e, f in zip(ends, flops) if e <= d], default=0.0) for d in dates
     }
     frontier = result.frontier[result.frontier["constraint"] == "combined"]
-    bands["frontier_combined_flop"] = dict(zip(frontier["date"], frontier["max_flop"].astype(float)))
+    bands["frontier_combined_flop"] = dict(zip(map(iso_date, frontier["date"]), frontier["max_flop"].astype(float)))
     return bands
+
+
+def iso_date(value) -> str:
+    """A date of a Result's table (a Timestamp) as the ISO text the replication records hold."""
+    return value.strftime("%Y-%m-%d")
 
 
 class Progress:
@@ -299,3 +328,63 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, dask: str | No
 def summarise_sweep(spec: SweepSpec, out: Path) -> dict[str, pd.DataFrame]:
     """bands, thresholds and replications tables from the replication files in `out`."""
     return sweep_tables(spec, load_replications(spec, out))
+
+
+def replications_in_memory(spec: SweepSpec, workers: int = 1, dask: str | None = None) -> list[dict]:
+    """Every replication's record, run as `run_sweep` runs them but kept in memory, in (cell, index)
+    order and as the files hold them (JSON with sorted keys), so the tables equal a written sweep's."""
+    todo = [(c, i) for c in range(len(spec.cells())) for i in range(spec.n)]
+    records = [json.loads(json.dumps(record, sort_keys=True))
+               for _, record in map_tasks(functools.partial(_replication_task, spec), todo, workers, dask)]
+    return sorted(records, key=lambda r: (r["cell"], r["replication"]))
+
+
+@dataclass(repr=False)
+class SweepResult:
+    """A sweep's tables in memory (what `sweep` returns): bands, thresholds and replications, as
+    bands.csv, thresholds.csv and replications.csv hold them, and the spec that made them."""
+
+    spec: SweepSpec
+    bands: pd.DataFrame
+    thresholds: pd.DataFrame
+    replications: pd.DataFrame
+
+    def __repr__(self) -> str:
+        """One line: what ran, and the median largest completed run over the replications."""
+        s = self.spec
+        flop = self.replications["largest_run_flop"] if "largest_run_flop" in self.replications else pd.Series()
+        median = f"{float(flop.median()):.2e} FLOP" if len(flop) else "-"
+        name = "baseline" if s.scenario is None else Path(s.scenario).name
+        cells = f" x {len(s.cells())} cells" if s.grid else ""
+        return (f"<SweepResult {name[:40]!r} seed {s.root_seed}: {s.n} replications{cells}, "
+                f"{len(s.thresholds_flop)} thresholds, {len(self.bands):,} band rows; median largest run {median}>")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"bands": self.bands, "thresholds": self.thresholds, "replications": self.replications}
+
+
+def sweep(scenario: str | Path | None = None, n: int = 4, seed: int = 0, workers: int = 1,
+          overrides: Iterable[str] = (), thresholds: Iterable[float] | None = None,
+          out: str | Path | None = None) -> SweepResult:
+    """Monte Carlo replications of a scenario file (None: the shipped baseline) whose uncertain
+    inputs are distributions, as `sim sweep` runs them; the tables in memory.
+
+    `n` replications from root seed `seed` on `workers` processes; `overrides` as --set; `thresholds`
+    the FLOP thresholds of the thresholds table (default THRESHOLDS_FLOP). Without `out` nothing is
+    written anywhere; with it, the sweep's files go there as `sim sweep --out` writes them (and an
+    interrupted sweep there is not resumed: that is `sim sweep --resume`). The same arguments give
+    the same tables. A bad scenario raises ScenarioError before anything runs, a bad `n`, `workers`
+    or threshold ValueError.
+    """
+    for name, value, high in (("n", n, 1_000_000), ("workers", workers, 256)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise ValueError(f"{name}: must be a whole number between 1 and {high:,}, got {value!r}")
+    spec = SweepSpec(scenario=str(Path(scenario).resolve()) if scenario is not None else None,
+                     overrides=tuple(overrides), n=n, root_seed=seed,
+                     thresholds_flop=THRESHOLDS_FLOP if thresholds is None else flop_thresholds(thresholds))
+    if out is not None:
+        tables = run_sweep(spec, out, workers=workers, progress=False)
+    else:
+        scenario_digest(spec)  # validates every cell's scenario before anything runs
+        tables = sweep_tables(spec, replications_in_memory(spec, workers))
+    return SweepResult(spec, tables["bands"], tables["thresholds"], tables["replications"])

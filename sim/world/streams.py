@@ -8,6 +8,7 @@ This is the only module that makes random generators; everything else is handed 
       spawn_key (POLICY_SPAWN_WORD, lab, n)    a lab's n-th policy run (three words)
       spawn_key (PROCUREMENT_SPAWN_WORD, lab)  a lab's procurement projects (two words)
       spawn_key (JOB_SPAWN_WORD, 0)            a `sim job`'s failures (two words)
+      spawn_key (SCREENING_SPAWN_WORD,)        a sensitivity study's design and bootstrap (sim/studies/screening.py)
     SeedSequence(root_seed, spawn_key=(i,))    replication i of a sweep
       .spawn(2) -> (inputs, simulation seed)   its uncertain inputs; the seed its simulation runs with
 
@@ -32,6 +33,15 @@ POLICY_SPAWN_WORD = 0x706F6C69  # "poli"
 PROCUREMENT_SPAWN_WORD = 0x70726F63  # "proc"
 # A job of `sim job` (sim/studies/job.py): key (JOB_SPAWN_WORD, 0), its failures.
 JOB_SPAWN_WORD = 0x6A6F6221  # "job!"
+# A global sensitivity study (sim/studies/screening.py): key (SCREENING_SPAWN_WORD,), spawned into the design
+# and the bootstrap; one word, never a run's (a run's key is its index, far below this word).
+SCREENING_SPAWN_WORD = 0x73637265  # "scre"
+
+
+def screening_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The generators of a sensitivity study's design (SALib's sampler) and of its bootstrap, from `seed`."""
+    design, bootstrap = np.random.SeedSequence(seed, spawn_key=(SCREENING_SPAWN_WORD,)).spawn(2)
+    return np.random.default_rng(design), np.random.default_rng(bootstrap)
 
 
 class RandomStreams:
