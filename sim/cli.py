@@ -354,6 +354,7 @@ def write_study(out: Path, name: str, table, about: dict) -> None:
     """OUT/NAME.csv (the table) and OUT/NAME.json (what it shows), both whole or neither."""
     from sim.outputs.files import write_files
 
+    about = {**about, "version": about.get("version") or package_version()}  # the report shows which sim made it
     write_files(out, {f"{name}.csv": table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                       f"{name}.json": json.dumps(about, indent=2) + "\n"})
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))

@@ -306,7 +306,7 @@ def sweep_section(folder: Path) -> tuple[str, dict, int]:
     thresholds = read_csv(folder, "thresholds.csv")
     spec = read_json(folder, "sweep.json") or {}
     meta = {"scenario": _scenario_label(spec.get("scenario")) if spec else None, "seed": spec.get("root_seed"),
-            "version": None}
+            "version": spec.get("version")}
     grid = spec.get("grid") or []
     parts = ['<section id="sweep"><h2>Monte Carlo sweep</h2>']
     parts.append(meta_table([

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from sim.config.errors import ScenarioError
 from sim.outputs.files import write_files
+from sim.version import package_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.studies.sweep import SweepSpec
@@ -48,8 +49,10 @@ def _all(spec: SweepSpec) -> list[tuple[int, int]]:
 
 
 def manifest_text(spec: SweepSpec, digest: str) -> str:
-    """sweep.json: the spec and the digest of the resolved scenario."""
-    return json.dumps({**json.loads(spec.to_json()), DIGEST_KEY: digest}, indent=2, sort_keys=True) + "\n"
+    """sweep.json: the spec, the digest of the resolved scenario and the sim version that ran it (the
+    report shows it; `--resume` compares only the spec and the digest)."""
+    return json.dumps({**json.loads(spec.to_json()), DIGEST_KEY: digest, "version": package_version()}, indent=2,
+                      sort_keys=True) + "\n"
 
 
 # --- before anything is written -------------------------------------------------------------------
